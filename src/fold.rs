@@ -1,0 +1,71 @@
+//! Vietnamese text folding for search.
+//!
+//! SQLite's `unicode61 remove_diacritics 2` tokenizer strips the tone and vowel marks
+//! (`ấ` → `a`) but treats `đ`/`Đ` as a letter of its own, so `dat dai` would never find
+//! `đất đai`. We fold `đ` ourselves, on indexed text and on queries alike. The original
+//! text is always kept for display.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// What goes into the full-text index: the original text with only `đ`/`Đ` folded.
+/// Character for character the same length as the input, so offsets carry over.
+pub fn fold_for_index(text: &str) -> String {
+    text.chars().map(fold_d).collect()
+}
+
+fn fold_d(c: char) -> char {
+    match c {
+        'đ' => 'd',
+        'Đ' => 'D',
+        _ => c,
+    }
+}
+
+/// A word with every mark removed and lower-cased: `QUYẾT` → `quyet`, `Đất` → `dat`.
+/// Used to find query terms in the original text when building snippets.
+pub fn fold_full(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(fold_d)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// True when the text carries any Vietnamese mark (tone, breve, circumflex, horn or `đ`).
+pub fn has_marks(text: &str) -> bool {
+    text.nfd()
+        .any(|c| is_combining_mark(c) || matches!(c, 'đ' | 'Đ'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, index: &str, full: &str) {
+        assert_eq!(fold_for_index(input), index, "fold_for_index({input:?})");
+        assert_eq!(fold_full(input), full, "fold_full({input:?})");
+    }
+
+    #[test]
+    fn folds_vietnamese() {
+        check("đất đai", "dất dai", "dat dai");
+        check("QUYẾT ĐỊNH", "QUYẾT DỊNH", "quyet dinh");
+        check("Ủy ban nhân dân", "Ủy ban nhân dân", "uy ban nhan dan");
+        check("Nghệ An 2024", "Nghệ An 2024", "nghe an 2024");
+        check("", "", "");
+    }
+
+    #[test]
+    fn index_folding_keeps_length() {
+        let text = "Đơn đăng ký đất đai";
+        assert_eq!(text.chars().count(), fold_for_index(text).chars().count());
+    }
+
+    #[test]
+    fn detects_marks() {
+        assert!(has_marks("bán"));
+        assert!(has_marks("đi"));
+        assert!(!has_marks("ban"));
+    }
+}

@@ -1,0 +1,13 @@
+//! sohoa ("số hóa", digitization): scanned administrative records in, searchable
+//! archive out. See ARCHITECTURE.md for the map.
+
+pub mod cli;
+pub mod discover;
+pub mod eval;
+pub mod fold;
+pub mod load;
+pub mod ocr;
+pub mod pipeline;
+pub mod query;
+pub mod snippet;
+pub mod store;

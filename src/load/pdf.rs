@@ -1,0 +1,428 @@
+//! Pages of a PDF: the scanned image(s) a page paints, and its text layer if any.
+//!
+//! We walk each page's content stream with a graphics-state stack, so we know where
+//! every image is painted (including images inside Form XObjects) and whether the page's
+//! text is visible (born-digital) or invisible (render mode 3: an earlier OCR layer).
+
+use super::pdf_image::decode_image;
+use super::{Limits, LoadError, LoadedPage, OcrMode, PageSource, decide};
+use image::GrayImage;
+use lopdf::content::Content;
+use lopdf::{Dictionary, Document, Object, ObjectId};
+use std::collections::HashSet;
+
+/// Form XObjects nest; real files go two or three deep, hostile ones forever.
+const MAX_FORM_DEPTH: u32 = 8;
+
+pub struct PdfSource {
+    doc: Document,
+    pages: Vec<ObjectId>,
+    limits: Limits,
+}
+
+impl PdfSource {
+    pub fn open(bytes: &[u8], limits: &Limits) -> Result<PdfSource, LoadError> {
+        // lopdf opens files encrypted with an empty user password on its own (common in
+        // scanner output); a real password leaves the document encrypted.
+        let doc = match Document::load_mem(bytes) {
+            Ok(doc) => doc,
+            Err(lopdf::Error::Decryption(e)) => {
+                return Err(LoadError::Encrypted(format!("needs a password ({e})")));
+            }
+            Err(e) => return Err(LoadError::BadPdf(e.to_string())),
+        };
+        if doc.is_encrypted() {
+            return Err(LoadError::Encrypted("protected by a user password".into()));
+        }
+        let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
+        if pages.is_empty() {
+            return Err(LoadError::BadPdf("the document has no pages".into()));
+        }
+        if pages.len() > limits.max_pages {
+            return Err(LoadError::TooLarge(format!(
+                "{} pages, more than the limit of {}",
+                pages.len(),
+                limits.max_pages
+            )));
+        }
+        Ok(PdfSource {
+            doc,
+            pages,
+            limits: limits.clone(),
+        })
+    }
+}
+
+impl PageSource for PdfSource {
+    fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    fn load_page(&mut self, index: usize, mode: OcrMode) -> Result<LoadedPage, LoadError> {
+        let page_id = self.pages[index];
+        let number = index as u32 + 1;
+        let scan = scan_page(&self.doc, page_id)?;
+        let text = if scan.glyph_bytes() > 0 {
+            self.doc
+                .extract_text(&[number])
+                .map(|t| normalize_text_layer(&t))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        // Mostly visible text is born-digital; a scanner's OCR layer is invisible, with at
+        // most a visible stamp or watermark line on top.
+        let visible = scan.visible_glyph_bytes >= scan.invisible_glyph_bytes;
+        let has_image = !scan.images.is_empty();
+        let rotate = page_rotation(&self.doc, page_id);
+        let doc = &self.doc;
+        let limits = &self.limits;
+        let render = || compose_page(doc, &scan.images, rotate, limits);
+        decide(number, mode, &text, visible, has_image, render)
+    }
+}
+
+/// lopdf separates text runs with spaces and newlines in its own way; keep line breaks,
+/// collapse runs of blanks, trim.
+fn normalize_text_layer(text: &str) -> String {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn page_rotation(doc: &Document, page_id: ObjectId) -> i64 {
+    let mut current = doc.get_dictionary(page_id).ok();
+    let mut hops = 0;
+    while let Some(dict) = current {
+        if let Ok(r) = dict
+            .get(b"Rotate")
+            .and_then(|o| doc.dereference(o))
+            .and_then(|(_, o)| o.as_i64())
+        {
+            return r.rem_euclid(360);
+        }
+        current = dict
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .and_then(|id| doc.get_dictionary(id))
+            .ok();
+        hops += 1;
+        if hops > 32 {
+            break;
+        }
+    }
+    0
+}
+
+/// An image painted on the page, with the transformation that places it.
+struct Placement {
+    id: ObjectId,
+    ctm: [f32; 6],
+    resources: Option<Dictionary>,
+}
+
+#[derive(Default)]
+struct PageScan {
+    images: Vec<Placement>,
+    /// Bytes of shown strings (a proxy for glyphs) in visible and invisible text.
+    visible_glyph_bytes: usize,
+    invisible_glyph_bytes: usize,
+}
+
+impl PageScan {
+    fn glyph_bytes(&self) -> usize {
+        self.visible_glyph_bytes + self.invisible_glyph_bytes
+    }
+}
+
+fn shown_bytes(operands: &[Object]) -> usize {
+    operands
+        .iter()
+        .map(|o| match o {
+            Object::String(s, _) => s.len(),
+            Object::Array(items) => shown_bytes(items),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn scan_page(doc: &Document, page_id: ObjectId) -> Result<PageScan, LoadError> {
+    let resources = page_resources(doc, page_id);
+    let content = doc.get_page_content(page_id);
+    let mut scan = PageScan::default();
+    let mut visited = HashSet::new();
+    walk(
+        doc,
+        &content,
+        resources.as_ref(),
+        IDENTITY,
+        0,
+        &mut visited,
+        &mut scan,
+    );
+    Ok(scan)
+}
+
+/// The page's /Resources, inherited from the page tree when the page has none.
+fn page_resources(doc: &Document, page_id: ObjectId) -> Option<Dictionary> {
+    let mut current = doc.get_dictionary(page_id).ok();
+    let mut hops = 0;
+    while let Some(dict) = current {
+        if let Ok(obj) = dict.get(b"Resources")
+            && let Ok((_, Object::Dictionary(res))) = doc.dereference(obj)
+        {
+            return Some(res.clone());
+        }
+        current = dict
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .and_then(|id| doc.get_dictionary(id))
+            .ok();
+        hops += 1;
+        if hops > 32 {
+            break;
+        }
+    }
+    None
+}
+
+const IDENTITY: [f32; 6] = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+
+/// `m` then `n` (PDF row-vector convention: the result maps through m first).
+fn multiply(m: [f32; 6], n: [f32; 6]) -> [f32; 6] {
+    [
+        m[0] * n[0] + m[1] * n[2],
+        m[0] * n[1] + m[1] * n[3],
+        m[2] * n[0] + m[3] * n[2],
+        m[2] * n[1] + m[3] * n[3],
+        m[4] * n[0] + m[5] * n[2] + n[4],
+        m[4] * n[1] + m[5] * n[3] + n[5],
+    ]
+}
+
+fn numbers(operands: &[Object]) -> Option<Vec<f32>> {
+    operands.iter().map(|o| o.as_float().ok()).collect()
+}
+
+#[derive(Clone, Copy)]
+struct GraphicsState {
+    ctm: [f32; 6],
+    text_render_mode: i64,
+}
+
+fn walk(
+    doc: &Document,
+    content: &[u8],
+    resources: Option<&Dictionary>,
+    ctm: [f32; 6],
+    depth: u32,
+    visited: &mut HashSet<ObjectId>,
+    scan: &mut PageScan,
+) {
+    // A damaged content stream still yields the operations before the damage.
+    let ops = match Content::decode(content) {
+        Ok(c) => c.operations,
+        Err(_) => return,
+    };
+    let mut state = GraphicsState {
+        ctm,
+        text_render_mode: 0,
+    };
+    let mut stack: Vec<GraphicsState> = Vec::new();
+    for op in ops {
+        match op.operator.as_str() {
+            "q" => stack.push(state),
+            "Q" => {
+                if let Some(s) = stack.pop() {
+                    state = s;
+                }
+            }
+            "cm" => {
+                if let Some(n) = numbers(&op.operands)
+                    && n.len() == 6
+                {
+                    state.ctm = multiply([n[0], n[1], n[2], n[3], n[4], n[5]], state.ctm);
+                }
+            }
+            "Tr" => {
+                if let Some(mode) = op.operands.first().and_then(|o| o.as_i64().ok()) {
+                    state.text_render_mode = mode;
+                }
+            }
+            "Tj" | "TJ" | "'" | "\"" => {
+                let bytes = shown_bytes(&op.operands);
+                if state.text_render_mode == 3 {
+                    scan.invisible_glyph_bytes += bytes;
+                } else {
+                    scan.visible_glyph_bytes += bytes;
+                }
+            }
+            "Do" => {
+                let Some(name) = op.operands.first().and_then(|o| o.as_name().ok()) else {
+                    continue;
+                };
+                let Some(id) = resources
+                    .and_then(|r| r.get(b"XObject").ok())
+                    .and_then(|x| doc.dereference(x).ok())
+                    .and_then(|(_, x)| x.as_dict().ok())
+                    .and_then(|x| x.get(name).ok())
+                    .and_then(|o| o.as_reference().ok())
+                else {
+                    continue;
+                };
+                let Ok(Object::Stream(stream)) = doc.get_object(id) else {
+                    continue;
+                };
+                match stream.dict.get(b"Subtype").and_then(Object::as_name) {
+                    Ok(b"Image") => scan.images.push(Placement {
+                        id,
+                        ctm: state.ctm,
+                        resources: resources.cloned(),
+                    }),
+                    Ok(b"Form") if depth < MAX_FORM_DEPTH && visited.insert(id) => {
+                        let matrix = stream
+                            .dict
+                            .get(b"Matrix")
+                            .and_then(Object::as_array)
+                            .ok()
+                            .and_then(|a| numbers(a))
+                            .filter(|n| n.len() == 6)
+                            .map_or(IDENTITY, |n| [n[0], n[1], n[2], n[3], n[4], n[5]]);
+                        let form_resources = stream
+                            .dict
+                            .get(b"Resources")
+                            .ok()
+                            .and_then(|o| doc.dereference(o).ok())
+                            .and_then(|(_, o)| o.as_dict().ok())
+                            .cloned();
+                        let body = stream
+                            .decompressed_content()
+                            .unwrap_or_else(|_| stream.content.clone());
+                        walk(
+                            doc,
+                            &body,
+                            form_resources.as_ref().or(resources),
+                            multiply(matrix, state.ctm),
+                            depth + 1,
+                            visited,
+                            scan,
+                        );
+                        visited.remove(&id);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The page as one gray raster: its image at native resolution when a single upright
+/// image covers it (the scanner case), else all images composited at the finest
+/// resolution among them. Returns the image and its dpi.
+fn compose_page(
+    doc: &Document,
+    placements: &[Placement],
+    rotate: i64,
+    limits: &Limits,
+) -> Result<(GrayImage, Option<f32>), LoadError> {
+    let mut decoded = Vec::with_capacity(placements.len());
+    for p in placements {
+        let Ok(Object::Stream(stream)) = doc.get_object(p.id) else {
+            return Err(LoadError::BadPdf(format!(
+                "image object {} {} is missing",
+                p.id.0, p.id.1
+            )));
+        };
+        let image = decode_image(doc, stream, p.resources.as_ref(), limits)?;
+        decoded.push((image, p.ctm));
+    }
+    let (image, dpi) = if decoded.len() == 1 && is_upright(&decoded[0].1) {
+        let (image, ctm) = decoded.pop().expect("one image");
+        let dpi = if ctm[0] > 0.0 {
+            Some(image.width() as f32 / (ctm[0] / 72.0))
+        } else {
+            None
+        };
+        (image, dpi)
+    } else {
+        composite(&decoded, limits)?
+    };
+    let image = match rotate {
+        90 => image::imageops::rotate90(&image),
+        180 => image::imageops::rotate180(&image),
+        270 => image::imageops::rotate270(&image),
+        _ => image,
+    };
+    Ok((image, dpi))
+}
+
+fn is_upright(ctm: &[f32; 6]) -> bool {
+    ctm[0] > 0.0 && ctm[3] > 0.0 && ctm[1].abs() < 1e-3 && ctm[2].abs() < 1e-3
+}
+
+fn bbox(ctm: &[f32; 6]) -> (f32, f32, f32, f32) {
+    let corners = [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)];
+    let mut b = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for (u, v) in corners {
+        let x = ctm[0] * u + ctm[2] * v + ctm[4];
+        let y = ctm[1] * u + ctm[3] * v + ctm[5];
+        b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y));
+    }
+    b
+}
+
+fn composite(
+    images: &[(GrayImage, [f32; 6])],
+    limits: &Limits,
+) -> Result<(GrayImage, Option<f32>), LoadError> {
+    let mut union = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    let mut scale: f32 = 0.0; // pixels per point
+    for (img, ctm) in images {
+        let b = bbox(ctm);
+        union = (
+            union.0.min(b.0),
+            union.1.min(b.1),
+            union.2.max(b.2),
+            union.3.max(b.3),
+        );
+        let area = ((b.2 - b.0) * (b.3 - b.1)).max(1e-3);
+        scale = scale.max(((img.width() as f32 * img.height() as f32) / area).sqrt());
+    }
+    let width = ((union.2 - union.0) * scale).ceil().max(1.0) as u32;
+    let height = ((union.3 - union.1) * scale).ceil().max(1.0) as u32;
+    limits.check_pixels(width, height)?;
+    let mut canvas = GrayImage::from_pixel(width, height, image::Luma([255]));
+    for (img, ctm) in images {
+        let det = ctm[0] * ctm[3] - ctm[1] * ctm[2];
+        if det.abs() < 1e-9 {
+            continue;
+        }
+        let b = bbox(ctm);
+        let x0 = ((b.0 - union.0) * scale).floor().max(0.0) as u32;
+        let x1 = (((b.2 - union.0) * scale).ceil() as u32).min(width);
+        let y0 = ((union.3 - b.3) * scale).floor().max(0.0) as u32;
+        let y1 = (((union.3 - b.1) * scale).ceil() as u32).min(height);
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let px = union.0 + (x as f32 + 0.5) / scale - ctm[4];
+                let py = union.3 - (y as f32 + 0.5) / scale - ctm[5];
+                let u = (ctm[3] * px - ctm[2] * py) / det;
+                let v = (-ctm[1] * px + ctm[0] * py) / det;
+                if (0.0..1.0).contains(&u) && (0.0..1.0).contains(&v) {
+                    let col = (u * w) as u32;
+                    let row = ((1.0 - v) * h) as u32;
+                    canvas.put_pixel(
+                        x,
+                        y,
+                        *img.get_pixel(col.min(img.width() - 1), row.min(img.height() - 1)),
+                    );
+                }
+            }
+        }
+    }
+    Ok((canvas, Some(scale * 72.0)))
+}

@@ -1,0 +1,339 @@
+//! The search query language, parsed into a small tree and compiled to FTS5 syntax.
+//!
+//! Users never write FTS5: every term is re-quoted by us, so characters FTS5 treats as
+//! operators (`(`, `:`, `^`, `NEAR`, `AND`) are plain words here and cannot produce a raw
+//! FTS5 syntax error. What users can write:
+//!
+//! - `words` — all must match, with or without diacritics;
+//! - `"exact phrase"`;
+//! - `prefix*`;
+//! - `a OR b`;
+//! - `-excluded` or `-"excluded phrase"` (at least one positive term is required).
+
+use crate::fold::{fold_for_index, fold_full};
+use thiserror::Error;
+
+/// Longer queries are refused: nobody types this much, and FTS5 cost grows with terms.
+pub const MAX_QUERY_CHARS: usize = 1000;
+/// A bound on terms for the same reason.
+pub const MAX_QUERY_TERMS: usize = 64;
+
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum QueryError {
+    #[error("the query is empty")]
+    Empty,
+    #[error("the query is too long ({0} characters, the limit is {MAX_QUERY_CHARS})")]
+    TooLong(usize),
+    #[error("the query has too many terms (the limit is {MAX_QUERY_TERMS})")]
+    TooManyTerms,
+    #[error("a quote is not closed: add the closing \" after the phrase")]
+    UnbalancedQuote,
+    #[error("a lone '-' excludes nothing: write -word to exclude a word")]
+    LoneMinus,
+    #[error("a lone '*' matches nothing: write the start of a word, e.g. quyet*")]
+    LoneStar,
+    #[error("'OR' needs a term on both sides, e.g. 'dat OR nha'")]
+    DanglingOr,
+    #[error("the query only excludes words: add at least one word to look for")]
+    OnlyExclusions,
+    #[error("'{0}' has no letters or digits to search for")]
+    NoSearchableText(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermKind {
+    Word,
+    Prefix,
+    Phrase,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// As the user typed it (without quotes or `*`).
+    pub text: String,
+    pub kind: TermKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clause {
+    /// At least one of these terms must match (one term: a plain required term).
+    AnyOf(Vec<Term>),
+    /// This term must not match.
+    Not(Term),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub clauses: Vec<Clause>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Token {
+    Term { term: Term, negated: bool },
+    Or,
+}
+
+impl Query {
+    pub fn parse(input: &str) -> Result<Query, QueryError> {
+        let chars = input.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(QueryError::TooLong(chars));
+        }
+        let tokens = tokenize(input)?;
+        if tokens.len() > MAX_QUERY_TERMS {
+            return Err(QueryError::TooManyTerms);
+        }
+        let mut clauses: Vec<Clause> = Vec::new();
+        let mut pending_or = false;
+        for token in tokens {
+            match token {
+                Token::Or => match clauses.last() {
+                    Some(Clause::AnyOf(_)) if !pending_or => pending_or = true,
+                    _ => return Err(QueryError::DanglingOr),
+                },
+                Token::Term { term, negated } => {
+                    if negated {
+                        if pending_or {
+                            return Err(QueryError::DanglingOr);
+                        }
+                        clauses.push(Clause::Not(term));
+                    } else if pending_or {
+                        if let Some(Clause::AnyOf(terms)) = clauses.last_mut() {
+                            terms.push(term);
+                        }
+                        pending_or = false;
+                    } else {
+                        clauses.push(Clause::AnyOf(vec![term]));
+                    }
+                }
+            }
+        }
+        if pending_or {
+            return Err(QueryError::DanglingOr);
+        }
+        if clauses.is_empty() {
+            return Err(QueryError::Empty);
+        }
+        if !clauses.iter().any(|c| matches!(c, Clause::AnyOf(_))) {
+            return Err(QueryError::OnlyExclusions);
+        }
+        Ok(Query { clauses })
+    }
+
+    /// The FTS5 MATCH expression. Every term is a quoted string with `đ` folded, so the
+    /// `unicode61 remove_diacritics 2` tokenizer does the rest of the folding.
+    pub fn to_fts5(&self) -> String {
+        let mut positive = Vec::new();
+        let mut negative = Vec::new();
+        for clause in &self.clauses {
+            match clause {
+                Clause::AnyOf(terms) if terms.len() == 1 => positive.push(fts5_term(&terms[0])),
+                Clause::AnyOf(terms) => {
+                    let alternatives: Vec<String> = terms.iter().map(fts5_term).collect();
+                    positive.push(format!("({})", alternatives.join(" OR ")));
+                }
+                Clause::Not(term) => negative.push(fts5_term(term)),
+            }
+        }
+        let mut expr = positive.join(" AND ");
+        for term in negative {
+            expr = format!("({expr}) NOT {term}");
+        }
+        expr
+    }
+
+    /// The folded words to highlight in snippets, with whether each is a prefix.
+    pub fn highlight_terms(&self) -> Vec<HighlightTerm> {
+        let mut out = Vec::new();
+        for clause in &self.clauses {
+            if let Clause::AnyOf(terms) = clause {
+                for term in terms {
+                    let words: Vec<String> = searchable_words(&term.text)
+                        .map(|w| fold_full(&w))
+                        .collect();
+                    if !words.is_empty() {
+                        out.push(HighlightTerm {
+                            words,
+                            prefix: term.kind == TermKind::Prefix,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A term as a sequence of fully folded words (a phrase has several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HighlightTerm {
+    pub words: Vec<String>,
+    pub prefix: bool,
+}
+
+/// Splits text into the words the index sees: runs of letters and digits.
+pub fn searchable_words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+}
+
+fn fts5_term(term: &Term) -> String {
+    let words: Vec<String> = searchable_words(&fold_for_index(&term.text)).collect();
+    let quoted = format!("\"{}\"", words.join(" "));
+    match term.kind {
+        TermKind::Prefix => format!("{quoted}*"),
+        _ => quoted,
+    }
+}
+
+fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
+    let mut tokens = Vec::new();
+    let mut chars = input.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else { break };
+        let negated = first == '-';
+        if negated {
+            chars.next();
+            match chars.peek() {
+                None => return Err(QueryError::LoneMinus),
+                Some(c) if c.is_whitespace() => return Err(QueryError::LoneMinus),
+                _ => {}
+            }
+        }
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut phrase = String::new();
+            let mut closed = false;
+            for c in chars.by_ref() {
+                if c == '"' {
+                    closed = true;
+                    break;
+                }
+                phrase.push(c);
+            }
+            if !closed {
+                return Err(QueryError::UnbalancedQuote);
+            }
+            if searchable_words(&phrase).next().is_none() {
+                // `""` or `"  "`: nothing to look for; ignore like a stray space.
+                continue;
+            }
+            tokens.push(Token::Term {
+                term: Term {
+                    text: phrase,
+                    kind: TermKind::Phrase,
+                },
+                negated,
+            });
+            continue;
+        }
+        let mut word = String::new();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                break;
+            }
+            if c == '"' {
+                return Err(QueryError::UnbalancedQuote);
+            }
+            word.push(c);
+            chars.next();
+        }
+        if word == "OR" && !negated {
+            tokens.push(Token::Or);
+            continue;
+        }
+        if word == "*" {
+            return Err(QueryError::LoneStar);
+        }
+        let (text, kind) = match word.strip_suffix('*') {
+            Some(stem) => (stem.to_owned(), TermKind::Prefix),
+            None => (word.clone(), TermKind::Word),
+        };
+        let words: Vec<String> = searchable_words(&text).collect();
+        if words.is_empty() {
+            if negated {
+                return Err(QueryError::NoSearchableText(format!("-{word}")));
+            }
+            // Stray punctuation such as `(` or `:` between words is not a search term.
+            continue;
+        }
+        // `02-BC/BCĐ` is one term to the user but several index words: a phrase.
+        let kind = if words.len() > 1 && kind == TermKind::Word {
+            TermKind::Phrase
+        } else {
+            kind
+        };
+        tokens.push(Token::Term {
+            term: Term { text, kind },
+            negated,
+        });
+    }
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Result<&str, QueryError>) {
+        let got = Query::parse(input).map(|q| q.to_fts5());
+        assert_eq!(
+            got.as_deref().map_err(Clone::clone),
+            expect,
+            "query {input:?}"
+        );
+    }
+
+    #[test]
+    fn compiles_queries() {
+        check("đất đai", Ok("\"dất\" AND \"dai\""));
+        check("dat dai", Ok("\"dat\" AND \"dai\""));
+        check("\"quyết định\"", Ok("\"quyết dịnh\""));
+        check("quyet*", Ok("\"quyet\"*"));
+        check("dat OR nha", Ok("(\"dat\" OR \"nha\")"));
+        check("dat -nha", Ok("(\"dat\") NOT \"nha\""));
+        check("02-BC/BCĐ", Ok("\"02 BC BCD\""));
+        check("NEAR(a b)", Ok("\"NEAR a\" AND \"b\""));
+        check("a AND ( b", Ok("\"a\" AND \"AND\" AND \"b\""));
+        check("^col:x", Ok("\"col x\""));
+    }
+
+    #[test]
+    fn refuses_malformed_queries() {
+        check("", Err(QueryError::Empty));
+        check("   ", Err(QueryError::Empty));
+        check("\"dat dai", Err(QueryError::UnbalancedQuote));
+        check("dat\"dai", Err(QueryError::UnbalancedQuote));
+        check("dat -", Err(QueryError::LoneMinus));
+        check("- dat", Err(QueryError::LoneMinus));
+        check("*", Err(QueryError::LoneStar));
+        check("OR dat", Err(QueryError::DanglingOr));
+        check("dat OR", Err(QueryError::DanglingOr));
+        check("dat OR OR nha", Err(QueryError::DanglingOr));
+        check("-dat", Err(QueryError::OnlyExclusions));
+        check("-(", Err(QueryError::NoSearchableText("-(".into())));
+        check("( ) :", Err(QueryError::Empty));
+        check(
+            &"a".repeat(MAX_QUERY_CHARS + 1),
+            Err(QueryError::TooLong(MAX_QUERY_CHARS + 1)),
+        );
+        check(
+            &"a ".repeat(MAX_QUERY_TERMS + 1),
+            Err(QueryError::TooManyTerms),
+        );
+    }
+
+    #[test]
+    fn highlight_terms_are_folded() {
+        let q = Query::parse("Đất \"quyết định\" nh* -bỏ").unwrap();
+        let terms = q.highlight_terms();
+        assert_eq!(terms.len(), 3);
+        assert_eq!(terms[0].words, vec!["dat"]);
+        assert_eq!(terms[1].words, vec!["quyet", "dinh"]);
+        assert!(terms[2].prefix);
+    }
+}
