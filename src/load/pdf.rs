@@ -379,20 +379,25 @@ fn composite(
     limits: &Limits,
 ) -> Result<(GrayImage, Option<f32>), LoadError> {
     let mut union = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
-    let mut scale: f32 = 0.0; // pixels per point
+    // Pixels per point along the page's x and y: the finest any image offers, so no
+    // image loses resolution. An image's u axis runs along page x unless it is turned.
+    let (mut sx, mut sy): (f32, f32) = (0.0, 0.0);
     for (img, ctm) in images {
         let b = bbox(ctm);
-        union = (
-            union.0.min(b.0),
-            union.1.min(b.1),
-            union.2.max(b.2),
-            union.3.max(b.3),
-        );
-        let area = ((b.2 - b.0) * (b.3 - b.1)).max(1e-3);
-        scale = scale.max(((img.width() as f32 * img.height() as f32) / area).sqrt());
+        union = (union.0.min(b.0), union.1.min(b.1), union.2.max(b.2), union.3.max(b.3));
+        let u_len = ctm[0].hypot(ctm[1]).max(1e-3);
+        let v_len = ctm[2].hypot(ctm[3]).max(1e-3);
+        let (along_u, along_v) = (img.width() as f32 / u_len, img.height() as f32 / v_len);
+        if ctm[0].abs() >= ctm[1].abs() {
+            sx = sx.max(along_u);
+            sy = sy.max(along_v);
+        } else {
+            sx = sx.max(along_v);
+            sy = sy.max(along_u);
+        }
     }
-    let width = ((union.2 - union.0) * scale).ceil().max(1.0) as u32;
-    let height = ((union.3 - union.1) * scale).ceil().max(1.0) as u32;
+    let width = ((union.2 - union.0) * sx).round().max(1.0) as u32;
+    let height = ((union.3 - union.1) * sy).round().max(1.0) as u32;
     limits.check_pixels(width, height)?;
     let mut canvas = GrayImage::from_pixel(width, height, image::Luma([255]));
     for (img, ctm) in images {
@@ -401,15 +406,15 @@ fn composite(
             continue;
         }
         let b = bbox(ctm);
-        let x0 = ((b.0 - union.0) * scale).floor().max(0.0) as u32;
-        let x1 = (((b.2 - union.0) * scale).ceil() as u32).min(width);
-        let y0 = ((union.3 - b.3) * scale).floor().max(0.0) as u32;
-        let y1 = (((union.3 - b.1) * scale).ceil() as u32).min(height);
+        let x0 = ((b.0 - union.0) * sx).floor().max(0.0) as u32;
+        let x1 = (((b.2 - union.0) * sx).ceil() as u32).min(width);
+        let y0 = ((union.3 - b.3) * sy).floor().max(0.0) as u32;
+        let y1 = (((union.3 - b.1) * sy).ceil() as u32).min(height);
         let (w, h) = (img.width() as f32, img.height() as f32);
         for y in y0..y1 {
             for x in x0..x1 {
-                let px = union.0 + (x as f32 + 0.5) / scale - ctm[4];
-                let py = union.3 - (y as f32 + 0.5) / scale - ctm[5];
+                let px = union.0 + (x as f32 + 0.5) / sx - ctm[4];
+                let py = union.3 - (y as f32 + 0.5) / sy - ctm[5];
                 let u = (ctm[3] * px - ctm[2] * py) / det;
                 let v = (-ctm[1] * px + ctm[0] * py) / det;
                 if (0.0..1.0).contains(&u) && (0.0..1.0).contains(&v) {
@@ -424,5 +429,5 @@ fn composite(
             }
         }
     }
-    Ok((canvas, Some(scale * 72.0)))
+    Ok((canvas, Some(sx.max(sy) * 72.0)))
 }

@@ -213,7 +213,6 @@ impl PageSource for TiffSource {
 fn tiff_dpi<R: std::io::Read + std::io::Seek>(decoder: &mut Decoder<R>) -> Option<f32> {
     let x = match decoder.find_tag(Tag::XResolution).ok()?? {
         tiff::decoder::ifd::Value::Rational(n, d) if d > 0 => n as f32 / d as f32,
-        tiff::decoder::ifd::Value::RationalBig(n, d) if d > 0 => n as f32 / d as f32,
         other => other.into_f32().ok()?,
     };
     let unit = decoder

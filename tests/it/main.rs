@@ -1,0 +1,9 @@
+//! sohoa's integration tests: one binary, one module per feature.
+
+mod cli;
+mod pdf_decode;
+mod real_scans;
+mod samples;
+mod search;
+mod support;
+mod text_layer;

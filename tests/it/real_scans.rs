@@ -1,0 +1,75 @@
+//! The real scanner output in ../shared/data/scans, when this machine has it.
+
+use crate::support::shared_scans;
+use sohoa::eval::character_error_rate;
+use sohoa::pipeline::{self, IngestConfig, SilentProgress};
+use sohoa::query::Query;
+use sohoa::store::{DocStatus, SqliteStore, Store};
+
+#[test]
+fn real_scans_ingest_and_read() {
+    let Some(scans) = shared_scans() else {
+        eprintln!(
+            "SKIPPED real_scans_ingest_and_read: ../shared/data/scans is not on this machine"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("real.db")).unwrap();
+    let summary = pipeline::ingest(
+        &[&scans],
+        &mut store,
+        &IngestConfig::default(),
+        &mut SilentProgress,
+    )
+    .unwrap();
+    assert!(summary.failures.is_empty(), "{:?}", summary.failures);
+    let mut seen = 0;
+    store
+        .each_document(&mut |doc| {
+            seen += 1;
+            assert_eq!(doc.status, DocStatus::Ok, "{}", doc.path);
+            let name = doc.path.rsplit('/').next().unwrap().to_owned();
+            let expected_pages = match name.as_str() {
+                "kodak-200dpi-ccitt.pdf" | "color-300dpi-jpeg.pdf" => 2,
+                "hp-200dpi-jpeg-encrypted-textlayer.pdf" => 6,
+                _ => 1,
+            };
+            assert_eq!(doc.pages.len(), expected_pages, "{name}");
+            for page in &doc.pages {
+                // The HP file's scanner OCR layer is invisible and knows no Vietnamese
+                // marks: it must have been re-done by our OCR.
+                assert_eq!(
+                    page.source,
+                    sohoa::load::TextSource::Ocr,
+                    "{name} page {}",
+                    page.number
+                );
+                assert!(
+                    page.text.chars().filter(|c| c.is_alphabetic()).count() > 200,
+                    "{name} page {}",
+                    page.number
+                );
+            }
+            if let Some(stem) = name.strip_suffix(".jpg") {
+                let truth = std::fs::read_to_string(scans.join(format!("{stem}.gt.txt"))).unwrap();
+                let cer = character_error_rate(&truth, &doc.pages[0].text);
+                eprintln!(
+                    "{name}: CER {:.1}% (low-resolution photo; reading order may differ)",
+                    cer * 100.0
+                );
+                assert!(cer < 0.25, "{name}: CER {cer:.3}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, 5);
+    for query in ["so giao duc", "Đà Nẵng", "thanh pho"] {
+        let results = store.search(&Query::parse(query).unwrap(), 10, 0).unwrap();
+        assert!(
+            results.total >= 2,
+            "{query:?} found {} documents",
+            results.total
+        );
+    }
+}

@@ -1,0 +1,116 @@
+//! The bundled samples, ingested for real: OCR accuracy against ground truth.
+
+use crate::support::repo_path;
+use sohoa::eval::character_error_rate;
+use sohoa::pipeline::{self, IngestConfig, SilentProgress};
+use sohoa::query::Query;
+use sohoa::store::{DocStatus, SqliteStore, Store};
+use std::sync::OnceLock;
+
+/// The samples ingested once for all tests in this module.
+fn archive() -> &'static (tempfile::TempDir, pipeline::IngestSummary) {
+    static ARCHIVE: OnceLock<(tempfile::TempDir, pipeline::IngestSummary)> = OnceLock::new();
+    ARCHIVE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("samples.db")).unwrap();
+        let summary = pipeline::ingest(
+            &[repo_path("samples")],
+            &mut store,
+            &IngestConfig::default(),
+            &mut SilentProgress,
+        )
+        .unwrap();
+        (dir, summary)
+    })
+}
+
+fn store() -> SqliteStore {
+    SqliteStore::open(&archive().0.path().join("samples.db")).unwrap()
+}
+
+#[test]
+fn every_sample_is_stored_and_ocr_is_accurate() {
+    let (_, summary) = archive();
+    assert_eq!(
+        summary.documents_failed + summary.documents_partial,
+        0,
+        "{:?}",
+        summary.failures
+    );
+    assert_eq!(summary.documents_ok, 6);
+    assert_eq!(summary.pages, 8);
+    assert_eq!(summary.pages_text_layer, 1);
+    assert_eq!(
+        summary.skipped_not_scans,
+        6 + 1,
+        "ground-truth files and the README are skipped"
+    );
+    let store = store();
+    let mut total_errors = 0.0;
+    let mut total_chars = 0.0;
+    store
+        .each_document(&mut |doc| {
+            assert_eq!(doc.status, DocStatus::Ok);
+            let stem = doc
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .split('.')
+                .next()
+                .unwrap()
+                .to_owned();
+            let truth =
+                std::fs::read_to_string(repo_path(&format!("samples/{stem}.gt.txt"))).unwrap();
+            let truth_pages: Vec<&str> = truth.split('\u{c}').collect();
+            assert_eq!(truth_pages.len(), doc.pages.len(), "{stem}: page count");
+            for (page, truth) in doc.pages.iter().zip(truth_pages) {
+                let cer = character_error_rate(truth, &page.text);
+                eprintln!("{stem} page {}: CER {:.2}%", page.number, cer * 100.0);
+                assert!(
+                    cer < 0.03,
+                    "{stem} page {}: CER {cer:.3}\n{}",
+                    page.number,
+                    page.text
+                );
+                let n = sohoa::eval::normalize(truth).len() as f64;
+                total_errors += cer * n;
+                total_chars += n;
+                if page.source == sohoa::load::TextSource::Ocr {
+                    assert!(page.confidence.unwrap() > 80.0, "{stem}: confidence");
+                    assert!(page.word_count > 10, "{stem}: words kept");
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    eprintln!(
+        "samples: overall CER {:.2}%",
+        total_errors / total_chars * 100.0
+    );
+}
+
+#[test]
+fn samples_are_searchable_without_marks() {
+    archive();
+    let store = store();
+    for (query, expect) in [
+        ("quyen su dung dat", "don-dang-ky-dat.tif"),
+        ("giay phep xay dung", "bao-cao-xay-dung.pdf"),
+        ("040085012345", "cong-van-bao-hiem.jpg"),
+        ("dang ky khai sinh", "thong-bao-ho-tich.pdf"),
+        ("nha may may mac", "to-trinh-dau-tu.pdf"),
+        ("\"thu hồi\" đất", "quyet-dinh-dat-dai.png"),
+    ] {
+        let results = store.search(&Query::parse(query).unwrap(), 3, 0).unwrap();
+        let top = results
+            .hits
+            .first()
+            .map(|h| h.path.clone())
+            .unwrap_or_default();
+        assert!(
+            top.ends_with(expect),
+            "{query:?}: top hit {top:?}, expected {expect}"
+        );
+    }
+}

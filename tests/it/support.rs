@@ -1,0 +1,138 @@
+//! Shared fixtures: PDF building, paths, the binary.
+
+use image::GrayImage;
+use lopdf::{Dictionary, Document, Object, Stream, dictionary};
+use sohoa::load::{self, Limits, OcrMode, PageContent};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The shared real scans, when this machine has them.
+pub fn shared_scans() -> Option<PathBuf> {
+    let dir = repo_path("../shared/data/scans");
+    dir.is_dir().then_some(dir)
+}
+
+/// Runs the sohoa binary with `args` against database `db`.
+pub fn sohoa(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run sohoa")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A test pattern: every pixel a distinct-ish gray, so mix-ups of rows, columns or
+/// samples show.
+pub fn pattern(width: u32, height: u32) -> GrayImage {
+    GrayImage::from_fn(width, height, |x, y| {
+        image::Luma([((x * 7 + y * 13) % 256) as u8])
+    })
+}
+
+/// A bilevel pattern (0 or 255): blocks and stripes, like text.
+pub fn bilevel_pattern(width: u32, height: u32) -> GrayImage {
+    GrayImage::from_fn(width, height, |x, y| {
+        let ink = (x / 3 + y / 5) % 4 == 0 || (y % 17 == 3 && x % 29 > 4);
+        image::Luma([if ink { 0 } else { 255 }])
+    })
+}
+
+/// A one-page PDF whose page paints `image` (an image XObject dictionary + data) over
+/// the whole page. `wrap_in_form` paints it from inside a Form XObject instead.
+pub fn pdf_with_image(image: Dictionary, data: Vec<u8>, wrap_in_form: bool) -> Vec<u8> {
+    pdf_with_images(
+        vec![(image, data, [200.0, 0.0, 0.0, 100.0, 0.0, 0.0])],
+        wrap_in_form,
+        None,
+    )
+}
+
+/// A one-page PDF painting each image with its own transformation matrix.
+pub fn pdf_with_images(
+    images: Vec<(Dictionary, Vec<u8>, [f32; 6])>,
+    wrap_in_form: bool,
+    rotate: Option<i64>,
+) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut xobjects = Dictionary::new();
+    let mut content = String::new();
+    for (i, (dict, data, m)) in images.into_iter().enumerate() {
+        let mut dict = dict;
+        dict.set("Type", "XObject");
+        dict.set("Subtype", "Image");
+        let id = doc.add_object(Stream::new(dict, data).with_compression(false));
+        let name = format!("Im{i}");
+        xobjects.set(name.clone(), id);
+        content.push_str(&format!(
+            "q {} {} {} {} {} {} cm /{name} Do Q\n",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        ));
+    }
+    let (page_xobjects, page_content) = if wrap_in_form {
+        let form = Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), 200.into(), 100.into()],
+                "Resources" => dictionary! { "XObject" => xobjects },
+            },
+            content.into_bytes(),
+        );
+        let form_id = doc.add_object(form);
+        (dictionary! { "Fm0" => form_id }, b"q /Fm0 Do Q".to_vec())
+    } else {
+        (xobjects, content.into_bytes())
+    };
+    let content_id = doc.add_object(Stream::new(Dictionary::new(), page_content));
+    let mut page = dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 200.into(), 100.into()],
+        "Contents" => content_id,
+        "Resources" => dictionary! { "XObject" => page_xobjects },
+    };
+    if let Some(r) = rotate {
+        page.set("Rotate", r);
+    }
+    let page_id = doc.add_object(page);
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
+
+/// Loads the first page of `bytes` as sohoa would for OCR, returning the image.
+pub fn page_image(bytes: Vec<u8>) -> Result<GrayImage, String> {
+    let (_, mut source) =
+        load::open(Arc::new(bytes), &Limits::default()).map_err(|e| e.to_string())?;
+    let page = source
+        .load_page(0, OcrMode::Force)
+        .map_err(|e| e.to_string())?;
+    match page.content {
+        PageContent::Ocr(image) => Ok(image),
+        PageContent::Text(t) => Err(format!("page came back as text: {t:?}")),
+        PageContent::Empty { reason } => Err(format!("page came back empty: {reason}")),
+    }
+}
