@@ -384,7 +384,12 @@ fn composite(
     let (mut sx, mut sy): (f32, f32) = (0.0, 0.0);
     for (img, ctm) in images {
         let b = bbox(ctm);
-        union = (union.0.min(b.0), union.1.min(b.1), union.2.max(b.2), union.3.max(b.3));
+        union = (
+            union.0.min(b.0),
+            union.1.min(b.1),
+            union.2.max(b.2),
+            union.3.max(b.3),
+        );
         let u_len = ctm[0].hypot(ctm[1]).max(1e-3);
         let v_len = ctm[2].hypot(ctm[3]).max(1e-3);
         let (along_u, along_v) = (img.width() as f32 / u_len, img.height() as f32 / v_len);

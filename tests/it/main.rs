@@ -2,6 +2,7 @@
 
 mod cli;
 mod pdf_decode;
+mod raster;
 mod real_scans;
 mod samples;
 mod search;

@@ -513,3 +513,45 @@ fn raster_files_load() {
     let got = crate::support::page_image(png(&img)).unwrap();
     assert_same("PNG", &got, &img, 0);
 }
+
+/// The test-pattern PDF, encrypted (RC4, 128-bit) with `user_password`.
+fn encrypted(user_password: &str) -> Vec<u8> {
+    let img = pattern(W, H);
+    let plain = pdf_with_image(
+        image_dict("DeviceGray".into(), 8),
+        img.as_raw().clone(),
+        false,
+    );
+    let mut doc = lopdf::Document::load_mem(&plain).unwrap();
+    doc.trailer.set(
+        "ID",
+        vec![
+            Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
+            Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
+        ],
+    );
+    let version = lopdf::EncryptionVersion::V2 {
+        document: &doc,
+        owner_password: "owner-secret",
+        user_password,
+        key_length: 128,
+        permissions: lopdf::Permissions::default(),
+    };
+    let state = lopdf::EncryptionState::try_from(version).unwrap();
+    doc.encrypt(&state).unwrap();
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn encrypted_with_empty_user_password_opens() {
+    let got = page_image(encrypted("")).unwrap();
+    assert_same("empty user password", &got, &pattern(W, H), 0);
+}
+
+#[test]
+fn encrypted_with_real_password_is_a_clear_error() {
+    let err = page_image(encrypted("mật khẩu")).unwrap_err();
+    assert!(err.contains("encrypted PDF"), "{err}");
+}
