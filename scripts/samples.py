@@ -155,10 +155,16 @@ def font(kind, px=FONT_PX):
     return ImageFont.truetype(FONT_BOLD if kind == "b" else FONT_REGULAR, px)
 
 
-def render_page(header, lines):
-    """Draw one page; return (gray image, ground-truth lines in reading order)."""
+def render_page(header, lines, bilevel=False):
+    """Draw one page; return (gray image, ground-truth lines in reading order).
+
+    A bilevel scanner sees solid ink, not anti-aliased edges: thresholding an
+    anti-aliased render would thin strokes and erase tone marks no real scan loses, so
+    bilevel pages are drawn without anti-aliasing."""
     page = Image.new("L", (PAGE_W, PAGE_H), 255)
     draw = ImageDraw.Draw(page)
+    if bilevel:
+        draw.fontmode = "1"
     truth = []
     y = 200
     left, right = header if header else ([], [])
@@ -313,7 +319,8 @@ def main():
     for doc in DOCUMENTS:
         images, truths = [], []
         for lines in doc["pages"]:
-            image, truth = render_page(doc["header"] if not images else None, lines)
+            bilevel = doc["format"] in ("tiff-g4", "pdf-ccitt")
+            image, truth = render_page(doc["header"] if not images else None, lines, bilevel)
             images.append(image)
             truths.append("\n".join(truth) + "\n")
         name, fmt = doc["name"], doc["format"]

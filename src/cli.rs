@@ -238,6 +238,7 @@ fn print_summary(db: &Path, s: &IngestSummary) {
 struct BarProgress {
     bar: ProgressBar,
     pages: u64,
+    failed: u64,
     started: std::time::Instant,
 }
 
@@ -246,15 +247,32 @@ impl BarProgress {
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} documents  {msg}  ETA {eta}",
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files  {msg}  ETA {eta}",
             )
             .expect("valid template"),
         );
         BarProgress {
             bar,
             pages: 0,
+            failed: 0,
             started: std::time::Instant::now(),
         }
+    }
+
+    fn update_message(&mut self) {
+        let minutes = self.started.elapsed().as_secs_f64() / 60.0;
+        let rate = if minutes > 0.0 {
+            self.pages as f64 / minutes
+        } else {
+            0.0
+        };
+        let failed = if self.failed > 0 {
+            format!(", {} failed", self.failed)
+        } else {
+            String::new()
+        };
+        self.bar
+            .set_message(format!("{} pages, {rate:.1} pages/min{failed}", self.pages));
     }
 }
 
@@ -266,21 +284,12 @@ impl Progress for BarProgress {
     }
     fn page_done(&mut self) {
         self.pages += 1;
-        let minutes = self.started.elapsed().as_secs_f64() / 60.0;
-        let rate = if minutes > 0.0 {
-            self.pages as f64 / minutes
-        } else {
-            0.0
-        };
-        self.bar
-            .set_message(format!("{} pages, {rate:.1} pages/min", self.pages));
+        self.update_message();
     }
     fn document_done(&mut self, summary: &IngestSummary) {
         self.bar.inc(1);
-        let failed = summary.documents_failed + summary.documents_partial;
-        if failed > 0 {
-            self.bar.set_prefix(format!("{failed} failed"));
-        }
+        self.failed = summary.documents_failed + summary.documents_partial;
+        self.update_message();
     }
     fn failure(&mut self, failure: &Failure) {
         self.bar

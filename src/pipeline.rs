@@ -11,7 +11,7 @@
 //! cores idle. The writer gathers a document's pages and stores it in one transaction.
 
 use crate::discover::{self, Candidate, DiscoverError};
-use crate::load::{self, Format, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource};
+use crate::load::{self, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource};
 use crate::ocr::{self, OcrEngine, OcrError};
 use crate::store::{DocStatus, NewDocument, NewPage, RunCounts, RunStatus, Store, StoreError};
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -126,12 +126,11 @@ struct Header {
     page_count: usize,
 }
 
-enum Job {
-    Page {
-        doc: u64,
-        page: Result<LoadedPage, LoadError>,
-        number: u32,
-    },
+/// A page on its way to a worker: decoded (or failed to decode), not yet read.
+struct Job {
+    doc: u64,
+    number: u32,
+    page: Result<LoadedPage, LoadError>,
 }
 
 enum ToWriter {
@@ -297,7 +296,7 @@ fn load_all(
                 return;
             }
             let page = source.load_page(index, config.ocr);
-            let job = Job::Page {
+            let job = Job {
                 doc: key,
                 page,
                 number: index as u32 + 1,
@@ -340,12 +339,12 @@ fn read_candidate(
 /// A worker: recognizes queued pages until the queue closes.
 fn recognize_all(jobs: Receiver<Job>, out: Sender<ToWriter>, lang: &str, stop: &AtomicBool) {
     for job in jobs {
-        let Job::Page { doc, page, number } = job;
-        let page = if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) {
+            // The writer has stopped: drain the queue without doing the work.
             continue;
-        } else {
-            to_new_page(page, number, lang)
-        };
+        }
+        let Job { doc, number, page } = job;
+        let page = to_new_page(page, number, lang);
         if out
             .send(ToWriter::Page {
                 key: doc,
@@ -513,12 +512,4 @@ fn finish_document(p: Pending) -> NewDocument {
     }
     doc.pages = pages;
     doc
-}
-
-/// For tests and tools: the format a file would be read as.
-pub fn detect_file(path: &Path) -> std::io::Result<Option<Format>> {
-    let mut head = [0u8; 1024];
-    let mut file = std::fs::File::open(path)?;
-    let n = file.read(&mut head)?;
-    Ok(load::detect(&head[..n]))
 }
