@@ -1,10 +1,10 @@
 //! The command line: argument parsing and output. `anyhow` lives here and nowhere else.
 
 use crate::load::OcrMode;
-use crate::pipeline::{self, Failure, IngestConfig, IngestSummary, Progress};
+use crate::pipeline::{self, Failure, IngestConfig, IngestError, IngestSummary, Progress};
 use crate::query::Query;
 use crate::snippet::snippet;
-use crate::store::{SqliteStore, Store, StoredDocument};
+use crate::store::{FailureRecord, RunRecord, SqliteStore, Store, StoredDocument};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,6 +12,8 @@ use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Version of the `export` and `--json` output schemas; bumped on incompatible change.
 pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
@@ -49,6 +51,27 @@ pub enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
         /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the run's report (the JSON summary) to FILE, for monitoring.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Read again every file whose last attempt failed, even if unchanged.
+        #[arg(long)]
+        retry_failed: bool,
+    },
+    /// List recent ingest runs.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List failed files and pages with their reasons.
+    Failures {
+        /// Only this run's failures.
+        #[arg(long)]
+        run: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -102,11 +125,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             ocr,
             quiet,
             json,
+            report,
+            retry_failed,
         } => {
             let mut config = IngestConfig {
                 lang,
                 ocr,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
+                retry_failed,
                 ..IngestConfig::default()
             };
             if let Some(jobs) = jobs {
@@ -115,7 +141,22 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 config.jobs = jobs;
             }
-            ingest(&cli.db, &paths, &config, quiet, json)
+            let output = IngestOutput {
+                quiet,
+                json,
+                report,
+            };
+            ingest(&cli.db, &paths, &config, &output)
+        }
+        Command::Runs { limit, json } => {
+            let store = open_existing(&cli.db)?;
+            print_runs(&store.runs(limit)?, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Failures { run, json } => {
+            let store = open_existing(&cli.db)?;
+            print_failures(&store.failures(run)?, json)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Search {
             query,
@@ -167,36 +208,113 @@ fn open_existing(db: &Path) -> anyhow::Result<SqliteStore> {
     Ok(SqliteStore::open(db)?)
 }
 
+struct IngestOutput {
+    quiet: bool,
+    json: bool,
+    report: Option<PathBuf>,
+}
+
+/// Ctrl-C and SIGTERM stop the run cleanly; a second one exits at once.
+struct Signals {
+    stop: Arc<AtomicBool>,
+    sigint: Arc<AtomicBool>,
+    sigterm: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        use signal_hook::flag;
+        let signals = Signals {
+            stop: Arc::new(AtomicBool::new(false)),
+            sigint: Arc::new(AtomicBool::new(false)),
+            sigterm: Arc::new(AtomicBool::new(false)),
+        };
+        // Registered first, so it sees the flag as the previous signal left it.
+        flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&signals.stop))?;
+        flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&signals.stop))?;
+        flag::register(SIGINT, Arc::clone(&signals.sigint))?;
+        flag::register(SIGTERM, Arc::clone(&signals.sigterm))?;
+        flag::register(SIGINT, Arc::clone(&signals.stop))?;
+        flag::register(SIGTERM, Arc::clone(&signals.stop))?;
+        Ok(signals)
+    }
+
+    /// 130 after SIGINT, 143 after SIGTERM (128 + signal number, as shells report).
+    fn exit_code(&self) -> Option<ExitCode> {
+        if self.sigterm.load(Ordering::SeqCst) {
+            Some(ExitCode::from(143))
+        } else if self.sigint.load(Ordering::SeqCst) {
+            Some(ExitCode::from(130))
+        } else {
+            None
+        }
+    }
+}
+
 fn ingest(
     db: &Path,
     paths: &[PathBuf],
     config: &IngestConfig,
-    quiet: bool,
-    json: bool,
+    output: &IngestOutput,
 ) -> anyhow::Result<ExitCode> {
+    let signals = Signals::install()?;
     let mut store = SqliteStore::open(db)?;
-    let show_bar = !quiet && !json && std::io::stderr().is_terminal();
-    let summary = if show_bar {
-        pipeline::ingest(paths, &mut store, config, &mut BarProgress::new())?
+    store.lock_for_ingest()?;
+    let show_bar = !output.quiet && !output.json && std::io::stderr().is_terminal();
+    let result = if show_bar {
+        pipeline::ingest(
+            paths,
+            &mut store,
+            config,
+            &mut BarProgress::new(),
+            &signals.stop,
+        )
     } else {
-        pipeline::ingest(paths, &mut store, config, &mut pipeline::SilentProgress)?
+        pipeline::ingest(
+            paths,
+            &mut store,
+            config,
+            &mut pipeline::SilentProgress,
+            &signals.stop,
+        )
     };
-    if json {
-        #[derive(Serialize)]
-        struct JsonSummary<'a> {
-            schema_version: u32,
-            database: String,
-            #[serde(flatten)]
-            summary: &'a IngestSummary,
-        }
-        let out = JsonSummary {
-            schema_version: OUTPUT_SCHEMA_VERSION,
-            database: db.display().to_string(),
-            summary: &summary,
-        };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+    let (summary, fatal) = match result {
+        Ok(summary) => (summary, None),
+        Err(IngestError::StoppedByStore { source, summary }) => (*summary, Some(source)),
+        Err(e) => return Err(e.into()),
+    };
+    #[derive(Serialize)]
+    struct JsonSummary<'a> {
+        schema_version: u32,
+        database: String,
+        error: Option<String>,
+        #[serde(flatten)]
+        summary: &'a IngestSummary,
+    }
+    let report = JsonSummary {
+        schema_version: OUTPUT_SCHEMA_VERSION,
+        database: db.display().to_string(),
+        error: fatal.as_ref().map(|e| e.to_string()),
+        summary: &summary,
+    };
+    let report = serde_json::to_string_pretty(&report)?;
+    if let Some(file) = &output.report {
+        std::fs::write(file, format!("{report}\n"))
+            .with_context(|| format!("cannot write report {}", file.display()))?;
+    }
+    if output.json {
+        println!("{report}");
     } else {
         print_summary(db, &summary);
+    }
+    if let Some(e) = fatal {
+        eprintln!("sohoa: error: {e}; everything stored before it is intact, run again to finish");
+        return Ok(ExitCode::from(2));
+    }
+    if let Some(code) = signals.exit_code() {
+        eprintln!("sohoa: interrupted; finished documents are kept, run again to finish");
+        return Ok(code);
     }
     Ok(if summary.has_failures() {
         ExitCode::from(1)
@@ -205,10 +323,68 @@ fn ingest(
     })
 }
 
+fn print_runs(runs: &[RunRecord], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, runs)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>5}  {:<24}  {:<11}  {:>8}  {:>6}  {:>9}  arguments",
+        "run", "started", "status", "stored", "failed", "unchanged"
+    )?;
+    for r in runs {
+        let unchanged = r
+            .report
+            .as_ref()
+            .and_then(|v| v.get("unchanged"))
+            .and_then(|v| v.as_u64())
+            .map_or("-".to_owned(), |n| n.to_string());
+        writeln!(
+            out,
+            "{:>5}  {:<24}  {:<11}  {:>8}  {:>6}  {:>9}  {}",
+            r.id,
+            r.started_at,
+            r.status.as_str(),
+            r.documents_stored,
+            r.documents_failed,
+            unchanged,
+            r.arguments
+        )?;
+    }
+    Ok(())
+}
+
+fn print_failures(failures: &[FailureRecord], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, failures)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if failures.is_empty() {
+        writeln!(out, "no failures")?;
+    }
+    for f in failures {
+        let page = f.page.map_or(String::new(), |p| format!(" page {p}"));
+        let run = f.run_id.map_or(String::new(), |r| format!("run {r}, "));
+        writeln!(
+            out,
+            "{}{page}: {} ({run}document {})",
+            f.path, f.reason, f.document_id
+        )?;
+    }
+    Ok(())
+}
+
 fn print_summary(db: &Path, s: &IngestSummary) {
     let documents = s.documents_ok + s.documents_partial + s.documents_failed;
     println!(
-        "Ingested {documents} documents, {} pages ({} OCR, {} text layer, {} empty, {} failed) in {:.1} s: {:.1} pages/min",
+        "Run {} {}: {documents} new documents, {} pages ({} OCR, {} text layer, {} empty, {} failed) in {:.1} s: {:.1} pages/min",
+        s.run_id,
+        s.outcome,
         s.pages,
         s.pages_ocr,
         s.pages_text_layer,
@@ -217,14 +393,19 @@ fn print_summary(db: &Path, s: &IngestSummary) {
         s.elapsed_seconds,
         s.pages_per_minute
     );
-    print!(
-        "  ok {}, partial {}, failed {}",
-        s.documents_ok, s.documents_partial, s.documents_failed
+    println!(
+        "  ok {}, partial {}, failed {}; unchanged {}, updated {}, relocated {}, retried {}",
+        s.documents_ok,
+        s.documents_partial,
+        s.documents_failed,
+        s.unchanged,
+        s.updated,
+        s.relocated,
+        s.retried
     );
     if s.skipped_not_scans > 0 {
-        print!(", skipped {} files that are not scans", s.skipped_not_scans);
+        println!("  skipped {} files that are not scans", s.skipped_not_scans);
     }
-    println!();
     if let Some(c) = s.mean_confidence {
         println!("  mean OCR confidence {c:.1}%");
     }
@@ -422,6 +603,32 @@ fn print_document(out: &mut impl Write, doc: &StoredDocument) -> std::io::Result
     )?;
     writeln!(out, "  pages:     {}", doc.page_count)?;
     writeln!(out, "  ingested:  {}", doc.ingested_at)?;
+    writeln!(
+        out,
+        "  version:   {} of record {}{}",
+        doc.version,
+        doc.record_id,
+        if doc.current {
+            " (current)"
+        } else {
+            " (superseded: kept as history)"
+        }
+    )?;
+    if doc.versions.len() > 1 {
+        for v in &doc.versions {
+            writeln!(
+                out,
+                "             v{} = document {} ingested {}{}",
+                v.version,
+                v.id,
+                v.ingested_at,
+                if v.current { ", current" } else { "" }
+            )?;
+        }
+    }
+    for location in &doc.locations {
+        writeln!(out, "  location:  {location}")?;
+    }
     for page in &doc.pages {
         let mut facts = vec![format!("text from {}", page.source.as_str())];
         if let Some(c) = page.confidence {

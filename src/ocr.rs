@@ -124,6 +124,15 @@ pub fn with_thread_engine<T>(
     })
 }
 
+/// Drops this thread's engine (after a panic left it in an unknown state).
+pub fn reset_thread_engine() {
+    ENGINE.with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = None;
+        }
+    });
+}
+
 /// Tesseract ends blocks with blank lines and pages with a form feed; keep line
 /// structure, drop trailing blanks.
 fn tidy(text: &str) -> String {

@@ -13,12 +13,13 @@
 use crate::discover::{self, Candidate, DiscoverError};
 use crate::load::{self, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource};
 use crate::ocr::{self, OcrEngine, OcrError};
-use crate::store::{DocStatus, NewDocument, NewPage, RunCounts, RunStatus, Store, StoreError};
+use crate::store::{DocStatus, NewDocument, NewPage, RunStatus, Store, StoreError, Stored};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +42,8 @@ pub struct IngestConfig {
     pub limits: Limits,
     /// The command line, recorded with the run.
     pub command: String,
+    /// Re-read files whose last attempt failed (wholly or partly) even if unchanged.
+    pub retry_failed: bool,
 }
 
 impl Default for IngestConfig {
@@ -51,6 +54,7 @@ impl Default for IngestConfig {
             ocr: OcrMode::Auto,
             limits: Limits::default(),
             command: "ingest".into(),
+            retry_failed: false,
         }
     }
 }
@@ -63,6 +67,13 @@ pub enum IngestError {
     Ocr(#[from] OcrError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The database failed mid-run (disk full, read-only). Everything stored before the
+    /// failing document is intact; `summary` says how far the run got.
+    #[error("stopped: {source}")]
+    StoppedByStore {
+        source: StoreError,
+        summary: Box<IngestSummary>,
+    },
 }
 
 /// A file that failed, wholly or in part.
@@ -74,10 +85,22 @@ pub struct Failure {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestSummary {
+    pub run_id: i64,
+    /// `completed`, `interrupted` (Ctrl-C/SIGTERM) or `failed` (fatal database error).
+    pub outcome: String,
     pub files: u64,
+    /// New documents stored, by status.
     pub documents_ok: u64,
     pub documents_partial: u64,
     pub documents_failed: u64,
+    /// Files already archived and unchanged: no work done.
+    pub unchanged: u64,
+    /// New versions of files whose bytes changed (the old version is kept as history).
+    pub updated: u64,
+    /// Known bytes at a new path (moved, renamed or copied): a location added, no OCR.
+    pub relocated: u64,
+    /// Earlier failures read again (`--retry-failed`, or the file changed).
+    pub retried: u64,
     /// Files in walked directories that are not scans (e.g. `notes.txt`).
     pub skipped_not_scans: u64,
     pub pages: u64,
@@ -124,6 +147,7 @@ impl Progress for SilentProgress {
 struct Header {
     doc: NewDocument,
     page_count: usize,
+    retry: bool,
 }
 
 /// A page on its way to a worker: decoded (or failed to decode), not yet read.
@@ -145,27 +169,67 @@ enum ToWriter {
     },
     /// A directory entry that is not a scan.
     Skipped,
+    /// Archived and unchanged: nothing to do.
+    Unchanged,
+    /// Archived bytes found at `path`: record the location. `moved` is false when the path
+    /// already pointed at these bytes (only its mtime changed).
+    Relocated {
+        location: Location,
+        document_id: i64,
+        moved: bool,
+    },
+    /// Same bytes as a file earlier in this run: a location of whatever that becomes.
+    Alias {
+        location: Location,
+        sha256: String,
+    },
 }
 
-/// Ingests every file under `paths` into `store`.
+struct Location {
+    path: String,
+    size: Option<u64>,
+    mtime: Option<i64>,
+}
+
+/// Ingests every file under `paths` into `store`. Setting `stop` (Ctrl-C) ends the run
+/// cleanly: in-flight pages are abandoned, finished documents are kept.
 pub fn ingest(
     paths: &[impl AsRef<Path>],
     store: &mut dyn Store,
     config: &IngestConfig,
     progress: &mut dyn Progress,
+    stop: &AtomicBool,
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
-    let candidates = discover::discover(paths)?;
+    let mut candidates = discover::discover(paths)?;
+    if config.retry_failed {
+        // Failed files outside the given paths are retried too: that is what was asked.
+        let given: HashSet<std::path::PathBuf> =
+            candidates.iter().map(|c| c.path.clone()).collect();
+        for path in store.failed_paths()? {
+            let path = std::path::PathBuf::from(path);
+            if !given.contains(&path) {
+                candidates.push(Candidate {
+                    scan_extension: true,
+                    path,
+                    from_walk: false,
+                    error: None,
+                });
+            }
+        }
+    }
     if config.ocr != OcrMode::Skip {
         // Fail the run up front, not once per page, when the languages are missing.
         OcrEngine::new(&config.lang)?;
     }
+    let reader = store.reader()?;
     let run = store.begin_run(&config.command)?;
     progress.start(candidates.len() as u64);
     let jobs = config.jobs.max(1);
     let (job_tx, job_rx) = bounded::<Job>(jobs * QUEUED_PAGES_PER_WORKER);
     let (out_tx, out_rx) = bounded::<ToWriter>(WRITER_QUEUE);
-    let stop = AtomicBool::new(false);
+    // Set by Ctrl-C (through `stop`) or by the writer failing.
+    let halt = AtomicBool::new(false);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("sohoa-ocr-{i}"))
@@ -173,13 +237,15 @@ pub fn ingest(
         .expect("thread pool");
 
     let mut summary = IngestSummary {
+        run_id: run,
         files: candidates.len() as u64,
         ..IngestSummary::default()
     };
+    let halted = || stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst);
     let result = std::thread::scope(|scope| {
         let loader_out = out_tx.clone();
-        let stop_ref = &stop;
-        scope.spawn(move || load_all(candidates, config, job_tx, loader_out, stop_ref));
+        let halted_ref = &halted;
+        scope.spawn(move || load_all(candidates, config, reader, job_tx, loader_out, halted_ref));
         let worker_out = out_tx;
         let lang = config.lang.as_str();
         scope.spawn(move || {
@@ -187,17 +253,16 @@ pub fn ingest(
                 for _ in 0..jobs {
                     let rx = job_rx.clone();
                     let tx = worker_out.clone();
-                    s.spawn(move |_| recognize_all(rx, tx, lang, stop_ref));
+                    s.spawn(move |_| recognize_all(rx, tx, lang, halted_ref));
                 }
             });
         });
         let result = write_all(out_rx, store, run, &mut summary, progress);
         if result.is_err() {
-            stop.store(true, Ordering::SeqCst);
+            halt.store(true, Ordering::SeqCst);
         }
         result
     });
-    let status = RunStatus::Completed;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     summary.pages_per_minute = if summary.elapsed_seconds > 0.0 {
         summary.pages as f64 * 60.0 / summary.elapsed_seconds
@@ -205,13 +270,22 @@ pub fn ingest(
         0.0
     };
     progress.finish();
-    result?;
-    let counts = RunCounts {
-        documents: summary.documents_ok + summary.documents_partial + summary.documents_failed,
-        pages: summary.pages,
-        failed: summary.documents_failed + summary.documents_partial,
+    let status = match &result {
+        Err(_) => RunStatus::Failed,
+        Ok(()) if stop.load(Ordering::SeqCst) => RunStatus::Interrupted,
+        Ok(()) => RunStatus::Completed,
     };
-    store.finish_run(run, status, &counts)?;
+    summary.outcome = status.as_str().to_owned();
+    let report = serde_json::to_value(&summary).unwrap_or_default();
+    if let Err(source) = result {
+        // Best effort: the database that just failed may not take this either.
+        let _ = store.finish_run(run, status, &report);
+        return Err(IngestError::StoppedByStore {
+            source,
+            summary: Box::new(summary),
+        });
+    }
+    store.finish_run(run, status, &report)?;
     Ok(summary)
 }
 
@@ -221,81 +295,124 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 fn mtime(meta: &std::fs::Metadata) -> Option<i64> {
     let modified = meta.modified().ok()?;
-    let secs = modified
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    i64::try_from(secs).ok()
+    let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    // Nanoseconds: a file rewritten within the same second must still look changed.
+    i64::try_from(since.as_nanos()).ok()
 }
 
-/// The loader: reads, hashes and opens files in order, and queues their pages.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
+/// What the loader decided about one candidate before reading its pages.
+enum Plan {
+    /// Nothing to read: the message says why.
+    Done(ToWriter),
+    /// Read these bytes as a document.
+    Read {
+        doc: NewDocument,
+        bytes: Arc<Vec<u8>>,
+        retry: bool,
+    },
+}
+
+/// The loader: checks, reads, hashes and opens files in order, and queues their pages.
 fn load_all(
     candidates: Vec<Candidate>,
     config: &IngestConfig,
+    reader: Box<dyn Store>,
     jobs: Sender<Job>,
     out: Sender<ToWriter>,
-    stop: &AtomicBool,
+    halted: &dyn Fn() -> bool,
 ) {
+    let mut seen_this_run: HashSet<String> = HashSet::new();
     for (key, candidate) in candidates.into_iter().enumerate() {
-        if stop.load(Ordering::SeqCst) {
+        if halted() {
             return;
         }
         let key = key as u64;
-        let path = candidate.path.display().to_string();
-        let mut doc = NewDocument {
-            path: path.clone(),
-            sha256: None,
-            size: None,
-            format: None,
-            file_mtime: None,
-            status: DocStatus::Ok,
-            error: None,
-            pages: Vec::new(),
+        let failed = |doc: NewDocument, reason: String, retry: bool| {
+            let mut doc = doc;
+            doc.status = DocStatus::Failed;
+            doc.error = Some(reason);
+            ToWriter::Begin {
+                key,
+                header: Box::new(Header {
+                    doc,
+                    page_count: 0,
+                    retry,
+                }),
+            }
         };
-        let bytes = match read_candidate(&candidate, &config.limits, &mut doc) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                if out.send(ToWriter::Skipped).is_err() {
+        let plan = match plan(&candidate, config, reader.as_ref(), &mut seen_this_run) {
+            Ok(plan) => plan,
+            Err((doc, reason, retry)) => Plan::Done(failed(*doc, reason, retry)),
+        };
+        let (mut doc, bytes, retry) = match plan {
+            Plan::Done(msg) => {
+                if out.send(msg).is_err() {
                     return;
                 }
                 continue;
             }
-            Err(reason) => {
-                doc.status = DocStatus::Failed;
-                doc.error = Some(reason);
-                let header = Box::new(Header { doc, page_count: 0 });
-                if out.send(ToWriter::Begin { key, header }).is_err() {
-                    return;
-                }
-                continue;
-            }
+            Plan::Read { doc, bytes, retry } => (doc, bytes, retry),
         };
-        let opened = load::open(bytes, &config.limits);
+        // Decoders are written for hostile input, but a panic in one must cost one
+        // file, not the batch.
+        let opened = catch_unwind(AssertUnwindSafe(|| load::open(bytes, &config.limits)));
         let mut source = match opened {
-            Ok((format, source)) => {
+            Ok(Ok((format, source))) => {
                 doc.format = Some(format.name().to_owned());
                 source
             }
-            Err(e) => {
-                doc.status = DocStatus::Failed;
-                doc.error = Some(e.to_string());
-                let header = Box::new(Header { doc, page_count: 0 });
-                if out.send(ToWriter::Begin { key, header }).is_err() {
+            Ok(Err(e)) => {
+                if out.send(failed(doc, e.to_string(), retry)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Err(panic) => {
+                let reason = format!("internal error while opening: {}", panic_message(&*panic));
+                if out.send(failed(doc, reason, retry)).is_err() {
                     return;
                 }
                 continue;
             }
         };
         let page_count = source.page_count();
-        let header = Box::new(Header { doc, page_count });
+        let header = Box::new(Header {
+            doc,
+            page_count,
+            retry,
+        });
         if out.send(ToWriter::Begin { key, header }).is_err() {
             return;
         }
+        let mut poisoned = false;
         for index in 0..page_count {
-            if stop.load(Ordering::SeqCst) {
+            if halted() {
                 return;
             }
-            let page = source.load_page(index, config.ocr);
+            let page = if poisoned {
+                Err(LoadError::BadPdf(
+                    "not read: an earlier page crashed the decoder".into(),
+                ))
+            } else {
+                match catch_unwind(AssertUnwindSafe(|| source.load_page(index, config.ocr))) {
+                    Ok(page) => page,
+                    Err(panic) => {
+                        poisoned = true;
+                        Err(LoadError::BadImage(format!(
+                            "internal error: {}",
+                            panic_message(&*panic)
+                        )))
+                    }
+                }
+            };
             let job = Job {
                 doc: key,
                 page,
@@ -308,43 +425,153 @@ fn load_all(
     }
 }
 
-/// Reads a file whole (it is hashed anyway). `Ok(None)`: not a scan, skip it.
-fn read_candidate(
+type PlanError = (Box<NewDocument>, String, bool);
+
+/// Decides what a candidate needs: nothing (unchanged), a location (known bytes), or a
+/// full read. Reads and hashes the file only when the fast path cannot decide.
+fn plan(
     candidate: &Candidate,
-    limits: &Limits,
-    doc: &mut NewDocument,
-) -> Result<Option<Arc<Vec<u8>>>, String> {
-    let mut file = std::fs::File::open(&candidate.path).map_err(|e| format!("cannot open: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+    config: &IngestConfig,
+    reader: &dyn Store,
+    seen_this_run: &mut HashSet<String>,
+) -> Result<Plan, PlanError> {
+    let path = candidate.path.display().to_string();
+    let mut doc = NewDocument {
+        path: path.clone(),
+        sha256: None,
+        size: None,
+        format: None,
+        file_mtime: None,
+        status: DocStatus::Ok,
+        error: None,
+        pages: Vec::new(),
+        supersedes: None,
+        replaces: None,
+    };
+    let known = reader.location(&path).ok().flatten();
+    let retry = known.as_ref().is_some_and(|k| k.status != DocStatus::Ok);
+    // A failed file that fails again replaces its old failure record.
+    doc.replaces = known
+        .as_ref()
+        .filter(|k| k.status == DocStatus::Failed)
+        .map(|k| k.document_id);
+    let fail = |doc: NewDocument, reason: String| Err((Box::new(doc), reason, retry));
+    if let Some(reason) = &candidate.error {
+        return fail(doc, reason.clone());
+    }
+    let meta = match std::fs::metadata(&candidate.path) {
+        Ok(m) => m,
+        Err(e) => return fail(doc, format!("cannot read: {e}")),
+    };
+    if !meta.is_file() {
+        return fail(doc, "not a regular file".into());
+    }
     doc.size = Some(meta.len());
     doc.file_mtime = mtime(&meta);
-    if meta.len() > limits.max_file_bytes {
-        return Err(LoadError::TooLarge(format!(
+    let location = |doc: &NewDocument| Location {
+        path: path.clone(),
+        size: doc.size,
+        mtime: doc.file_mtime,
+    };
+    // Fast path: same path, size and mtime as last time means same bytes.
+    if let Some(k) = &known
+        && k.size == doc.size
+        && k.mtime == doc.file_mtime
+        && !(config.retry_failed && k.status != DocStatus::Ok)
+    {
+        return Ok(Plan::Done(ToWriter::Unchanged));
+    }
+    if meta.len() > config.limits.max_file_bytes {
+        let reason = LoadError::TooLarge(format!(
             "file of {} bytes exceeds the limit of {} bytes",
             meta.len(),
-            limits.max_file_bytes
-        ))
-        .to_string());
+            config.limits.max_file_bytes
+        ));
+        return fail(doc, reason.to_string());
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = match std::fs::File::open(&candidate.path).and_then(|mut f| {
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        f.read_to_end(&mut bytes).map(|_| bytes)
+    }) {
+        Ok(b) => b,
+        Err(e) => return fail(doc, format!("cannot read: {e}")),
+    };
     if candidate.from_walk && !candidate.scan_extension && load::detect(&bytes).is_none() {
-        return Ok(None);
+        return Ok(Plan::Done(ToWriter::Skipped));
     }
-    doc.sha256 = Some(sha256_hex(&bytes));
-    Ok(Some(Arc::new(bytes)))
+    let sha = sha256_hex(&bytes);
+    doc.sha256 = Some(sha.clone());
+    if let Some(content) = reader.content(&sha).ok().flatten() {
+        let retry_this = config.retry_failed && content.status != DocStatus::Ok;
+        if content.status != DocStatus::Failed && !retry_this {
+            let moved = known
+                .as_ref()
+                .is_none_or(|k| k.document_id != content.document_id);
+            return Ok(Plan::Done(ToWriter::Relocated {
+                location: location(&doc),
+                document_id: content.document_id,
+                moved,
+            }));
+        }
+        if content.status == DocStatus::Failed && !config.retry_failed {
+            // The same broken bytes: nothing new to learn by reading them again.
+            return Ok(Plan::Done(ToWriter::Relocated {
+                location: location(&doc),
+                document_id: content.document_id,
+                moved: known
+                    .as_ref()
+                    .is_none_or(|k| k.document_id != content.document_id),
+            }));
+        }
+        // A retry of these very bytes replaces the earlier attempt.
+        doc.replaces = Some(content.document_id);
+    } else if let Some(k) = &known
+        && k.status != DocStatus::Failed
+        && k.sha256.as_deref() != Some(sha.as_str())
+    {
+        // The file at this path changed: a new version of its record.
+        doc.supersedes = Some(k.document_id);
+    }
+    if !seen_this_run.insert(sha.clone()) {
+        return Ok(Plan::Done(ToWriter::Alias {
+            location: location(&doc),
+            sha256: sha,
+        }));
+    }
+    let retry = retry || doc.replaces.is_some();
+    Ok(Plan::Read {
+        doc,
+        bytes: Arc::new(bytes),
+        retry,
+    })
 }
 
 /// A worker: recognizes queued pages until the queue closes.
-fn recognize_all(jobs: Receiver<Job>, out: Sender<ToWriter>, lang: &str, stop: &AtomicBool) {
+fn recognize_all(
+    jobs: Receiver<Job>,
+    out: Sender<ToWriter>,
+    lang: &str,
+    halted: &dyn Fn() -> bool,
+) {
     for job in jobs {
-        if stop.load(Ordering::SeqCst) {
-            // The writer has stopped: drain the queue without doing the work.
+        if halted() {
+            // Stopping: drain the queue without doing the work.
             continue;
         }
         let Job { doc, number, page } = job;
-        let page = to_new_page(page, number, lang);
+        let page = match catch_unwind(AssertUnwindSafe(|| to_new_page(page, number, lang))) {
+            Ok(page) => page,
+            Err(panic) => {
+                // The engine may be left in any state: start a fresh one next time.
+                ocr::reset_thread_engine();
+                let mut page = empty_page(number);
+                page.error = Some(format!(
+                    "internal error while reading the page: {}",
+                    panic_message(&*panic)
+                ));
+                page
+            }
+        };
         if out
             .send(ToWriter::Page {
                 key: doc,
@@ -357,8 +584,8 @@ fn recognize_all(jobs: Receiver<Job>, out: Sender<ToWriter>, lang: &str, stop: &
     }
 }
 
-fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, lang: &str) -> NewPage {
-    let mut new = NewPage {
+fn empty_page(number: u32) -> NewPage {
+    NewPage {
         number,
         text: String::new(),
         confidence: None,
@@ -369,7 +596,11 @@ fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, lang: &str) -> 
         error: None,
         note: None,
         words: Vec::new(),
-    };
+    }
+}
+
+fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, lang: &str) -> NewPage {
+    let mut new = empty_page(number);
     let page = match page {
         Ok(p) => p,
         Err(e) => {
@@ -416,12 +647,55 @@ fn write_all(
     progress: &mut dyn Progress,
 ) -> Result<(), StoreError> {
     let mut pending: HashMap<u64, Pending> = HashMap::new();
+    // Documents stored this run by content, and locations waiting for one to be stored.
+    let mut stored_by_sha: HashMap<String, i64> = HashMap::new();
+    let mut waiting_aliases: HashMap<String, Vec<Location>> = HashMap::new();
     let mut confidence_sum = 0.0f64;
     let mut confidence_pages = 0u64;
     for msg in rx {
         let key = match msg {
             ToWriter::Skipped => {
                 summary.skipped_not_scans += 1;
+                progress.document_done(summary);
+                continue;
+            }
+            ToWriter::Unchanged => {
+                summary.unchanged += 1;
+                progress.document_done(summary);
+                continue;
+            }
+            ToWriter::Relocated {
+                location,
+                document_id,
+                moved,
+            } => {
+                store.put_location(
+                    run,
+                    &location.path,
+                    document_id,
+                    location.size,
+                    location.mtime,
+                )?;
+                if moved {
+                    summary.relocated += 1;
+                } else {
+                    summary.unchanged += 1;
+                }
+                progress.document_done(summary);
+                continue;
+            }
+            ToWriter::Alias { location, sha256 } => {
+                match stored_by_sha.get(&sha256) {
+                    Some(&id) => store.put_location(
+                        run,
+                        &location.path,
+                        id,
+                        location.size,
+                        location.mtime,
+                    )?,
+                    None => waiting_aliases.entry(sha256).or_default().push(location),
+                }
+                summary.relocated += 1;
                 progress.document_done(summary);
                 continue;
             }
@@ -454,29 +728,57 @@ fn write_all(
                 key
             }
         };
+        // When stopping, documents still missing pages never complete: they are
+        // abandoned, and the next run reads them again.
         let complete = pending
             .get(&key)
             .is_some_and(|p| p.pages.len() >= p.header.page_count);
-        if complete && let Some(p) = pending.remove(&key) {
-            let doc = finish_document(p);
-            store.put_document(run, &doc)?;
-            match doc.status {
-                DocStatus::Ok => summary.documents_ok += 1,
-                DocStatus::Partial => summary.documents_partial += 1,
-                DocStatus::Failed => summary.documents_failed += 1,
-            }
-            if let Some(reason) = &doc.error {
-                let failure = Failure {
-                    path: doc.path.clone(),
-                    reason: reason.clone(),
-                };
-                progress.failure(&failure);
-                summary.failures.push(failure);
-            }
-            summary.mean_confidence =
-                (confidence_pages > 0).then(|| (confidence_sum / confidence_pages as f64) as f32);
-            progress.document_done(summary);
+        if !complete {
+            continue;
         }
+        let Some(p) = pending.remove(&key) else {
+            continue;
+        };
+        let retry = p.header.retry;
+        let doc = finish_document(p);
+        let stored = store.put_document(run, &doc)?;
+        let id = match stored {
+            Stored::New(id) => {
+                match doc.status {
+                    DocStatus::Ok => summary.documents_ok += 1,
+                    DocStatus::Partial => summary.documents_partial += 1,
+                    DocStatus::Failed => summary.documents_failed += 1,
+                }
+                if doc.supersedes.is_some() {
+                    summary.updated += 1;
+                }
+                if retry {
+                    summary.retried += 1;
+                }
+                if let Some(reason) = &doc.error {
+                    let failure = Failure {
+                        path: doc.path.clone(),
+                        reason: reason.clone(),
+                    };
+                    progress.failure(&failure);
+                    summary.failures.push(failure);
+                }
+                id
+            }
+            Stored::AlreadyArchived(id) => {
+                summary.relocated += 1;
+                id
+            }
+        };
+        if let Some(sha) = &doc.sha256 {
+            stored_by_sha.insert(sha.clone(), id);
+            for location in waiting_aliases.remove(sha).unwrap_or_default() {
+                store.put_location(run, &location.path, id, location.size, location.mtime)?;
+            }
+        }
+        summary.mean_confidence =
+            (confidence_pages > 0).then(|| (confidence_sum / confidence_pages as f64) as f32);
+        progress.document_done(summary);
     }
     Ok(())
 }

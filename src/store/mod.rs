@@ -36,6 +36,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("another sohoa ingest is writing to {path} ({holder}); run again when it has finished")]
+    Busy { path: String, holder: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -82,6 +84,10 @@ pub struct NewDocument {
     pub status: DocStatus,
     pub error: Option<String>,
     pub pages: Vec<NewPage>,
+    /// The document this one is a new version of (the file at `path` changed).
+    pub supersedes: Option<i64>,
+    /// A failed attempt at the same file, replaced by this one (retry).
+    pub replaces: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -114,10 +120,29 @@ pub struct StoredPage {
     pub word_count: usize,
 }
 
+/// Another version of the same record.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionRef {
+    pub id: i64,
+    pub version: u32,
+    pub sha256: Option<String>,
+    pub ingested_at: String,
+    pub current: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredDocument {
     pub id: i64,
+    /// Where the file was first found; `locations` lists every path holding these bytes.
     pub path: String,
+    pub locations: Vec<String>,
+    /// The record this is a version of (the id of its first version).
+    pub record_id: i64,
+    pub version: u32,
+    /// False for an old version, kept as history and hidden from search.
+    pub current: bool,
+    /// Every version of the record, oldest first (this one included).
+    pub versions: Vec<VersionRef>,
     pub sha256: Option<String>,
     pub size: Option<u64>,
     pub format: Option<String>,
@@ -148,32 +173,126 @@ pub struct SearchResults {
 }
 
 /// How an ingest run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RunStatus {
+    Running,
     Completed,
+    /// Stopped by Ctrl-C or SIGTERM: finished documents kept.
     Interrupted,
+    /// Stopped by a fatal error (database unusable, disk full).
+    Failed,
+    /// Found still "running" by a later run: the process died (SIGKILL, power loss).
+    Crashed,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct RunCounts {
-    pub documents: u64,
-    pub pages: u64,
-    pub failed: u64,
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Failed => "failed",
+            RunStatus::Crashed => "crashed",
+        }
+    }
+
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "completed" => RunStatus::Completed,
+            "interrupted" => RunStatus::Interrupted,
+            "failed" => RunStatus::Failed,
+            "crashed" => RunStatus::Crashed,
+            _ => RunStatus::Running,
+        }
+    }
+}
+
+/// A run as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub arguments: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: RunStatus,
+    /// Documents stored by this run (counted from the archive, so known even after a crash).
+    pub documents_stored: u64,
+    pub documents_failed: u64,
+    /// The run's full report (the `ingest --json` summary), when it finished.
+    pub report: Option<serde_json::Value>,
+}
+
+/// A failed file or page.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureRecord {
+    pub run_id: Option<i64>,
+    pub document_id: i64,
+    pub path: String,
+    /// Set when only this page failed.
+    pub page: Option<u32>,
+    pub reason: String,
+    pub at: String,
+}
+
+/// What the archive knows about a path.
+#[derive(Debug, Clone)]
+pub struct KnownLocation {
+    pub document_id: i64,
+    pub size: Option<u64>,
+    pub mtime: Option<i64>,
+    pub sha256: Option<String>,
+    pub status: DocStatus,
+}
+
+/// What the archive knows about a file's bytes.
+#[derive(Debug, Clone)]
+pub struct KnownContent {
+    pub document_id: i64,
+    pub status: DocStatus,
+}
+
+/// What `put_document` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// A new document row.
+    New(i64),
+    /// The bytes were already archived (stored moments ago by this run, typically): the
+    /// path became another location of that document, nothing else was written.
+    AlreadyArchived(i64),
 }
 
 /// Storage of the archive. One writer at a time; readers may run alongside.
 pub trait Store: Send {
-    /// Records the start of an ingest run and returns its id.
-    fn begin_run(&mut self, command: &str) -> Result<i64, StoreError>;
-    /// Stores a document and all its pages atomically; returns the document id.
-    fn put_document(&mut self, run: i64, doc: &NewDocument) -> Result<i64, StoreError>;
+    /// Makes this handle the archive's only ingest writer until dropped; a second ingest
+    /// is refused with `StoreError::Busy` (searches are unaffected).
+    fn lock_for_ingest(&mut self) -> Result<(), StoreError>;
+    /// Records the start of an ingest run and returns its id. Runs left "running" by a
+    /// process that died are marked crashed (the caller holds the ingest lock).
+    fn begin_run(&mut self, arguments: &str) -> Result<i64, StoreError>;
+    /// Stores a document, all its pages and its location atomically.
+    fn put_document(&mut self, run: i64, doc: &NewDocument) -> Result<Stored, StoreError>;
+    /// Records that `path` (with this size and mtime) holds the bytes of `document_id`.
+    fn put_location(
+        &mut self,
+        run: i64,
+        path: &str,
+        document_id: i64,
+        size: Option<u64>,
+        mtime: Option<i64>,
+    ) -> Result<(), StoreError>;
     fn finish_run(
         &mut self,
         run: i64,
         status: RunStatus,
-        counts: &RunCounts,
+        report: &serde_json::Value,
     ) -> Result<(), StoreError>;
-    /// Documents ranked by their best page; `query` is already validated.
+    /// A second handle on the same archive, for lookups from another thread.
+    fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
+    fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError>;
+    /// The current, non-failed document with these bytes, else a failed one.
+    fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError>;
+    /// Documents ranked by their best page, current versions only.
     fn search(
         &self,
         query: &Query,
@@ -181,9 +300,15 @@ pub trait Store: Send {
         offset: usize,
     ) -> Result<SearchResults, StoreError>;
     fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError>;
-    /// Visits every document in id order, one at a time (memory stays flat).
+    /// Visits every document (all versions) in id order, one at a time.
     fn each_document(
         &self,
         visit: &mut dyn FnMut(StoredDocument) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+    /// The most recent runs, newest first.
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
+    /// Failed files and pages of current documents, for one run or all.
+    fn failures(&self, run: Option<i64>) -> Result<Vec<FailureRecord>, StoreError>;
+    /// Paths of current documents that failed (wholly or partly), for `--retry-failed`.
+    fn failed_paths(&self) -> Result<Vec<String>, StoreError>;
 }

@@ -1,8 +1,8 @@
 //! SQLite backend: WAL, versioned migrations, FTS5 over `đ`-folded page text.
 
 use super::{
-    DocStatus, NewDocument, RunCounts, RunStatus, SearchHit, SearchResults, Store, StoreError,
-    StoredDocument, StoredPage,
+    DocStatus, FailureRecord, KnownContent, KnownLocation, NewDocument, RunRecord, RunStatus,
+    SearchHit, SearchResults, Store, StoreError, Stored, StoredDocument, StoredPage, VersionRef,
 };
 use crate::fold::fold_for_index;
 use crate::load::TextSource;
@@ -66,10 +66,51 @@ const MIGRATIONS: &[&str] = &[
         tokenize = 'unicode61 remove_diacritics 2'
     );
     "#,
+    // 2: incremental ingest (locations, versions), runs on record.
+    r#"
+    CREATE TABLE runs_v2 (
+        id INTEGER PRIMARY KEY,
+        arguments TEXT NOT NULL,
+        started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        finished_at TEXT,
+        status TEXT NOT NULL DEFAULT 'running'
+            CHECK (status IN ('running', 'completed', 'interrupted', 'failed', 'crashed')),
+        pid INTEGER,
+        report TEXT
+    );
+    INSERT INTO runs_v2 (id, arguments, started_at, finished_at, status)
+        SELECT id, command, started_at, finished_at, status FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_v2 RENAME TO runs;
+
+    ALTER TABLE documents ADD COLUMN record_id INTEGER REFERENCES documents(id);
+    ALTER TABLE documents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE documents ADD COLUMN current INTEGER NOT NULL DEFAULT 1;
+    UPDATE documents SET record_id = id;
+    CREATE INDEX documents_record ON documents(record_id);
+
+    -- Every path known to hold a document's bytes, with the size and mtime seen there:
+    -- the fast path of incremental runs compares these instead of re-hashing.
+    CREATE TABLE locations (
+        path TEXT PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        size INTEGER,
+        mtime INTEGER,
+        first_seen_run INTEGER REFERENCES runs(id),
+        last_seen_run INTEGER REFERENCES runs(id)
+    );
+    CREATE INDEX locations_document ON locations(document_id);
+    INSERT OR REPLACE INTO locations (path, document_id, size, mtime, first_seen_run, last_seen_run)
+        SELECT path, id, size, file_mtime, run_id, run_id FROM documents ORDER BY id;
+    "#,
 ];
 
 pub struct SqliteStore {
     conn: Connection,
+    path: std::path::PathBuf,
+    /// The open lock file while this handle is the ingest writer (flock is released by
+    /// the kernel when the process dies, even by SIGKILL).
+    ingest_lock: Option<std::fs::File>,
 }
 
 /// How long a writer waits for another writer's transaction before giving up.
@@ -89,7 +130,11 @@ impl SqliteStore {
             .map_err(open_err)?;
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(open_err)?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            ingest_lock: None,
+        };
         store.migrate(&name)?;
         Ok(store)
     }
@@ -106,13 +151,33 @@ impl SqliteStore {
                 known,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)?;
-            tx.commit()?;
+        if version == known {
+            return Ok(());
         }
-        Ok(())
+        // Table rebuilds need foreign keys off, and the pragma is ignored inside a
+        // transaction; each migration checks the keys itself before committing.
+        self.conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+        let result = (|| {
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                let tx = self.conn.transaction()?;
+                tx.execute_batch(sql)?;
+                let violations: i64 =
+                    tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                        r.get(0)
+                    })?;
+                if violations > 0 {
+                    return Err(StoreError::Corrupt(format!(
+                        "migration {} left {violations} broken references",
+                        i + 1
+                    )));
+                }
+                tx.pragma_update(None, "user_version", i as i64 + 1)?;
+                tx.commit()?;
+            }
+            Ok(())
+        })();
+        self.conn.execute_batch("PRAGMA foreign_keys = ON")?;
+        result
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
@@ -150,31 +215,69 @@ impl SqliteStore {
         let row = self
             .conn
             .query_row(
-                "SELECT id, path, sha256, size, format, page_count, status, error, ingested_at
+                "SELECT id, path, sha256, size, format, page_count, status, error, ingested_at,
+                        record_id, version, current
                  FROM documents WHERE id = ?1",
                 [id],
                 |r| {
                     Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, u32>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                        r.get::<_, String>(8)?,
+                        (
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, Option<i64>>(3)?,
+                            r.get::<_, Option<String>>(4)?,
+                            r.get::<_, u32>(5)?,
+                        ),
+                        (
+                            r.get::<_, String>(6)?,
+                            r.get::<_, Option<String>>(7)?,
+                            r.get::<_, String>(8)?,
+                            r.get::<_, Option<i64>>(9)?,
+                            r.get::<_, u32>(10)?,
+                            r.get::<_, bool>(11)?,
+                        ),
                     ))
                 },
             )
             .optional()?;
-        let Some((id, path, sha256, size, format, page_count, status, error, ingested_at)) = row
+        let Some((
+            (id, path, sha256, size, format, page_count),
+            (status, error, ingested_at, record_id, version, current),
+        )) = row
         else {
             return Ok(None);
         };
+        let record_id = record_id.unwrap_or(id);
+        let locations = self
+            .conn
+            .prepare_cached("SELECT path FROM locations WHERE document_id = ?1 ORDER BY path")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        let versions = self
+            .conn
+            .prepare_cached(
+                "SELECT id, version, sha256, ingested_at, current FROM documents
+                 WHERE record_id = ?1 ORDER BY version, id",
+            )?
+            .query_map([record_id], |r| {
+                Ok(VersionRef {
+                    id: r.get(0)?,
+                    version: r.get(1)?,
+                    sha256: r.get(2)?,
+                    ingested_at: r.get(3)?,
+                    current: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(StoredDocument {
             id,
             path,
+            locations,
+            record_id,
+            version,
+            current,
+            versions,
             sha256,
             size: size.map(|s| s as u64),
             format,
@@ -187,18 +290,139 @@ impl SqliteStore {
     }
 }
 
+fn upsert_location(
+    conn: &Connection,
+    run: i64,
+    path: &str,
+    document_id: i64,
+    size: Option<u64>,
+    mtime: Option<i64>,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO locations (path, document_id, size, mtime, first_seen_run, last_seen_run)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (path) DO UPDATE SET document_id = excluded.document_id, size = excluded.size,
+             mtime = excluded.mtime, last_seen_run = excluded.last_seen_run",
+    )?
+    .execute(params![
+        path,
+        document_id,
+        size.map(|s| s as i64),
+        mtime,
+        run
+    ])?;
+    Ok(())
+}
+
+/// Deletes a document with its pages and their index rows (a failed attempt being retried).
+fn delete_document(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM page_fts WHERE rowid IN (SELECT id FROM pages WHERE document_id = ?1)",
+        [id],
+    )?;
+    conn.execute("DELETE FROM pages WHERE document_id = ?1", [id])?;
+    // Versions that pointed at it as their record now stand on their own.
+    conn.execute(
+        "UPDATE documents SET record_id = id WHERE record_id = ?1 AND id != ?1",
+        [id],
+    )?;
+    conn.execute("DELETE FROM locations WHERE document_id = ?1", [id])?;
+    conn.execute("DELETE FROM documents WHERE id = ?1", [id])?;
+    Ok(())
+}
+
 impl Store for SqliteStore {
-    fn begin_run(&mut self, command: &str) -> Result<i64, StoreError> {
-        self.conn
-            .execute("INSERT INTO runs (command) VALUES (?1)", [command])?;
-        Ok(self.conn.last_insert_rowid())
+    fn lock_for_ingest(&mut self) -> Result<(), StoreError> {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::io::AsRawFd;
+        if self.ingest_lock.is_some() {
+            return Ok(());
+        }
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".ingest-lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)?;
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if !locked {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(StoreError::Busy {
+                path: self.path.display().to_string(),
+                holder: if holder.trim().is_empty() {
+                    "pid unknown".into()
+                } else {
+                    holder.trim().to_owned()
+                },
+            });
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "pid {}", std::process::id())?;
+        file.flush()?;
+        self.ingest_lock = Some(file);
+        Ok(())
     }
 
-    fn put_document(&mut self, run: i64, doc: &NewDocument) -> Result<i64, StoreError> {
+    fn begin_run(&mut self, arguments: &str) -> Result<i64, StoreError> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "UPDATE runs SET status = 'crashed' WHERE status = 'running'",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO runs (arguments, pid) VALUES (?1, ?2)",
+            params![arguments, std::process::id()],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn put_document(&mut self, run: i64, doc: &NewDocument) -> Result<Stored, StoreError> {
+        let tx = self.conn.transaction()?;
+        // The same bytes may already be here (two paths in one batch): one document,
+        // two locations.
+        if let Some(sha) = &doc.sha256
+            && doc.replaces.is_none()
+        {
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM documents WHERE sha256 = ?1 AND status != 'failed' AND current = 1
+                     ORDER BY id LIMIT 1",
+                    [sha],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = existing {
+                upsert_location(&tx, run, &doc.path, id, doc.size, doc.file_mtime)?;
+                tx.commit()?;
+                return Ok(Stored::AlreadyArchived(id));
+            }
+        }
+        let (record_id, version): (Option<i64>, i64) = match doc.supersedes {
+            Some(previous) => {
+                let (record, version): (Option<i64>, i64) = tx.query_row(
+                    "SELECT record_id, version FROM documents WHERE id = ?1",
+                    [previous],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                tx.execute("UPDATE documents SET current = 0 WHERE id = ?1", [previous])?;
+                (Some(record.unwrap_or(previous)), version + 1)
+            }
+            None => (None, 1),
+        };
+        if let Some(failed) = doc.replaces {
+            delete_document(&tx, failed)?;
+        }
+        tx.execute(
+            "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error,
+                                    record_id, version, current)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
             params![
                 run,
                 doc.path,
@@ -209,9 +433,17 @@ impl Store for SqliteStore {
                 doc.pages.len() as i64,
                 doc.status.as_str(),
                 doc.error,
+                record_id,
+                version,
             ],
         )?;
         let document_id = tx.last_insert_rowid();
+        if record_id.is_none() {
+            tx.execute(
+                "UPDATE documents SET record_id = id WHERE id = ?1",
+                [document_id],
+            )?;
+        }
         {
             let mut insert_page = tx.prepare_cached(
                 "INSERT INTO pages (document_id, number, text, confidence, width, height, dpi, text_source,
@@ -242,29 +474,87 @@ impl Store for SqliteStore {
                 }
             }
         }
-        tx.execute(
-            "UPDATE runs SET documents = documents + 1, pages = pages + ?2, failed = failed + ?3 WHERE id = ?1",
-            params![run, doc.pages.len() as i64, i64::from(doc.status != DocStatus::Ok)],
-        )?;
+        upsert_location(&tx, run, &doc.path, document_id, doc.size, doc.file_mtime)?;
         tx.commit()?;
-        Ok(document_id)
+        Ok(Stored::New(document_id))
+    }
+
+    fn put_location(
+        &mut self,
+        run: i64,
+        path: &str,
+        document_id: i64,
+        size: Option<u64>,
+        mtime: Option<i64>,
+    ) -> Result<(), StoreError> {
+        upsert_location(&self.conn, run, path, document_id, size, mtime)
     }
 
     fn finish_run(
         &mut self,
         run: i64,
         status: RunStatus,
-        _counts: &RunCounts,
+        report: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let status = match status {
-            RunStatus::Completed => "completed",
-            RunStatus::Interrupted => "interrupted",
-        };
         self.conn.execute(
-            "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
-            params![run, status],
+            "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), report = ?3
+             WHERE id = ?1",
+            params![run, status.as_str(), report.to_string()],
         )?;
         Ok(())
+    }
+
+    fn reader(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(SqliteStore::open(&self.path)?))
+    }
+
+    fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT l.document_id, l.size, l.mtime, d.sha256, d.status
+                 FROM locations l JOIN documents d ON d.id = l.document_id WHERE l.path = ?1",
+            )?
+            .query_row([path], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .optional()?;
+        row.map(|(document_id, size, mtime, sha256, status)| {
+            Ok(KnownLocation {
+                document_id,
+                size: size.map(|s| s as u64),
+                mtime,
+                sha256,
+                status: DocStatus::parse(&status)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT id, status FROM documents WHERE sha256 = ?1
+                 ORDER BY status = 'failed', current DESC, id LIMIT 1",
+            )?
+            .query_row([sha256], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        row.map(|(document_id, status)| {
+            Ok(KnownContent {
+                document_id,
+                status: DocStatus::parse(&status)?,
+            })
+        })
+        .transpose()
     }
 
     fn search(
@@ -277,6 +567,7 @@ impl Store for SqliteStore {
         let total: i64 = self.conn.query_row(
             "SELECT count(DISTINCT p.document_id)
              FROM page_fts JOIN pages p ON p.id = page_fts.rowid
+             JOIN documents d ON d.id = p.document_id AND d.current = 1
              WHERE page_fts MATCH ?1",
             [&expr],
             |r| r.get(0),
@@ -285,6 +576,7 @@ impl Store for SqliteStore {
             "WITH hits AS (
                  SELECT p.document_id AS doc, p.id AS page_id, bm25(page_fts) AS rank
                  FROM page_fts JOIN pages p ON p.id = page_fts.rowid
+                 JOIN documents d ON d.id = p.document_id AND d.current = 1
                  WHERE page_fts MATCH ?1
              ), best AS (
                  SELECT doc, page_id, rank,
@@ -343,5 +635,69 @@ impl Store for SqliteStore {
             }
             after = last;
         }
+    }
+
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.id, r.arguments, r.started_at, r.finished_at, r.status, r.report,
+                    (SELECT count(*) FROM documents d WHERE d.run_id = r.id),
+                    (SELECT count(*) FROM documents d WHERE d.run_id = r.id AND d.status != 'ok')
+             FROM runs r ORDER BY r.id DESC LIMIT ?1",
+        )?;
+        let runs = stmt
+            .query_map([limit as i64], |r| {
+                let report: Option<String> = r.get(5)?;
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    arguments: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    status: RunStatus::parse(&r.get::<_, String>(4)?),
+                    report: report.and_then(|s| serde_json::from_str(&s).ok()),
+                    documents_stored: r.get::<_, i64>(6)? as u64,
+                    documents_failed: r.get::<_, i64>(7)? as u64,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(runs)
+    }
+
+    fn failures(&self, run: Option<i64>) -> Result<Vec<FailureRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.run_id, d.id, d.path, NULL, d.error, d.ingested_at, d.id AS k, 0 AS n
+             FROM documents d
+             WHERE d.current = 1 AND d.status = 'failed' AND (?1 IS NULL OR d.run_id = ?1)
+             UNION ALL
+             SELECT d.run_id, d.id, d.path, p.number, p.error, d.ingested_at, d.id, p.number
+             FROM pages p JOIN documents d ON d.id = p.document_id
+             WHERE d.current = 1 AND d.status = 'partial' AND p.error IS NOT NULL
+                   AND (?1 IS NULL OR d.run_id = ?1)
+             ORDER BY 7, 8",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(FailureRecord {
+                    run_id: r.get(0)?,
+                    document_id: r.get(1)?,
+                    path: r.get(2)?,
+                    page: r.get(3)?,
+                    reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    at: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn failed_paths(&self) -> Result<Vec<String>, StoreError> {
+        let paths = self
+            .conn
+            .prepare_cached(
+                "SELECT l.path FROM locations l JOIN documents d ON d.id = l.document_id
+                 WHERE d.current = 1 AND d.status != 'ok' ORDER BY l.path",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(paths)
     }
 }

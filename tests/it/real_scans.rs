@@ -21,6 +21,7 @@ fn real_scans_ingest_and_read() {
         &mut store,
         &IngestConfig::default(),
         &mut SilentProgress,
+        &Default::default(),
     )
     .unwrap();
     assert!(summary.failures.is_empty(), "{:?}", summary.failures);

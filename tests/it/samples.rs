@@ -18,6 +18,7 @@ fn archive() -> &'static (tempfile::TempDir, pipeline::IngestSummary) {
             &mut store,
             &IngestConfig::default(),
             &mut SilentProgress,
+            &Default::default(),
         )
         .unwrap();
         (dir, summary)

@@ -51,6 +51,8 @@ fn archive() -> (tempfile::TempDir, SqliteStore) {
                 .enumerate()
                 .map(|(i, t)| page(i as u32 + 1, t))
                 .collect(),
+            supersedes: None,
+            replaces: None,
         };
         store.put_document(run, &doc).unwrap();
     }
