@@ -31,6 +31,9 @@ use thiserror::Error;
 const QUEUED_PAGES_PER_WORKER: usize = 2;
 /// Finished pages and document headers waiting for the writer.
 const WRITER_QUEUE: usize = 256;
+/// Unchanged files are noted in the archive in batches: one transaction per file would
+/// make a 10,000-file re-run wait on 10,000 commits.
+const TOUCH_BATCH: usize = 2000;
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -99,6 +102,8 @@ pub struct IngestSummary {
     pub updated: u64,
     /// Known bytes at a new path (moved, renamed or copied): a location added, no OCR.
     pub relocated: u64,
+    /// Known paths under the walked directories no longer there (moved away, deleted).
+    pub gone: u64,
     /// Earlier failures read again (`--retry-failed`, or the file changed).
     pub retried: u64,
     /// Files in walked directories that are not scans (e.g. `notes.txt`).
@@ -169,8 +174,10 @@ enum ToWriter {
     },
     /// A directory entry that is not a scan.
     Skipped,
-    /// Archived and unchanged: nothing to do.
-    Unchanged,
+    /// Archived and unchanged: nothing to do but note it was seen.
+    Unchanged {
+        path: String,
+    },
     /// Archived bytes found at `path`: record the location. `moved` is false when the path
     /// already pointed at these bytes (only its mtime changed).
     Relocated {
@@ -285,6 +292,22 @@ pub fn ingest(
             summary: Box::new(summary),
         });
     }
+    if status == RunStatus::Completed {
+        // Only a complete walk can say a file is gone.
+        let roots: Vec<String> = paths
+            .iter()
+            .map(|p| p.as_ref())
+            .filter(|p| p.is_dir())
+            .map(|p| {
+                std::path::absolute(p)
+                    .unwrap_or_else(|_| p.to_path_buf())
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        summary.gone = store.mark_gone(run, &roots)?;
+    }
+    let report = serde_json::to_value(&summary).unwrap_or_default();
     store.finish_run(run, status, &report)?;
     Ok(summary)
 }
@@ -479,7 +502,7 @@ fn plan(
         && k.mtime == doc.file_mtime
         && !(config.retry_failed && k.status != DocStatus::Ok)
     {
-        return Ok(Plan::Done(ToWriter::Unchanged));
+        return Ok(Plan::Done(ToWriter::Unchanged { path }));
     }
     if meta.len() > config.limits.max_file_bytes {
         let reason = LoadError::TooLarge(format!(
@@ -650,6 +673,7 @@ fn write_all(
     // Documents stored this run by content, and locations waiting for one to be stored.
     let mut stored_by_sha: HashMap<String, i64> = HashMap::new();
     let mut waiting_aliases: HashMap<String, Vec<Location>> = HashMap::new();
+    let mut seen_unchanged: Vec<String> = Vec::new();
     let mut confidence_sum = 0.0f64;
     let mut confidence_pages = 0u64;
     for msg in rx {
@@ -659,8 +683,13 @@ fn write_all(
                 progress.document_done(summary);
                 continue;
             }
-            ToWriter::Unchanged => {
+            ToWriter::Unchanged { path } => {
                 summary.unchanged += 1;
+                seen_unchanged.push(path);
+                if seen_unchanged.len() >= TOUCH_BATCH {
+                    store.touch_locations(run, &seen_unchanged)?;
+                    seen_unchanged.clear();
+                }
                 progress.document_done(summary);
                 continue;
             }
@@ -780,6 +809,7 @@ fn write_all(
             (confidence_pages > 0).then(|| (confidence_sum / confidence_pages as f64) as f32);
         progress.document_done(summary);
     }
+    store.touch_locations(run, &seen_unchanged)?;
     Ok(())
 }
 

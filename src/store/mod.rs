@@ -281,6 +281,11 @@ pub trait Store: Send {
         size: Option<u64>,
         mtime: Option<i64>,
     ) -> Result<(), StoreError>;
+    /// Records that these known paths were seen unchanged in this run.
+    fn touch_locations(&mut self, run: i64, paths: &[String]) -> Result<(), StoreError>;
+    /// After a complete walk of the directories `roots`: known paths under them that this
+    /// run did not see are marked gone (moved away or deleted). Returns how many.
+    fn mark_gone(&mut self, run: i64, roots: &[String]) -> Result<u64, StoreError>;
     fn finish_run(
         &mut self,
         run: i64,

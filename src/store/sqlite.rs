@@ -97,7 +97,9 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER,
         mtime INTEGER,
         first_seen_run INTEGER REFERENCES runs(id),
-        last_seen_run INTEGER REFERENCES runs(id)
+        last_seen_run INTEGER REFERENCES runs(id),
+        -- The run that walked this path's directory and did not find the file.
+        gone_run INTEGER REFERENCES runs(id)
     );
     CREATE INDEX locations_document ON locations(document_id);
     INSERT OR REPLACE INTO locations (path, document_id, size, mtime, first_seen_run, last_seen_run)
@@ -251,7 +253,10 @@ impl SqliteStore {
         let record_id = record_id.unwrap_or(id);
         let locations = self
             .conn
-            .prepare_cached("SELECT path FROM locations WHERE document_id = ?1 ORDER BY path")?
+            .prepare_cached(
+                "SELECT path || CASE WHEN gone_run IS NULL THEN '' ELSE ' (gone since run ' || gone_run || ')' END
+                 FROM locations WHERE document_id = ?1 ORDER BY gone_run IS NOT NULL, path",
+            )?
             .query_map([id], |r| r.get(0))?
             .collect::<Result<Vec<String>, _>>()?;
         let versions = self
@@ -302,7 +307,7 @@ fn upsert_location(
         "INSERT INTO locations (path, document_id, size, mtime, first_seen_run, last_seen_run)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (path) DO UPDATE SET document_id = excluded.document_id, size = excluded.size,
-             mtime = excluded.mtime, last_seen_run = excluded.last_seen_run",
+             mtime = excluded.mtime, last_seen_run = excluded.last_seen_run, gone_run = NULL",
     )?
     .execute(params![
         path,
@@ -411,7 +416,14 @@ impl Store for SqliteStore {
                     [previous],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
-                tx.execute("UPDATE documents SET current = 0 WHERE id = ?1", [previous])?;
+                // The old bytes stay current while another path still holds them (a copy
+                // made before the change); otherwise they become history.
+                tx.execute(
+                    "UPDATE documents SET current = 0 WHERE id = ?1
+                     AND NOT EXISTS (SELECT 1 FROM locations
+                                     WHERE document_id = ?1 AND path != ?2 AND gone_run IS NULL)",
+                    params![previous, doc.path],
+                )?;
                 (Some(record.unwrap_or(previous)), version + 1)
             }
             None => (None, 1),
@@ -488,6 +500,36 @@ impl Store for SqliteStore {
         mtime: Option<i64>,
     ) -> Result<(), StoreError> {
         upsert_location(&self.conn, run, path, document_id, size, mtime)
+    }
+
+    fn touch_locations(&mut self, run: i64, paths: &[String]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut touch = tx.prepare_cached(
+                "UPDATE locations SET last_seen_run = ?1, gone_run = NULL WHERE path = ?2",
+            )?;
+            for path in paths {
+                touch.execute(params![run, path])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn mark_gone(&mut self, run: i64, roots: &[String]) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut gone = 0;
+        for root in roots {
+            let prefix = format!("{}/", root.trim_end_matches('/'));
+            gone += tx.execute(
+                "UPDATE locations SET gone_run = ?1
+                 WHERE gone_run IS NULL AND (last_seen_run IS NULL OR last_seen_run < ?1)
+                   AND substr(path, 1, length(?2)) = ?2",
+                params![run, prefix],
+            )? as u64;
+        }
+        tx.commit()?;
+        Ok(gone)
     }
 
     fn finish_run(

@@ -1,6 +1,7 @@
 //! sohoa's integration tests: one binary, one module per feature.
 
 mod cli;
+mod incremental;
 mod pdf_decode;
 mod raster;
 mod real_scans;

@@ -136,3 +136,56 @@ pub fn page_image(bytes: Vec<u8>) -> Result<GrayImage, String> {
         PageContent::Empty { reason } => Err(format!("page came back empty: {reason}")),
     }
 }
+
+/// A born-digital one-page PDF showing `text` (visible, Helvetica): read from its text
+/// layer, no OCR, so incremental and crash tests run fast.
+pub fn text_pdf(text: &str) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font = doc.add_object(
+        dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" },
+    );
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('(', "\\(")
+        .replace(')', "\\)");
+    let content = format!("BT /F1 10 Tf 10 50 Td ({escaped}) Tj ET");
+    let content_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        "MediaBox" => vec![0.into(), 0.into(), 400.into(), 100.into()],
+        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
+
+/// Runs `sohoa --db DB --json ingest ARGS...` and returns (exit code, summary JSON).
+pub fn ingest_json(db: &Path, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut full = vec!["ingest", "--json"];
+    full.extend_from_slice(args);
+    let out = sohoa(db, &full);
+    let json = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
+        panic!(
+            "ingest --json gave no JSON ({e}):\n{}\n{}",
+            stdout(&out),
+            stderr(&out)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// Opens the archive read-only for assertions.
+pub fn sql(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open db")
+}
