@@ -309,7 +309,10 @@ fn ingest(
         print_summary(db, &summary);
     }
     if let Some(e) = fatal {
-        eprintln!("sohoa: error: {e}; everything stored before it is intact, run again to finish");
+        let hint = e.hint().map_or(String::new(), |h| format!(" ({h})"));
+        eprintln!(
+            "sohoa: error: {e}{hint}; everything stored before it is intact, run again to finish"
+        );
         return Ok(ExitCode::from(2));
     }
     if let Some(code) = signals.exit_code() {

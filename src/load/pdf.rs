@@ -25,11 +25,23 @@ impl PdfSource {
         // lopdf opens files encrypted with an empty user password on its own (common in
         // scanner output); a real password leaves the document encrypted.
         let doc = match Document::load_mem(bytes) {
-            Ok(doc) => doc,
+            Ok(doc) if !doc.get_pages().is_empty() => doc,
             Err(lopdf::Error::Decryption(e)) => {
                 return Err(LoadError::Encrypted(format!("needs a password ({e})")));
             }
-            Err(e) => return Err(LoadError::BadPdf(e.to_string())),
+            // A broken cross-reference table, or one that points at the wrong objects
+            // (no pages found): rebuild it by scanning the file, as PDF readers do.
+            first => {
+                let mut options = lopdf::LoadOptions::default();
+                options.force_reconstruct = true;
+                match Document::load_mem_with_options(bytes, options) {
+                    Ok(doc) => doc,
+                    Err(_) => match first {
+                        Ok(doc) => doc,
+                        Err(e) => return Err(LoadError::BadPdf(e.to_string())),
+                    },
+                }
+            }
         };
         if doc.is_encrypted() {
             return Err(LoadError::Encrypted("protected by a user password".into()));

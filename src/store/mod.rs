@@ -40,6 +40,31 @@ pub enum StoreError {
     Busy { path: String, holder: String },
 }
 
+impl StoreError {
+    /// What the operator should check, for errors whose SQLite wording is terse.
+    pub fn hint(&self) -> Option<&'static str> {
+        use rusqlite::ErrorCode;
+        let StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) = self else {
+            return None;
+        };
+        match e.code {
+            ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
+                Some("is the disk full, over quota or failing?")
+            }
+            ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied => {
+                Some("is the database or its directory read-only?")
+            }
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                Some("another process holds the database; try again")
+            }
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                Some("is this a sohoa database?")
+            }
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DocStatus {

@@ -1,5 +1,6 @@
 //! sohoa's integration tests: one binary, one module per feature.
 
+mod bad_input;
 mod cli;
 mod incremental;
 mod pdf_decode;

@@ -1,0 +1,274 @@
+//! Every kind of bad input: one line naming the file and the reason, a `failed` record,
+//! and the batch goes on.
+
+use crate::support::{ingest_json, pdf_with_image, sohoa, sql, stderr, stdout, text_pdf};
+use lopdf::dictionary;
+use std::path::Path;
+
+/// A PNG whose header claims 100,000 x 100,000 pixels (and has no real data).
+fn huge_png() -> Vec<u8> {
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(data);
+        c.extend_from_slice(&crc.sum().to_be_bytes());
+        c
+    };
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &ihdr));
+    png.extend(chunk(
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ));
+    png.extend(chunk(b"IEND", &[]));
+    png
+}
+
+/// A valid text PDF whose `startxref` points at the wrong place.
+fn broken_xref_pdf() -> Vec<u8> {
+    let mut pdf = text_pdf("Bien ban ban giao ho so luu tru cua so noi vu");
+    let at = pdf.windows(9).rposition(|w| w == b"startxref").unwrap() + 10;
+    let end = at + pdf[at..].iter().position(|b| !b.is_ascii_digit()).unwrap();
+    let bogus = format!("{:0width$}", 17, width = end - at);
+    pdf.splice(at..end, bogus.bytes());
+    pdf
+}
+
+fn encrypted_pdf() -> Vec<u8> {
+    let mut doc = lopdf::Document::load_mem(&text_pdf("Mat")).unwrap();
+    doc.trailer.set(
+        "ID",
+        vec![
+            lopdf::Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
+            lopdf::Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
+        ],
+    );
+    let state = lopdf::EncryptionState::try_from(lopdf::EncryptionVersion::V2 {
+        document: &doc,
+        owner_password: "owner",
+        user_password: "user-secret",
+        key_length: 128,
+        permissions: lopdf::Permissions::default(),
+    })
+    .unwrap();
+    doc.encrypt(&state).unwrap();
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+/// A page with neither an image nor text, next to a page with text.
+fn pdf_with_blank_page() -> Vec<u8> {
+    let mut doc = lopdf::Document::load_mem(&text_pdf("Trang mot co chu")).unwrap();
+    let pages_id = doc
+        .catalog()
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let blank = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 400.into(), 100.into()],
+    });
+    let pages = doc.get_dictionary_mut(pages_id).unwrap();
+    pages
+        .get_mut(b"Kids")
+        .unwrap()
+        .as_array_mut()
+        .unwrap()
+        .push(blank.into());
+    pages.set("Count", 2);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+fn inbox(dir: &Path) {
+    let w = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
+    w(
+        "good.pdf",
+        &text_pdf("Quyet dinh ve viec cap giay chung nhan quyen su dung dat"),
+    );
+    w("zero.pdf", b"");
+    let good = text_pdf("Cong van ve viec huong dan thu tuc dau tu");
+    w("truncated.pdf", &good[..good.len() / 2]);
+    w("broken-xref.pdf", &broken_xref_pdf());
+    w("password.pdf", &encrypted_pdf());
+    w(
+        "random.png",
+        &(0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect::<Vec<_>>(),
+    );
+    w(
+        "letter.jpg",
+        "Kính gửi: đây là văn bản, không phải ảnh.".as_bytes(),
+    );
+    w("huge.png", &huge_png());
+    w("blank-page.pdf", &pdf_with_blank_page());
+    let image = dictionary! { "Width" => 100_000, "Height" => 100_000, "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 };
+    w("huge-image.pdf", &pdf_with_image(image, vec![0; 64], false));
+    std::os::unix::fs::symlink(dir.join("does-not-exist.pdf"), dir.join("dangling.pdf")).unwrap();
+    std::fs::create_dir(dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink(dir, dir.join("loop").join("back")).unwrap();
+    let fifo = std::ffi::CString::new(dir.join("pipe.pdf").to_str().unwrap()).unwrap();
+    // SAFETY: plain libc call with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+}
+
+#[test]
+fn bad_files_fail_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let scans = dir.path().join("scans");
+    std::fs::create_dir(&scans).unwrap();
+    inbox(&scans);
+    let db = dir.path().join("a.db");
+    let out = sohoa(&db, &["ingest", scans.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}\n{}", stdout(&out));
+    for (file, reason) in [
+        ("zero.pdf", "empty file"),
+        ("truncated.pdf", "PDF"),
+        ("password.pdf", "encrypted PDF"),
+        ("random.png", "not a supported scan format"),
+        ("letter.jpg", "not a supported scan format"),
+        ("huge.png", "exceeds the limit"),
+        ("huge-image.pdf", "exceeds the limit"),
+        ("dangling.pdf", "No such file"),
+        ("back", "symlink loop"),
+        ("pipe.pdf", "not a regular file"),
+    ] {
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(file)).collect();
+        assert_eq!(lines.len(), 1, "one line for {file}:\n{err}");
+        assert!(lines[0].contains(reason), "{file}: {}", lines[0]);
+    }
+    let db_conn = sql(&db);
+    let status = |name: &str| -> String {
+        db_conn
+            .query_row(
+                "SELECT d.status FROM documents d JOIN locations l ON l.document_id = d.id WHERE l.path LIKE '%/' || ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    assert_eq!(status("good.pdf"), "ok");
+    assert_eq!(status("broken-xref.pdf"), "ok", "recovered like readers do");
+    assert_eq!(status("blank-page.pdf"), "ok");
+    for failed in [
+        "zero.pdf",
+        "truncated.pdf",
+        "password.pdf",
+        "random.png",
+        "huge.png",
+        "dangling.pdf",
+    ] {
+        assert_eq!(status(failed), "failed", "{failed}");
+    }
+    let found = stdout(&sohoa(&db, &["search", "ban giao ho so"]));
+    assert!(found.contains("broken-xref.pdf"), "{found}");
+    // The blank page is stored, empty, with a note saying why.
+    let note: String = db_conn
+        .query_row(
+            "SELECT p.note FROM pages p JOIN documents d ON d.id = p.document_id
+             WHERE d.path LIKE '%blank-page.pdf' AND p.number = 2",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(note.contains("neither an image nor text"), "{note}");
+    // Failures are listed with their reasons, and in export.
+    let failures = stdout(&sohoa(&db, &["failures"]));
+    assert!(
+        failures.contains("password.pdf") && failures.contains("encrypted"),
+        "{failures}"
+    );
+    let export = stdout(&sohoa(&db, &["export"]));
+    assert!(
+        export
+            .lines()
+            .any(|l| l.contains("zero.pdf") && l.contains("\"status\":\"failed\""))
+    );
+}
+
+#[test]
+fn a_full_disk_stops_the_run_and_keeps_what_was_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let scans = dir.path().join("scans");
+    std::fs::create_dir(&scans).unwrap();
+    for i in 0..40 {
+        let text = format!(
+            "Van ban so {i} ve cai cach thu tuc hanh chinh {}",
+            "noi dung ".repeat(200)
+        );
+        std::fs::write(scans.join(format!("doc-{i:02}.pdf")), text_pdf(&text)).unwrap();
+    }
+    let db = dir.path().join("a.db");
+    // Files may not grow past 160 KiB: the database fills up part-way through.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "ingest",
+            scans.to_str().unwrap(),
+        ])
+        .env("OMP_THREAD_LIMIT", "1")
+        .pre_exec_limit_file_size(160 * 1024)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("full") && err.contains("intact"), "{err}");
+    let stored: i64 = sql(&db)
+        .query_row("SELECT count(*) FROM documents", [], |r| r.get(0))
+        .unwrap();
+    assert!(stored > 0 && stored < 40, "some documents fit: {stored}");
+    // With room again, the next run finishes the job: every file once, database sound.
+    let (code, summary) = ingest_json(&db, &[scans.to_str().unwrap()]);
+    assert_eq!(code, 0, "{summary:#}");
+    let conn = sql(&db);
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let (docs, distinct): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(DISTINCT sha256) FROM documents",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((docs, distinct), (40, 40));
+}
+
+/// Sets RLIMIT_FSIZE for the child and ignores SIGXFSZ, so writes past the limit fail
+/// with EFBIG (what SQLite reports as a full disk) instead of killing the process.
+trait LimitFileSize {
+    fn pre_exec_limit_file_size(&mut self, bytes: u64) -> &mut Self;
+}
+
+impl LimitFileSize for std::process::Command {
+    fn pre_exec_limit_file_size(&mut self, bytes: u64) -> &mut Self {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            self.pre_exec(move || {
+                let limit = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            })
+        }
+    }
+}
