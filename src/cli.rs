@@ -59,6 +59,9 @@ pub enum Command {
         /// Read again every file whose last attempt failed, even if unchanged.
         #[arg(long)]
         retry_failed: bool,
+        /// Seconds a page may spend in OCR before it is recorded as failed.
+        #[arg(long, value_name = "SECONDS", default_value_t = pipeline::DEFAULT_PAGE_TIME_LIMIT.as_secs_f64())]
+        page_timeout: f64,
     },
     /// List recent ingest runs.
     Runs {
@@ -127,12 +130,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             report,
             retry_failed,
+            page_timeout,
         } => {
+            if !(page_timeout > 0.0 && page_timeout.is_finite()) {
+                bail!("--page-timeout must be a positive number of seconds");
+            }
             let mut config = IngestConfig {
                 lang,
                 ocr,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
                 retry_failed,
+                page_time_limit: std::time::Duration::from_secs_f64(page_timeout),
                 ..IngestConfig::default()
             };
             if let Some(jobs) = jobs {

@@ -23,12 +23,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// Decoded pages waiting for OCR, per worker. Two keeps every worker fed while the
 /// loader decodes the next page; more would only hold more ~9 MB page images.
 const QUEUED_PAGES_PER_WORKER: usize = 2;
+/// Default per-page OCR time limit: 30 times a dense 300 dpi page here.
+pub const DEFAULT_PAGE_TIME_LIMIT: Duration = Duration::from_secs(120);
 /// Finished pages and document headers waiting for the writer.
 const WRITER_QUEUE: usize = 256;
 /// Unchanged files are noted in the archive in batches: one transaction per file would
@@ -47,6 +49,9 @@ pub struct IngestConfig {
     pub command: String,
     /// Re-read files whose last attempt failed (wholly or partly) even if unchanged.
     pub retry_failed: bool,
+    /// A page still in OCR after this long fails with that reason; its document keeps
+    /// its other pages. Ordinary pages take seconds: this catches pathological ones.
+    pub page_time_limit: Duration,
 }
 
 impl Default for IngestConfig {
@@ -58,6 +63,7 @@ impl Default for IngestConfig {
             limits: Limits::default(),
             command: "ingest".into(),
             retry_failed: false,
+            page_time_limit: DEFAULT_PAGE_TIME_LIMIT,
         }
     }
 }
@@ -254,13 +260,19 @@ pub fn ingest(
         let halted_ref = &halted;
         scope.spawn(move || load_all(candidates, config, reader, job_tx, loader_out, halted_ref));
         let worker_out = out_tx;
-        let lang = config.lang.as_str();
+        let settings = OcrSettings {
+            lang: config.lang.as_str(),
+            deadline: ocr::Deadline {
+                time_limit: config.page_time_limit,
+                cancel: Some(stop),
+            },
+        };
         scope.spawn(move || {
             pool.scope(|s| {
                 for _ in 0..jobs {
                     let rx = job_rx.clone();
                     let tx = worker_out.clone();
-                    s.spawn(move |_| recognize_all(rx, tx, lang, halted_ref));
+                    s.spawn(move |_| recognize_all(rx, tx, settings, halted_ref));
                 }
             });
         });
@@ -569,11 +581,18 @@ fn plan(
     })
 }
 
+/// What workers need to know to read a page.
+#[derive(Clone, Copy)]
+struct OcrSettings<'a> {
+    lang: &'a str,
+    deadline: ocr::Deadline<'a>,
+}
+
 /// A worker: recognizes queued pages until the queue closes.
 fn recognize_all(
     jobs: Receiver<Job>,
     out: Sender<ToWriter>,
-    lang: &str,
+    settings: OcrSettings,
     halted: &dyn Fn() -> bool,
 ) {
     for job in jobs {
@@ -582,7 +601,7 @@ fn recognize_all(
             continue;
         }
         let Job { doc, number, page } = job;
-        let page = match catch_unwind(AssertUnwindSafe(|| to_new_page(page, number, lang))) {
+        let page = match catch_unwind(AssertUnwindSafe(|| to_new_page(page, number, settings))) {
             Ok(page) => page,
             Err(panic) => {
                 // The engine may be left in any state: start a fresh one next time.
@@ -595,6 +614,11 @@ fn recognize_all(
                 page
             }
         };
+        if halted() {
+            // Stopped while this page was read: abandon it (and so its document) rather
+            // than store a page whose OCR was cut short.
+            continue;
+        }
         if out
             .send(ToWriter::Page {
                 key: doc,
@@ -622,7 +646,7 @@ fn empty_page(number: u32) -> NewPage {
     }
 }
 
-fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, lang: &str) -> NewPage {
+fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, settings: OcrSettings) -> NewPage {
     let mut new = empty_page(number);
     let page = match page {
         Ok(p) => p,
@@ -641,7 +665,10 @@ fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, lang: &str) -> 
         }
         PageContent::Empty { reason } => new.note = Some(reason),
         PageContent::Ocr(image) => {
-            match ocr::with_thread_engine(lang, |engine| engine.recognize(&image, page.dpi)) {
+            let recognized = ocr::with_thread_engine(settings.lang, |engine| {
+                engine.recognize(&image, page.dpi, settings.deadline)
+            });
+            match recognized {
                 Ok(Ok(out)) => {
                     new.text = out.text;
                     new.confidence = out.mean_confidence;

@@ -32,8 +32,10 @@ impl PdfSource {
             // A broken cross-reference table, or one that points at the wrong objects
             // (no pages found): rebuild it by scanning the file, as PDF readers do.
             first => {
-                let mut options = lopdf::LoadOptions::default();
-                options.force_reconstruct = true;
+                let options = lopdf::LoadOptions {
+                    force_reconstruct: true,
+                    ..Default::default()
+                };
                 match Document::load_mem_with_options(bytes, options) {
                     Ok(doc) => doc,
                     Err(_) => match first {

@@ -272,3 +272,81 @@ impl LimitFileSize for std::process::Command {
         }
     }
 }
+
+/// Two pages: born-digital text, then a scanned image.
+fn text_then_image_pdf() -> Vec<u8> {
+    let mut doc = lopdf::Document::load_mem(&text_pdf("Trang mot la van ban so")).unwrap();
+    let pages_id = doc
+        .catalog()
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let scan = image::open(crate::support::repo_path("samples/quyet-dinh-dat-dai.png"))
+        .unwrap()
+        .to_luma8();
+    let (w, h) = scan.dimensions();
+    let image = doc.add_object(lopdf::Stream::new(
+        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w as i64, "Height" => h as i64,
+                      "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+        scan.into_raw(),
+    ));
+    let content = doc.add_object(lopdf::Stream::new(
+        lopdf::Dictionary::new(),
+        b"q 595 0 0 480 0 0 cm /Im0 Do Q".to_vec(),
+    ));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 480.into()],
+        "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image } },
+    });
+    let pages = doc.get_dictionary_mut(pages_id).unwrap();
+    pages
+        .get_mut(b"Kids")
+        .unwrap()
+        .as_array_mut()
+        .unwrap()
+        .push(page.into());
+    pages.set("Count", 2);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn a_page_past_the_ocr_time_limit_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let file = dir.path().join("mixed.pdf");
+    std::fs::write(&file, text_then_image_pdf()).unwrap();
+    let out = sohoa(
+        &db,
+        &["ingest", "--page-timeout", "0.05", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let conn = sql(&db);
+    let (status, error): (String, String) = conn
+        .query_row("SELECT status, error FROM documents", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(status, "partial");
+    assert!(
+        error.contains("page 2") && error.contains("time limit"),
+        "{error}"
+    );
+    let kept: String = conn
+        .query_row("SELECT text FROM pages WHERE number = 1", [], |r| r.get(0))
+        .unwrap();
+    assert!(kept.contains("Trang mot"), "{kept}");
+    // Given time, the same page reads fine: a retry completes the document.
+    let (code, summary) = ingest_json(&db, &["--retry-failed", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{summary:#}");
+    let status: String = sql(&db)
+        .query_row("SELECT status FROM documents WHERE current = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(status, "ok");
+}

@@ -27,7 +27,13 @@ fn inbox(dir: &Path) -> PathBuf {
 
 fn spawn_ingest(db: &Path, inbox: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_sohoa"))
-        .args(["--db", db.to_str().unwrap(), "ingest", "--quiet", inbox.to_str().unwrap()])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "ingest",
+            "--quiet",
+            inbox.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -49,7 +55,9 @@ impl Rng {
 /// What must hold at every moment: a sound database and no half-stored document.
 fn check_consistent(db: &Path, context: &str) {
     let conn = sql(db);
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok", "{context}");
     let half: i64 = conn
         .query_row(
@@ -59,7 +67,10 @@ fn check_consistent(db: &Path, context: &str) {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(half, 0, "{context}: a document with missing pages is visible");
+    assert_eq!(
+        half, 0,
+        "{context}: a document with missing pages is visible"
+    );
     let unlocated: i64 = conn
         .query_row(
             "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM locations l WHERE l.document_id = d.id)",
@@ -70,7 +81,12 @@ fn check_consistent(db: &Path, context: &str) {
     assert_eq!(unlocated, 0, "{context}: a document without a location");
     drop(conn);
     let out = sohoa(db, &["search", "ho so"]);
-    assert_eq!(out.status.code(), Some(0), "{context}: search fails: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{context}: search fails: {}",
+        stderr(&out)
+    );
 }
 
 /// After the job is finished: every input file is archived exactly once.
@@ -78,26 +94,50 @@ fn check_complete(db: &Path, inbox: &Path) {
     let mut expected: HashMap<String, PathBuf> = HashMap::new();
     for entry in std::fs::read_dir(inbox).unwrap() {
         let path = entry.unwrap().path();
-        expected.insert(hex::encode(Sha256::digest(std::fs::read(&path).unwrap())), path);
+        expected.insert(
+            hex::encode(Sha256::digest(std::fs::read(&path).unwrap())),
+            path,
+        );
     }
     let conn = sql(db);
-    let mut stmt = conn.prepare("SELECT sha256, count(*) FROM documents GROUP BY sha256").unwrap();
+    let mut stmt = conn
+        .prepare("SELECT sha256, count(*) FROM documents GROUP BY sha256")
+        .unwrap();
     let stored: HashMap<String, i64> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     for (sha, path) in &expected {
-        assert_eq!(stored.get(sha), Some(&1), "{} stored {:?} times", path.display(), stored.get(sha));
+        assert_eq!(
+            stored.get(sha),
+            Some(&1),
+            "{} stored {:?} times",
+            path.display(),
+            stored.get(sha)
+        );
     }
-    assert_eq!(stored.len(), expected.len(), "documents that match no input file");
-    let failed: i64 = conn.query_row("SELECT count(*) FROM documents WHERE status != 'ok'", [], |r| r.get(0)).unwrap();
+    assert_eq!(
+        stored.len(),
+        expected.len(),
+        "documents that match no input file"
+    );
+    let failed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM documents WHERE status != 'ok'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(failed, 0);
 }
 
 #[test]
 fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
-    let seed: u64 = std::env::var("SOHOA_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20261126);
+    let seed: u64 = std::env::var("SOHOA_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20261126);
     eprintln!("kill test seed {seed} (set SOHOA_KILL_SEED to reproduce)");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -119,7 +159,10 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
                 }
-                assert!(finished_early < 20, "runs finish before any kill: delays too long");
+                assert!(
+                    finished_early < 20,
+                    "runs finish before any kill: delays too long"
+                );
             }
             None => {
                 child.kill().unwrap(); // SIGKILL
@@ -136,7 +179,10 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     check_consistent(&db, "final run");
     check_complete(&db, &inbox);
     let runs = stdout(&sohoa(&db, &["runs", "--limit", "100"]));
-    assert!(runs.contains("crashed"), "killed runs are on record as crashed:\n{runs}");
+    assert!(
+        runs.contains("crashed"),
+        "killed runs are on record as crashed:\n{runs}"
+    );
 }
 
 fn interrupt_with(signal: i32, expect_code: i32) {
@@ -152,7 +198,8 @@ fn interrupt_with(signal: i32, expect_code: i32) {
     assert_eq!(out.status.code(), Some(expect_code), "{err}");
     assert!(err.contains("interrupted"), "{err}");
     check_consistent(&db, "after interrupt");
-    let runs: serde_json::Value = serde_json::from_str(&stdout(&sohoa(&db, &["runs", "--json"]))).unwrap();
+    let runs: serde_json::Value =
+        serde_json::from_str(&stdout(&sohoa(&db, &["runs", "--json"]))).unwrap();
     assert_eq!(runs[0]["status"], "interrupted", "{runs:#}");
     let (code, _) = ingest_json(&db, &[inbox.to_str().unwrap()]);
     assert_eq!(code, 0);
@@ -181,10 +228,17 @@ fn a_second_ingest_is_refused_while_searches_go_on() {
     // Hold the ingest lock as a running ingest would.
     let lock = std::fs::File::create(format!("{}.ingest-lock", db.display())).unwrap();
     // SAFETY: flock on a descriptor we own.
-    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    assert_eq!(
+        unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
     let out = sohoa(&db, &["ingest", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("another sohoa ingest is writing"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another sohoa ingest is writing"),
+        "{}",
+        stderr(&out)
+    );
     let found = sohoa(&db, &["search", "hoi dong"]);
     assert_eq!(found.status.code(), Some(0));
     assert!(stdout(&found).contains("x.pdf"));
