@@ -601,19 +601,7 @@ fn recognize_all(
             continue;
         }
         let Job { doc, number, page } = job;
-        let page = match catch_unwind(AssertUnwindSafe(|| to_new_page(page, number, settings))) {
-            Ok(page) => page,
-            Err(panic) => {
-                // The engine may be left in any state: start a fresh one next time.
-                ocr::reset_thread_engine();
-                let mut page = empty_page(number);
-                page.error = Some(format!(
-                    "internal error while reading the page: {}",
-                    panic_message(&*panic)
-                ));
-                page
-            }
-        };
+        let page = read_page_caught(number, || to_new_page(page, number, settings));
         if halted() {
             // Stopped while this page was read: abandon it (and so its document) rather
             // than store a page whose OCR was cut short.
@@ -627,6 +615,23 @@ fn recognize_all(
             .is_err()
         {
             return;
+        }
+    }
+}
+
+/// Runs `read`, turning a panic into the page's failure: one page, not the batch.
+fn read_page_caught(number: u32, read: impl FnOnce() -> NewPage) -> NewPage {
+    match catch_unwind(AssertUnwindSafe(read)) {
+        Ok(page) => page,
+        Err(panic) => {
+            // The engine may be left in any state: start a fresh one next time.
+            ocr::reset_thread_engine();
+            let mut page = empty_page(number);
+            page.error = Some(format!(
+                "internal error while reading the page: {}",
+                panic_message(&*panic)
+            ));
+            page
         }
     }
 }
@@ -871,4 +876,71 @@ fn finish_document(p: Pending) -> NewDocument {
     }
     doc.pages = pages;
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_reading_a_page_is_that_pages_failure() {
+        let page = read_page_caught(3, || panic!("decoder bug"));
+        assert_eq!(page.number, 3);
+        assert_eq!(page.source, TextSource::None);
+        let error = page.error.unwrap();
+        assert!(
+            error.contains("internal error") && error.contains("decoder bug"),
+            "{error}"
+        );
+        let fine = read_page_caught(4, || empty_page(4));
+        assert!(fine.error.is_none());
+    }
+
+    #[test]
+    fn document_status_follows_its_pages() {
+        let header = |pages| {
+            Box::new(Header {
+                doc: NewDocument {
+                    path: "x.pdf".into(),
+                    sha256: None,
+                    size: None,
+                    format: None,
+                    file_mtime: None,
+                    status: DocStatus::Ok,
+                    error: None,
+                    pages: Vec::new(),
+                    supersedes: None,
+                    replaces: None,
+                },
+                page_count: pages,
+                retry: false,
+            })
+        };
+        let failed = |n| {
+            let mut p = empty_page(n);
+            p.error = Some("bad".into());
+            p
+        };
+        let doc = finish_document(Pending {
+            header: header(2),
+            pages: vec![failed(2), empty_page(1)],
+        });
+        assert_eq!(doc.status, DocStatus::Partial);
+        assert_eq!(doc.pages[0].number, 1, "pages are put in order");
+        assert!(
+            doc.error
+                .unwrap()
+                .starts_with("1 of 2 pages failed; page 2")
+        );
+        let doc = finish_document(Pending {
+            header: header(2),
+            pages: vec![failed(1), failed(2)],
+        });
+        assert_eq!(doc.status, DocStatus::Failed);
+        let doc = finish_document(Pending {
+            header: header(1),
+            pages: vec![empty_page(1)],
+        });
+        assert_eq!(doc.status, DocStatus::Ok);
+    }
 }

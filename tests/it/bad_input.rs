@@ -119,6 +119,21 @@ fn inbox(dir: &Path) {
     std::os::unix::fs::symlink(dir.join("does-not-exist.pdf"), dir.join("dangling.pdf")).unwrap();
     std::fs::create_dir(dir.join("loop")).unwrap();
     std::os::unix::fs::symlink(dir, dir.join("loop").join("back")).unwrap();
+    // Unreadable by permissions: only meaningful when not root (root reads anything).
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        w("locked.pdf", &text_pdf("Khong doc duoc"));
+        std::fs::set_permissions(
+            dir.join("locked.pdf"),
+            std::fs::Permissions::from_mode(0o000),
+        )
+        .unwrap();
+    } else {
+        eprintln!(
+            "running as root: the permission case is covered by dangling.pdf (same read error path)"
+        );
+    }
     let fifo = std::ffi::CString::new(dir.join("pipe.pdf").to_str().unwrap()).unwrap();
     // SAFETY: plain libc call with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
@@ -149,6 +164,14 @@ fn bad_files_fail_alone() {
         let lines: Vec<&str> = err.lines().filter(|l| l.contains(file)).collect();
         assert_eq!(lines.len(), 1, "one line for {file}:\n{err}");
         assert!(lines[0].contains(reason), "{file}: {}", lines[0]);
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let line = err
+            .lines()
+            .find(|l| l.contains("locked.pdf"))
+            .expect("locked.pdf reported");
+        assert!(line.contains("Permission denied"), "{line}");
     }
     let db_conn = sql(&db);
     let status = |name: &str| -> String {

@@ -191,6 +191,14 @@ fn interrupt_with(signal: i32, expect_code: i32) {
     let db = dir.path().join("a.db");
     let child = spawn_ingest(&db, &inbox);
     std::thread::sleep(Duration::from_millis(1500));
+    // Searches keep working while the ingest writes.
+    let during = sohoa(&db, &["search", "ho so"]);
+    assert_eq!(
+        during.status.code(),
+        Some(0),
+        "search during ingest: {}",
+        stderr(&during)
+    );
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, signal) };
     let out = child.wait_with_output().unwrap();
