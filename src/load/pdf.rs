@@ -106,28 +106,31 @@ fn normalize_text_layer(text: &str) -> String {
         .join("\n")
 }
 
-fn page_rotation(doc: &Document, page_id: ObjectId) -> i64 {
+/// Page trees nest a few levels; a cycle in a broken file must not loop forever.
+const MAX_PAGE_TREE_DEPTH: usize = 32;
+
+/// A page attribute, inherited from the page tree when the page itself lacks it
+/// (`/Resources`, `/Rotate`, `/MediaBox` may be set on any ancestor).
+fn inherited<'a>(doc: &'a Document, page_id: ObjectId, key: &[u8]) -> Option<&'a Object> {
     let mut current = doc.get_dictionary(page_id).ok();
-    let mut hops = 0;
-    while let Some(dict) = current {
-        if let Ok(r) = dict
-            .get(b"Rotate")
-            .and_then(|o| doc.dereference(o))
-            .and_then(|(_, o)| o.as_i64())
-        {
-            return r.rem_euclid(360);
+    for _ in 0..MAX_PAGE_TREE_DEPTH {
+        let dict = current?;
+        if let Ok(obj) = dict.get(key) {
+            return doc.dereference(obj).ok().map(|(_, o)| o);
         }
         current = dict
             .get(b"Parent")
             .and_then(Object::as_reference)
             .and_then(|id| doc.get_dictionary(id))
             .ok();
-        hops += 1;
-        if hops > 32 {
-            break;
-        }
     }
-    0
+    None
+}
+
+fn page_rotation(doc: &Document, page_id: ObjectId) -> i64 {
+    inherited(doc, page_id, b"Rotate")
+        .and_then(|o| o.as_i64().ok())
+        .map_or(0, |r| r.rem_euclid(360))
 }
 
 /// An image painted on the page, with the transformation that places it.
@@ -179,27 +182,11 @@ fn scan_page(doc: &Document, page_id: ObjectId) -> Result<PageScan, LoadError> {
     Ok(scan)
 }
 
-/// The page's /Resources, inherited from the page tree when the page has none.
 fn page_resources(doc: &Document, page_id: ObjectId) -> Option<Dictionary> {
-    let mut current = doc.get_dictionary(page_id).ok();
-    let mut hops = 0;
-    while let Some(dict) = current {
-        if let Ok(obj) = dict.get(b"Resources")
-            && let Ok((_, Object::Dictionary(res))) = doc.dereference(obj)
-        {
-            return Some(res.clone());
-        }
-        current = dict
-            .get(b"Parent")
-            .and_then(Object::as_reference)
-            .and_then(|id| doc.get_dictionary(id))
-            .ok();
-        hops += 1;
-        if hops > 32 {
-            break;
-        }
-    }
-    None
+    inherited(doc, page_id, b"Resources")?
+        .as_dict()
+        .ok()
+        .cloned()
 }
 
 const IDENTITY: [f32; 6] = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];

@@ -407,26 +407,16 @@ fn icc_based_uses_the_profile_component_count() {
     dict.set("Type", "XObject");
     dict.set("Subtype", "Image");
     let image_id = doc.add_object(lopdf::Stream::new(dict, gray.as_raw().clone()));
-    let pages_id = doc.new_object_id();
     let content = doc.add_object(lopdf::Stream::new(
         Dictionary::new(),
         b"q 200 0 0 100 0 0 cm /Im0 Do Q".to_vec(),
     ));
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+    let page = dictionary! {
+        "Contents" => content,
         "MediaBox" => vec![0.into(), 0.into(), 200.into(), 100.into()],
         "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut bytes = Vec::new();
-    doc.save_to(&mut bytes).unwrap();
+    };
+    let bytes = crate::support::one_page_pdf(doc, page);
     let got = page_image(bytes).unwrap();
     assert_same("ICCBased N=1", &got, &gray, 0);
 }

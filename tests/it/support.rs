@@ -68,7 +68,6 @@ pub fn pdf_with_images(
     rotate: Option<i64>,
 ) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
     let mut xobjects = Dictionary::new();
     let mut content = String::new();
     for (i, (dict, data, m)) in images.into_iter().enumerate() {
@@ -100,8 +99,6 @@ pub fn pdf_with_images(
     };
     let content_id = doc.add_object(Stream::new(Dictionary::new(), page_content));
     let mut page = dictionary! {
-        "Type" => "Page",
-        "Parent" => pages_id,
         "MediaBox" => vec![0.into(), 0.into(), 200.into(), 100.into()],
         "Contents" => content_id,
         "Resources" => dictionary! { "XObject" => page_xobjects },
@@ -109,6 +106,15 @@ pub fn pdf_with_images(
     if let Some(r) = rotate {
         page.set("Rotate", r);
     }
+    one_page_pdf(doc, page)
+}
+
+/// Finishes a one-page document: the page (given without /Parent) under a page tree, a
+/// catalog, saved to bytes.
+pub fn one_page_pdf(mut doc: Document, mut page: Dictionary) -> Vec<u8> {
+    let pages_id = doc.new_object_id();
+    page.set("Type", "Page");
+    page.set("Parent", pages_id);
     let page_id = doc.add_object(page);
     doc.objects.insert(
         pages_id,
@@ -141,7 +147,6 @@ pub fn page_image(bytes: Vec<u8>) -> Result<GrayImage, String> {
 /// layer, no OCR, so incremental and crash tests run fast.
 pub fn text_pdf(text: &str) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
     let font = doc.add_object(
         dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" },
     );
@@ -151,22 +156,12 @@ pub fn text_pdf(text: &str) -> Vec<u8> {
         .replace(')', "\\)");
     let content = format!("BT /F1 10 Tf 10 50 Td ({escaped}) Tj ET");
     let content_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+    let page = dictionary! {
+        "Contents" => content_id,
         "MediaBox" => vec![0.into(), 0.into(), 400.into(), 100.into()],
         "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).expect("save pdf");
-    out
+    };
+    one_page_pdf(doc, page)
 }
 
 /// Runs `sohoa --db DB --json ingest ARGS...` and returns (exit code, summary JSON).

@@ -1,7 +1,7 @@
 //! Pages with a text layer: used, skipped or re-OCR'd as `--ocr` says.
 
-use crate::support::{pattern, repo_path};
-use lopdf::{Dictionary, Document, Object, Stream, dictionary};
+use crate::support::{one_page_pdf, pattern, repo_path};
+use lopdf::{Dictionary, Document, Stream, dictionary};
 use sohoa::load::{self, Limits, OcrMode, PageContent};
 use std::sync::Arc;
 
@@ -21,7 +21,6 @@ const LINE: &str = "Quyet dinh ve viec giao dat cho ho gia dinh";
 /// (0 visible, 3 invisible, as OCR layers are), or no text at all.
 fn page(with_image: bool, render_mode: Option<i64>) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
     let font = doc.add_object(
         dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" },
     );
@@ -41,22 +40,12 @@ fn page(with_image: bool, render_mode: Option<i64>) -> Vec<u8> {
         content.push_str(&format!("BT /F1 10 Tf {mode} Tr 10 50 Td ({LINE}) Tj ET\n"));
     }
     let content_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+    let page = dictionary! {
+        "Contents" => content_id,
         "MediaBox" => vec![0.into(), 0.into(), 200.into(), 100.into()],
         "Resources" => dictionary! { "XObject" => xobjects, "Font" => dictionary! { "F1" => font } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(
-            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
-        ),
-    );
-    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    };
+    one_page_pdf(doc, page)
 }
 
 fn check(with_image: bool, render_mode: Option<i64>, mode: OcrMode, expect: &str) {
