@@ -1,6 +1,6 @@
 //! The command line: argument parsing and output. `anyhow` lives here and nowhere else.
 
-use crate::load::OcrMode;
+use crate::load::{Limits, OcrMode};
 use crate::pipeline::{self, Failure, IngestConfig, IngestError, IngestSummary, Progress};
 use crate::query::Query;
 use crate::snippet::snippet;
@@ -59,6 +59,15 @@ pub enum Command {
         /// Read again every file whose last attempt failed, even if unchanged.
         #[arg(long)]
         retry_failed: bool,
+        /// Refuse images larger than this many pixels (checked before decoding).
+        #[arg(long, value_name = "PIXELS", default_value_t = Limits::default().max_pixels)]
+        max_pixels: u64,
+        /// Refuse documents with more pages than this.
+        #[arg(long, value_name = "PAGES", default_value_t = Limits::default().max_pages)]
+        max_pages: usize,
+        /// Refuse files larger than this many MiB (checked before reading).
+        #[arg(long, value_name = "MIB", default_value_t = Limits::default().max_file_bytes >> 20)]
+        max_file_mib: u64,
         /// Seconds a page may spend in OCR before it is recorded as failed.
         #[arg(long, value_name = "SECONDS", default_value_t = pipeline::DEFAULT_PAGE_TIME_LIMIT.as_secs_f64())]
         page_timeout: f64,
@@ -130,6 +139,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             report,
             retry_failed,
+            max_pixels,
+            max_pages,
+            max_file_mib,
             page_timeout,
         } => {
             if !(page_timeout > 0.0 && page_timeout.is_finite()) {
@@ -141,6 +153,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 command: std::env::args().collect::<Vec<_>>().join(" "),
                 retry_failed,
                 page_time_limit: std::time::Duration::from_secs_f64(page_timeout),
+                limits: Limits {
+                    max_pixels,
+                    max_pages,
+                    max_file_bytes: max_file_mib.saturating_mul(1 << 20),
+                    ..Limits::default()
+                },
                 ..IngestConfig::default()
             };
             if let Some(jobs) = jobs {

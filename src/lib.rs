@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod discover;
 pub mod eval;
+pub mod fields;
 pub mod fold;
 pub mod load;
 pub mod ocr;

@@ -373,3 +373,41 @@ fn a_page_past_the_ocr_time_limit_fails_alone() {
         .unwrap();
     assert_eq!(status, "ok");
 }
+
+#[test]
+fn limits_are_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let png = crate::support::repo_path("samples/quyet-dinh-dat-dai.png");
+    let tif = crate::support::repo_path("samples/don-dang-ky-dat.tif");
+    // A fresh archive each time: an unchanged failed file is not read again.
+    let db2 = dir.path().join("b.db");
+    let db3 = dir.path().join("c.db");
+    let out = sohoa(
+        &db,
+        &["ingest", "--max-pixels", "1000000", png.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("exceeds the limit of 1000000 pixels"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sohoa(&db2, &["ingest", "--max-pages", "1", tif.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("more than 1 pages"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sohoa(
+        &db3,
+        &["ingest", "--max-file-mib", "0", png.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("exceeds the limit of 0 bytes"),
+        "{}",
+        stderr(&out)
+    );
+}
