@@ -396,22 +396,12 @@ fn load_all(
             }
             Plan::Read { doc, bytes, retry } => (doc, bytes, retry),
         };
-        // Decoders are written for hostile input, but a panic in one must cost one
-        // file, not the batch.
-        let opened = catch_unwind(AssertUnwindSafe(|| load::open(bytes, &config.limits)));
-        let mut source = match opened {
-            Ok(Ok((format, source))) => {
+        let mut source = match open_caught(bytes, &config.limits) {
+            Ok((format, source)) => {
                 doc.format = Some(format.name().to_owned());
                 source
             }
-            Ok(Err(e)) => {
-                if out.send(failed(doc, e.to_string(), retry)).is_err() {
-                    return;
-                }
-                continue;
-            }
-            Err(panic) => {
-                let reason = format!("internal error while opening: {}", panic_message(&*panic));
+            Err(reason) => {
                 if out.send(failed(doc, reason, retry)).is_err() {
                     return;
                 }
@@ -457,6 +447,21 @@ fn load_all(
                 return;
             }
         }
+    }
+}
+
+/// Opens a document's pages. Decoders are written for hostile input, but a panic in
+/// one must cost one file, not the batch.
+fn open_caught(
+    bytes: Arc<Vec<u8>>,
+    limits: &Limits,
+) -> Result<(load::Format, Box<dyn load::PageSource>), String> {
+    match catch_unwind(AssertUnwindSafe(|| load::open(bytes, limits))) {
+        Ok(opened) => opened.map_err(|e| e.to_string()),
+        Err(panic) => Err(format!(
+            "internal error while opening: {}",
+            panic_message(&*panic)
+        )),
     }
 }
 
