@@ -1,7 +1,9 @@
 //! Every kind of bad input: one line naming the file and the reason, a `failed` record,
 //! and the batch goes on.
 
-use crate::support::{ingest_json, pdf_with_image, sohoa, sql, stderr, stdout, text_pdf};
+use crate::support::{
+    append_page, ingest_json, pdf_with_image, sohoa, sql, stderr, stdout, text_pdf,
+};
 use lopdf::dictionary;
 use std::path::Path;
 
@@ -42,53 +44,14 @@ fn broken_xref_pdf() -> Vec<u8> {
 }
 
 fn encrypted_pdf() -> Vec<u8> {
-    let mut doc = lopdf::Document::load_mem(&text_pdf("Mat")).unwrap();
-    doc.trailer.set(
-        "ID",
-        vec![
-            lopdf::Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
-            lopdf::Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
-        ],
-    );
-    let state = lopdf::EncryptionState::try_from(lopdf::EncryptionVersion::V2 {
-        document: &doc,
-        owner_password: "owner",
-        user_password: "user-secret",
-        key_length: 128,
-        permissions: lopdf::Permissions::default(),
-    })
-    .unwrap();
-    doc.encrypt(&state).unwrap();
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    crate::support::encrypt(&text_pdf("Mat"), "user-secret")
 }
 
 /// A page with neither an image nor text, next to a page with text.
 fn pdf_with_blank_page() -> Vec<u8> {
-    let mut doc = lopdf::Document::load_mem(&text_pdf("Trang mot co chu")).unwrap();
-    let pages_id = doc
-        .catalog()
-        .unwrap()
-        .get(b"Pages")
-        .unwrap()
-        .as_reference()
-        .unwrap();
-    let blank = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id,
-        "MediaBox" => vec![0.into(), 0.into(), 400.into(), 100.into()],
-    });
-    let pages = doc.get_dictionary_mut(pages_id).unwrap();
-    pages
-        .get_mut(b"Kids")
-        .unwrap()
-        .as_array_mut()
-        .unwrap()
-        .push(blank.into());
-    pages.set("Count", 2);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    append_page(&text_pdf("Trang mot co chu"), |_| {
+        dictionary! { "MediaBox" => vec![0.into(), 0.into(), 400.into(), 100.into()] }
+    })
 }
 
 fn inbox(dir: &Path) {
@@ -298,43 +261,26 @@ impl LimitFileSize for std::process::Command {
 
 /// Two pages: born-digital text, then a scanned image.
 fn text_then_image_pdf() -> Vec<u8> {
-    let mut doc = lopdf::Document::load_mem(&text_pdf("Trang mot la van ban so")).unwrap();
-    let pages_id = doc
-        .catalog()
-        .unwrap()
-        .get(b"Pages")
-        .unwrap()
-        .as_reference()
-        .unwrap();
     let scan = image::open(crate::support::repo_path("samples/quyet-dinh-dat-dai.png"))
         .unwrap()
         .to_luma8();
     let (w, h) = scan.dimensions();
-    let image = doc.add_object(lopdf::Stream::new(
-        dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w as i64, "Height" => h as i64,
-                      "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
-        scan.into_raw(),
-    ));
-    let content = doc.add_object(lopdf::Stream::new(
-        lopdf::Dictionary::new(),
-        b"q 595 0 0 480 0 0 cm /Im0 Do Q".to_vec(),
-    ));
-    let page = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 480.into()],
-        "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image } },
-    });
-    let pages = doc.get_dictionary_mut(pages_id).unwrap();
-    pages
-        .get_mut(b"Kids")
-        .unwrap()
-        .as_array_mut()
-        .unwrap()
-        .push(page.into());
-    pages.set("Count", 2);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    append_page(&text_pdf("Trang mot la van ban so"), |doc| {
+        let image = doc.add_object(lopdf::Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w as i64, "Height" => h as i64,
+                          "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+            scan.into_raw(),
+        ));
+        let content = doc.add_object(lopdf::Stream::new(
+            lopdf::Dictionary::new(),
+            b"q 595 0 0 480 0 0 cm /Im0 Do Q".to_vec(),
+        ));
+        dictionary! {
+            "Contents" => content,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 480.into()],
+            "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image } },
+        }
+    })
 }
 
 #[test]

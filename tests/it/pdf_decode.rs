@@ -512,26 +512,7 @@ fn encrypted(user_password: &str) -> Vec<u8> {
         img.as_raw().clone(),
         false,
     );
-    let mut doc = lopdf::Document::load_mem(&plain).unwrap();
-    doc.trailer.set(
-        "ID",
-        vec![
-            Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
-            Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal),
-        ],
-    );
-    let version = lopdf::EncryptionVersion::V2 {
-        document: &doc,
-        owner_password: "owner-secret",
-        user_password,
-        key_length: 128,
-        permissions: lopdf::Permissions::default(),
-    };
-    let state = lopdf::EncryptionState::try_from(version).unwrap();
-    doc.encrypt(&state).unwrap();
-    let mut out = Vec::new();
-    doc.save_to(&mut out).unwrap();
-    out
+    crate::support::encrypt(&plain, user_password)
 }
 
 #[test]

@@ -129,6 +129,49 @@ pub fn one_page_pdf(mut doc: Document, mut page: Dictionary) -> Vec<u8> {
     out
 }
 
+/// Appends a page (given without /Parent) to a PDF.
+pub fn append_page(pdf: &[u8], build: impl FnOnce(&mut Document) -> Dictionary) -> Vec<u8> {
+    let mut doc = Document::load_mem(pdf).expect("load pdf");
+    let pages_id = doc
+        .catalog()
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    let mut page = build(&mut doc);
+    page.set("Type", "Page");
+    page.set("Parent", pages_id);
+    let page_id = doc.add_object(page);
+    let pages = doc.get_dictionary_mut(pages_id).unwrap();
+    let kids = pages.get_mut(b"Kids").unwrap().as_array_mut().unwrap();
+    kids.push(page_id.into());
+    let count = kids.len() as i64;
+    pages.set("Count", count);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
+
+/// The PDF encrypted (RC4, 128-bit) with `user_password`; empty opens without asking.
+pub fn encrypt(pdf: &[u8], user_password: &str) -> Vec<u8> {
+    let mut doc = Document::load_mem(pdf).expect("load pdf");
+    let id = Object::String(b"0123456789abcdef".to_vec(), lopdf::StringFormat::Literal);
+    doc.trailer.set("ID", vec![id.clone(), id]);
+    let version = lopdf::EncryptionVersion::V2 {
+        document: &doc,
+        owner_password: "owner-secret",
+        user_password,
+        key_length: 128,
+        permissions: lopdf::Permissions::default(),
+    };
+    let state = lopdf::EncryptionState::try_from(version).expect("encryption state");
+    doc.encrypt(&state).expect("encrypt");
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("save pdf");
+    out
+}
+
 /// Loads the first page of `bytes` as sohoa would for OCR, returning the image.
 pub fn page_image(bytes: Vec<u8>) -> Result<GrayImage, String> {
     let (_, mut source) =
