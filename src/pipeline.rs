@@ -476,18 +476,7 @@ fn plan(
     seen_this_run: &mut HashSet<String>,
 ) -> Result<Plan, PlanError> {
     let path = candidate.path.display().to_string();
-    let mut doc = NewDocument {
-        path: path.clone(),
-        sha256: None,
-        size: None,
-        format: None,
-        file_mtime: None,
-        status: DocStatus::Ok,
-        error: None,
-        pages: Vec::new(),
-        supersedes: None,
-        replaces: None,
-    };
+    let mut doc = NewDocument::at(path.clone());
     let known = reader.location(&path).ok().flatten();
     let retry = known.as_ref().is_some_and(|k| k.status != DocStatus::Ok);
     // A failed file that fails again replaces its old failure record.
@@ -905,18 +894,7 @@ mod tests {
     fn document_status_follows_its_pages() {
         let header = |pages| {
             Box::new(Header {
-                doc: NewDocument {
-                    path: "x.pdf".into(),
-                    sha256: None,
-                    size: None,
-                    format: None,
-                    file_mtime: None,
-                    status: DocStatus::Ok,
-                    error: None,
-                    pages: Vec::new(),
-                    supersedes: None,
-                    replaces: None,
-                },
+                doc: NewDocument::at("x.pdf".into()),
                 page_count: pages,
                 retry: false,
             })

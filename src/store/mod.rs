@@ -115,6 +115,24 @@ pub struct NewDocument {
     pub replaces: Option<i64>,
 }
 
+impl NewDocument {
+    /// A document found at `path`, before anything is known about it.
+    pub fn at(path: String) -> NewDocument {
+        NewDocument {
+            path,
+            sha256: None,
+            size: None,
+            format: None,
+            file_mtime: None,
+            status: DocStatus::Ok,
+            error: None,
+            pages: Vec::new(),
+            supersedes: None,
+            replaces: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewPage {
     pub number: u32,

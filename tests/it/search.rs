@@ -3,7 +3,7 @@
 
 use sohoa::load::TextSource;
 use sohoa::query::{Query, QueryError};
-use sohoa::store::{DocStatus, NewDocument, NewPage, SqliteStore, Store};
+use sohoa::store::{NewDocument, NewPage, SqliteStore, Store};
 
 fn page(number: u32, text: &str) -> NewPage {
     NewPage {
@@ -39,20 +39,13 @@ fn archive() -> (tempfile::TempDir, SqliteStore) {
     ];
     for (path, pages) in docs {
         let doc = NewDocument {
-            path: (*path).to_owned(),
-            sha256: None,
-            size: None,
             format: Some("pdf".into()),
-            file_mtime: None,
-            status: DocStatus::Ok,
-            error: None,
             pages: pages
                 .iter()
                 .enumerate()
                 .map(|(i, t)| page(i as u32 + 1, t))
                 .collect(),
-            supersedes: None,
-            replaces: None,
+            ..NewDocument::at((*path).to_owned())
         };
         store.put_document(run, &doc).unwrap();
     }
