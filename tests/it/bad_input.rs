@@ -2,7 +2,7 @@
 //! and the batch goes on.
 
 use crate::support::{
-    append_page, ingest_json, pdf_with_image, sohoa, sql, stderr, stdout, text_pdf,
+    append_page, count, ingest_json, pdf_with_image, sohoa, sql, stderr, stdout, text_pdf,
 };
 use lopdf::dictionary;
 use std::path::Path;
@@ -213,9 +213,7 @@ fn a_full_disk_stops_the_run_and_keeps_what_was_stored() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("full") && err.contains("intact"), "{err}");
-    let stored: i64 = sql(&db)
-        .query_row("SELECT count(*) FROM documents", [], |r| r.get(0))
-        .unwrap();
+    let stored = count(&db, "SELECT count(*) FROM documents");
     assert!(stored > 0 && stored < 40, "some documents fit: {stored}");
     // With room again, the next run finishes the job: every file once, database sound.
     let (code, summary) = ingest_json(&db, &[scans.to_str().unwrap()]);

@@ -1,6 +1,6 @@
 //! Killed at any moment, interrupted, or run twice at once: the archive stays whole.
 
-use crate::support::{ingest_json, repo_path, sohoa, sql, stderr, stdout, text_pdf};
+use crate::support::{count, ingest_json, repo_path, sohoa, sql, stderr, stdout, text_pdf};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -59,25 +59,19 @@ fn check_consistent(db: &Path, context: &str) {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok", "{context}");
-    let half: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM documents d
+    let half = count(
+        db,
+        "SELECT count(*) FROM documents d
              WHERE d.page_count != (SELECT count(*) FROM pages p WHERE p.document_id = d.id)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    );
     assert_eq!(
         half, 0,
         "{context}: a document with missing pages is visible"
     );
-    let unlocated: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM locations l WHERE l.document_id = d.id)",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let unlocated = count(
+        db,
+        "SELECT count(*) FROM documents d WHERE NOT EXISTS (SELECT 1 FROM locations l WHERE l.document_id = d.id)",
+    );
     assert_eq!(unlocated, 0, "{context}: a document without a location");
     drop(conn);
     let out = sohoa(db, &["search", "ho so"]);
@@ -122,13 +116,7 @@ fn check_complete(db: &Path, inbox: &Path) {
         expected.len(),
         "documents that match no input file"
     );
-    let failed: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM documents WHERE status != 'ok'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let failed = count(db, "SELECT count(*) FROM documents WHERE status != 'ok'");
     assert_eq!(failed, 0);
 }
 

@@ -1,14 +1,10 @@
 //! Nightly runs over an inbox that keeps yesterday's files: only new work is done.
 
-use crate::support::{ingest_json, sohoa, sql, stdout, text_pdf};
+use crate::support::{count, ingest_json, sohoa, sql, stdout, text_pdf};
 use std::path::Path;
 
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text_pdf(text)).unwrap();
-}
-
-fn count(db: &Path, query: &str) -> i64 {
-    sql(db).query_row(query, [], |r| r.get(0)).unwrap()
 }
 
 /// Checks the counters of an ingest summary.

@@ -222,6 +222,13 @@ pub fn ingest_json(db: &Path, args: &[&str]) -> (i32, serde_json::Value) {
     (out.status.code().unwrap_or(-1), json)
 }
 
+/// The single number a query returns (a count, an id), from the archive read-only.
+pub fn count(db: &Path, query: &str) -> i64 {
+    sql(db)
+        .query_row(query, [], |r| r.get(0))
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
 /// Opens the archive read-only for assertions.
 pub fn sql(db: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
