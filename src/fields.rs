@@ -1,22 +1,35 @@
 //! Fields every Vietnamese administrative document carries, read from its text:
-//! number ("Số: 1234/QĐ-UBND"), type, issue date, citizen ID numbers, land parcels.
+//! number ("Số: 1234/QĐ-UBND"), type, issue place and date, issuing agency, subject,
+//! citizen ID numbers, land parcels.
 //!
 //! Pure functions over text (no I/O), tolerant of the OCR slips seen on real scans:
 //! "Sô:" or "S6:" for "Số:", spaces around the slash, a dropped tone mark.
 
 use crate::fold::fold_full;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fields {
     /// The whole number as written, normalized: "1234/QĐ-UBND".
     pub number: Option<String>,
-    /// Its parts: serial "1234", type code "QĐ", issuer code "UBND".
+    /// Its parts: serial "1234", type code "QĐ" (when the number carries a known one),
+    /// issuer code "UBND" (everything after the type: "SGDĐT-CTrTT" for a letter).
     pub serial: Option<String>,
     pub type_code: Option<String>,
     pub issuer_code: Option<String>,
+    /// The document type's code and name ("QĐ", "Quyết định"), from the number's code,
+    /// else the title, else "V/v" (an official letter, which carries no code).
+    pub doc_type: Option<String>,
+    pub doc_type_name: Option<String>,
     /// ISO date, from "ngày 26 tháng 01 năm 2024" or "26/01/2024".
     pub date: Option<String>,
+    /// "Nghệ An" from "Nghệ An, ngày 26 tháng 01 năm 2024".
+    pub place: Option<String>,
+    /// Header lines at the top left, joined: "UBND TỈNH NGHỆ AN / SỞ TƯ PHÁP".
+    pub agency: Option<String>,
+    /// "V/v ..." or "Về việc ...", without the label.
+    pub subject: Option<String>,
     /// 12-digit CCCD and 9-digit CMND numbers.
     pub citizen_ids: Vec<String>,
     /// "thửa đất số 125, tờ bản đồ số 14" as ("125", "14").
@@ -25,14 +38,35 @@ pub struct Fields {
 
 /// Reads the fields of a document from its text (all pages, in order).
 pub fn extract(text: &str) -> Fields {
+    let text: String = text.nfc().collect();
+    let text = text.as_str();
     let mut fields = Fields::default();
-    if let Some((whole, serial, type_code, issuer)) = document_number(text) {
+    let mut number_line = None;
+    if let Some((line, (whole, serial, type_code, issuer))) = document_number(text) {
+        number_line = Some(line);
         fields.number = Some(whole);
         fields.serial = Some(serial);
         fields.type_code = type_code;
         fields.issuer_code = issuer;
     }
-    fields.date = issue_date(text);
+    let doc_type = fields
+        .type_code
+        .as_deref()
+        .and_then(type_by_code)
+        .or_else(|| type_by_title(text))
+        .or_else(|| subject(text).is_some().then(|| type_by_code("CV")).flatten());
+    if let Some(t) = doc_type {
+        fields.doc_type = Some(t.code.to_owned());
+        fields.doc_type_name = Some(t.name.to_owned());
+    }
+    if let Some((place, date)) = place_and_date(text) {
+        fields.place = place;
+        fields.date = Some(date);
+    } else {
+        fields.date = issue_date(text);
+    }
+    fields.agency = agency(text, number_line);
+    fields.subject = subject(text);
     fields.citizen_ids = citizen_ids(text);
     fields.land_parcels = land_parcels(text);
     fields
@@ -44,8 +78,10 @@ fn is_number_char(c: char) -> bool {
 }
 
 /// Finds "Số: <number>" (the label in any OCR'd form) and splits the number.
-fn document_number(text: &str) -> Option<(String, String, Option<String>, Option<String>)> {
-    for line in text.lines() {
+fn document_number(
+    text: &str,
+) -> Option<(usize, (String, String, Option<String>, Option<String>))> {
+    for (line_index, line) in text.lines().enumerate() {
         let folded = fold_full(line);
         // "so", and the usual OCR readings of "Số" ("s6", "s0", "sô" folds to "so").
         for label in ["so", "s6", "s0"] {
@@ -71,7 +107,7 @@ fn document_number(text: &str) -> Option<(String, String, Option<String>, Option
                 let skip = folded.chars().count() - rest.chars().count();
                 let original: String = line.chars().skip(skip).collect();
                 if let Some(parsed) = split_number(&original) {
-                    return Some(parsed);
+                    return Some((line_index, parsed));
                 }
             }
         }
@@ -116,11 +152,213 @@ fn split_number(raw: &str) -> Option<(String, String, Option<String>, Option<Str
         _ => tail,
     };
     let codes = tail.trim_start_matches(['/', '-']);
-    // "QĐ-UBND" (type, then issuer) or "BC/BCĐ" (the "02-BC/BCĐ" form).
+    // "QĐ-UBND" (type, then issuer) or "BC/BCĐ" (the "02-BC/BCĐ" form); an official
+    // letter's "SGDĐT-CTrTT" names no type, only the issuer and its unit.
     let mut parts = codes.splitn(2, ['-', '/']);
-    let type_code = parts.next().filter(|s| !s.is_empty()).map(str::to_owned);
-    let issuer = parts.next().filter(|s| !s.is_empty()).map(str::to_owned);
+    let first = parts.next().filter(|s| !s.is_empty());
+    let rest = parts.next().filter(|s| !s.is_empty());
+    let (type_code, issuer) = match first.and_then(type_by_code) {
+        Some(t) => (Some(t.code.to_owned()), rest.map(str::to_owned)),
+        None => (None, (!codes.is_empty()).then(|| codes.to_owned())),
+    };
     Some((compact, serial, type_code, issuer))
+}
+
+/// A document type: its code in numbers and its name in titles.
+pub struct DocType {
+    pub code: &'static str,
+    pub name: &'static str,
+}
+
+/// Types of administrative documents (Nghị định 30/2020/NĐ-CP, appendix I) and the
+/// party's own; codes as written in document numbers.
+pub const DOC_TYPES: &[DocType] = &[
+    DocType { code: "QĐ", name: "Quyết định" },
+    DocType { code: "CV", name: "Công văn" },
+    DocType { code: "BC", name: "Báo cáo" },
+    DocType { code: "NĐ", name: "Nghị định" },
+    DocType { code: "NQ", name: "Nghị quyết" },
+    DocType { code: "TB", name: "Thông báo" },
+    DocType { code: "GP", name: "Giấy phép" },
+    DocType { code: "TTr", name: "Tờ trình" },
+    DocType { code: "KH", name: "Kế hoạch" },
+    DocType { code: "CT", name: "Chỉ thị" },
+    DocType { code: "TT", name: "Thông tư" },
+    DocType { code: "HD", name: "Hướng dẫn" },
+    DocType { code: "CTr", name: "Chương trình" },
+    DocType { code: "PA", name: "Phương án" },
+    DocType { code: "ĐA", name: "Đề án" },
+    DocType { code: "BB", name: "Biên bản" },
+    DocType { code: "HĐ", name: "Hợp đồng" },
+    DocType { code: "CĐ", name: "Công điện" },
+    DocType { code: "QC", name: "Quy chế" },
+    DocType { code: "QyĐ", name: "Quy định" },
+    DocType { code: "GCN", name: "Giấy chứng nhận" },
+    DocType { code: "GXN", name: "Giấy xác nhận" },
+    DocType { code: "GUQ", name: "Giấy ủy quyền" },
+    DocType { code: "GM", name: "Giấy mời" },
+    DocType { code: "GGT", name: "Giấy giới thiệu" },
+];
+
+/// A type by its code, as OCR may have read it ("QD" for "QĐ"); case matters only
+/// between codes that differ by case alone ("TTr" Tờ trình, "TT" Thông tư).
+pub fn type_by_code(code: &str) -> Option<&'static DocType> {
+    let key = fold_full(code);
+    DOC_TYPES
+        .iter()
+        .find(|t| t.code == code)
+        .or_else(|| DOC_TYPES.iter().find(|t| fold_full(t.code) == key))
+}
+
+/// A type by code or name, as a user may type it ("qd", "Quyết định", "quyet dinh").
+pub fn type_by_code_or_name(wanted: &str) -> Option<&'static DocType> {
+    let key = fold_full(wanted.trim());
+    type_by_code(wanted.trim()).or_else(|| DOC_TYPES.iter().find(|t| fold_full(t.name) == key))
+}
+
+/// Lines near the top that are a type's name in capitals ("QUYẾT ĐỊNH", "BÁO CÁO").
+fn type_by_title(text: &str) -> Option<&'static DocType> {
+    text.lines().take(TITLE_SEARCH_LINES).find_map(|line| {
+        let trimmed = line.trim().trim_end_matches(':');
+        if !mostly_upper(trimmed) {
+            return None;
+        }
+        let key = fold_full(trimmed);
+        DOC_TYPES.iter().find(|t| fold_full(t.name) == key)
+    })
+}
+
+/// Titles sit under the header: within this many lines of the top.
+const TITLE_SEARCH_LINES: usize = 20;
+/// The agency is in the first lines, above the number.
+const HEADER_LINES: usize = 4;
+/// A subject runs over a few lines at most; longer means we ran into the body.
+const MAX_SUBJECT_CHARS: usize = 300;
+
+fn mostly_upper(s: &str) -> bool {
+    let letters: Vec<char> = s.chars().filter(|c| c.is_alphabetic()).collect();
+    letters.len() >= 2
+        && letters.iter().filter(|c| c.is_uppercase()).count() * 10 >= letters.len() * 7
+}
+
+/// Folds each character on its own, so positions in the folded line are positions in
+/// the original (NFC) line.
+fn fold_aligned(line: &str) -> (Vec<char>, Vec<char>) {
+    let original: Vec<char> = line.chars().collect();
+    let folded = original
+        .iter()
+        .map(|c| fold_full(&c.to_string()).chars().next().unwrap_or(' '))
+        .collect();
+    (original, folded)
+}
+
+fn find_chars(haystack: &[char], needle: &str) -> Option<usize> {
+    let needle: Vec<char> = needle.chars().collect();
+    haystack.windows(needle.len()).position(|w| w == needle.as_slice())
+}
+
+/// The national motto beside the header ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM / Độc lập -
+/// Tự do - Hạnh phúc"), often read onto the agency's lines: where it starts, if here.
+fn motto_start(folded: &[char]) -> Option<usize> {
+    ["cong hoa xa", "cong hoa", "doc lap - tu do", "doc lap"]
+        .iter()
+        .filter_map(|m| find_chars(folded, m))
+        .min()
+}
+
+/// "UBND TỈNH NGHỆ AN / SỞ TƯ PHÁP": the capitalized header lines above the number.
+fn agency(text: &str, number_line: Option<usize>) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = number_line.unwrap_or(HEADER_LINES).min(HEADER_LINES).min(lines.len());
+    let mut parts = Vec::new();
+    for line in &lines[..end] {
+        let (original, folded) = fold_aligned(line);
+        let cut = motto_start(&folded).unwrap_or(original.len());
+        let kept: String = original[..cut].iter().collect();
+        let kept = kept.trim().trim_matches(|c: char| c == '-' || c == '_').trim();
+        let is_title = DOC_TYPES.iter().any(|t| fold_full(t.name) == fold_full(kept));
+        if is_title {
+            break;
+        }
+        if mostly_upper(kept) {
+            parts.push(kept.split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" / "))
+}
+
+/// The subject line: "V/v ..." (letters) or "Về việc ..." (under a title), with the
+/// lines that continue it.
+fn subject(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate().take(TITLE_SEARCH_LINES) {
+        let (original, folded) = fold_aligned(line.trim());
+        let folded: String = folded.iter().collect();
+        // "V/v", and its OCR readings "V/V", "Vlv", "V/y".
+        let Some(skip) = ["v/v", "vlv", "v/y", "ve viec"]
+            .iter()
+            .find(|l| folded.starts_with(*l))
+            .map(|l| l.chars().count())
+        else {
+            continue;
+        };
+        let mut subject: String = original[skip..].iter().collect();
+        subject = subject.trim_start_matches([':', ' ', '.']).trim().to_owned();
+        for next in &lines[i + 1..] {
+            let next = next.trim();
+            let folded_next = fold_full(next);
+            let ends = next.is_empty()
+                || mostly_upper(next)
+                || ["kinh gui", "can cu", "cong hoa", "doc lap", "so:", "xet "]
+                    .iter()
+                    .any(|s| folded_next.starts_with(s))
+                || place_and_date(next).is_some()
+                || subject.chars().count() + next.chars().count() > MAX_SUBJECT_CHARS;
+            if ends {
+                break;
+            }
+            subject.push(' ');
+            subject.push_str(next);
+        }
+        let subject = subject.trim_end_matches(['.', ',', ';', ':']).trim().to_owned();
+        return (!subject.is_empty()).then_some(subject);
+    }
+    None
+}
+
+/// "Nghệ An, ngày 26 tháng 01 năm 2024" → ("Nghệ An", "2024-01-26").
+fn place_and_date(text: &str) -> Option<(Option<String>, String)> {
+    for line in text.lines() {
+        let (original, folded) = fold_aligned(line);
+        let mut from = 0;
+        while let Some(at) = find_chars(&folded[from..], "ngay ").map(|p| p + from) {
+            from = at + 1;
+            let rest: String = folded[at..].iter().collect();
+            let words: Vec<&str> = rest
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(6)
+                .collect();
+            let [_, day, "thang", month, "nam", year] = words.as_slice() else {
+                continue;
+            };
+            let Some(date) = iso_date(day, month, year) else {
+                continue;
+            };
+            let before: String = original[..at].iter().collect();
+            let before = before.trim_end().trim_end_matches(',').trim_end();
+            // The place is the capitalized words just before (the motto may precede).
+            let words: Vec<&str> = before.split_whitespace().collect();
+            let start = words
+                .iter()
+                .rposition(|w| !w.chars().next().is_some_and(char::is_uppercase))
+                .map_or(0, |p| p + 1);
+            let place = words[start..].join(" ");
+            let place = (!place.is_empty() && words.len() - start <= 5).then_some(place);
+            return Some((place, date));
+        }
+    }
+    None
 }
 
 /// The issue date: "ngày 26 tháng 01 năm 2024" (any marks) or "26/01/2024".
@@ -200,86 +438,144 @@ fn land_parcels(text: &str) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
-    /// Checks the number parts, the date and the IDs read from `text`.
-    fn check(
-        text: &str,
-        number: Option<(&str, &str, Option<&str>, Option<&str>)>,
-        date: Option<&str>,
-    ) {
-        let f = extract(text);
-        let got = f.number.as_deref().map(|n| {
-            (
-                n,
-                f.serial.as_deref().unwrap_or(""),
-                f.type_code.as_deref(),
-                f.issuer_code.as_deref(),
-            )
-        });
-        assert_eq!(got, number, "number of {text:?}");
-        assert_eq!(f.date.as_deref(), date, "date of {text:?}");
+    /// Every field read from `text`, as "key=value" lines; empty fields are left out.
+    fn describe(f: &Fields) -> String {
+        let mut out = Vec::new();
+        let mut put = |key: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                out.push(format!("{key}={v}"));
+            }
+        };
+        put("number", &f.number);
+        put("serial", &f.serial);
+        put("type_code", &f.type_code);
+        put("issuer", &f.issuer_code);
+        put("type", &f.doc_type);
+        put("date", &f.date);
+        put("place", &f.place);
+        put("agency", &f.agency);
+        put("subject", &f.subject);
+        if !f.citizen_ids.is_empty() {
+            out.push(format!("ids={}", f.citizen_ids.join(",")));
+        }
+        if !f.land_parcels.is_empty() {
+            let parcels: Vec<String> = f.land_parcels.iter().map(|(a, b)| format!("{a}/{b}")).collect();
+            out.push(format!("parcels={}", parcels.join(",")));
+        }
+        out.join("; ")
+    }
+
+    /// `expect` lists every field that must be read, "key=value; ..."; no others may be.
+    fn check(text: &str, expect: &str) {
+        assert_eq!(describe(&extract(text)), expect, "fields of {text:?}");
     }
 
     #[test]
     fn reads_document_numbers() {
         check(
             "Số: 1234/QĐ-UBND",
-            Some(("1234/QĐ-UBND", "1234", Some("QĐ"), Some("UBND"))),
-            None,
+            "number=1234/QĐ-UBND; serial=1234; type_code=QĐ; issuer=UBND; type=QĐ",
         );
         check(
             "Số: 02-BC/BCĐ",
-            Some(("02-BC/BCĐ", "02", Some("BC"), Some("BCĐ"))),
-            None,
+            "number=02-BC/BCĐ; serial=02; type_code=BC; issuer=BCĐ; type=BC",
         );
         check(
             "Số: 29/2023/NĐ-CP",
-            Some(("29/2023/NĐ-CP", "29", Some("NĐ"), Some("CP"))),
-            None,
+            "number=29/2023/NĐ-CP; serial=29; type_code=NĐ; issuer=CP; type=NĐ",
         );
         check(
             "Số: 05-CV/BCĐ ngày",
-            Some(("05-CV/BCĐ", "05", Some("CV"), Some("BCĐ"))),
-            None,
+            "number=05-CV/BCĐ; serial=05; type_code=CV; issuer=BCĐ; type=CV",
         );
-        // OCR slips: a dropped or wrong mark on the label, spaces around separators.
+        check(
+            "Số: 12/TTr-SNV",
+            "number=12/TTr-SNV; serial=12; type_code=TTr; issuer=SNV; type=TTr",
+        );
+        // OCR slips: a wrong mark on the label or the code, spaces around separators.
         check(
             "Sô: 1234 /QĐ-UBND",
-            Some(("1234/QĐ-UBND", "1234", Some("QĐ"), Some("UBND"))),
-            None,
+            "number=1234/QĐ-UBND; serial=1234; type_code=QĐ; issuer=UBND; type=QĐ",
         );
+        check(
+            "Sỏ: 77/QD- UBND",
+            "number=77/QD-UBND; serial=77; type_code=QĐ; issuer=UBND; type=QĐ",
+        );
+        // An official letter's number names the issuer and its unit, not a type.
         check(
             "S6: 4635 /SGDĐT-CTrTT",
-            Some(("4635/SGDĐT-CTrTT", "4635", Some("SGDĐT"), Some("CTrTT"))),
-            None,
+            "number=4635/SGDĐT-CTrTT; serial=4635; issuer=SGDĐT-CTrTT",
         );
         check(
-            "SỞ GIÁO DỤC\nSố: 89/BC-SXD Nghệ An",
-            Some(("89/BC-SXD", "89", Some("BC"), Some("SXD"))),
-            None,
+            "SỞ XÂY DỰNG\nSố: 89/BC-SXD Nghệ An",
+            "number=89/BC-SXD; serial=89; type_code=BC; issuer=SXD; type=BC; agency=SỞ XÂY DỰNG",
         );
         // Not a number label: "sổ" in running text, "Số" without a colon.
-        check("sổ bảo hiểm xã hội số 12", None, None);
-        check("Số lượng: nhiều", None, None);
+        check("sổ bảo hiểm xã hội số 12", "");
+        check("Số lượng: nhiều", "");
     }
 
     #[test]
-    fn reads_dates() {
+    fn reads_places_and_dates() {
         check(
             "Nghệ An, ngày 26 tháng 01 năm 2024",
-            None,
-            Some("2024-01-26"),
+            "date=2024-01-26; place=Nghệ An",
         );
-        check("Đà Nẵng, ngay 3 thang 5 nam 2019", None, Some("2019-05-03"));
-        check("ban hành 16/5/2019 của Bộ", None, Some("2019-05-16"));
-        check("ngày 31 tháng 13 năm 2024", None, None);
+        check(
+            "Độc lập - Tự do - Hạnh phúc Đà Nẵng, ngay 3 thang 5 nam 2019",
+            "date=2019-05-03; place=Đà Nẵng",
+        );
+        check("ban hành 16/5/2019 của Bộ", "date=2019-05-16");
+        check("ngày 31 tháng 13 năm 2024", "");
+        check("Vinh, ngày 5 tháng 3 năm 1930", "");
+    }
+
+    #[test]
+    fn reads_headers_titles_and_subjects() {
+        check(
+            "UBND TỈNH NGHỆ AN\nSỞ TƯ PHÁP\nSố: 15/QĐ-STP\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\n\
+             Độc lập - Tự do - Hạnh phúc\nVinh, ngày 2 tháng 3 năm 2023\nQUYẾT ĐỊNH\n\
+             Về việc công nhận hòa giải viên\nCăn cứ Luật Hòa giải ở cơ sở;",
+            "number=15/QĐ-STP; serial=15; type_code=QĐ; issuer=STP; type=QĐ; date=2023-03-02; \
+             place=Vinh; agency=UBND TỈNH NGHỆ AN / SỞ TƯ PHÁP; subject=công nhận hòa giải viên",
+        );
+        // The real letter of ../shared/data/scans/cong-van-p1 (ground truth).
+        check(
+            "UBND THÀNH PHỐ ĐÀ NẴNG\nSỞ GIÁO DỤC VÀ ĐÀO TẠO\nSố: 1906 /SGDĐT-CTrTT\n\
+             V/v khẩn trương thực hiện các biện pháp phòng, chống dịch COVID-19\n\
+             CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\n\
+             Đà Nẵng, ngày 26 tháng 7 năm 2020\nKính gửi:",
+            "number=1906/SGDĐT-CTrTT; serial=1906; issuer=SGDĐT-CTrTT; type=CV; date=2020-07-26; \
+             place=Đà Nẵng; agency=UBND THÀNH PHỐ ĐÀ NẴNG / SỞ GIÁO DỤC VÀ ĐÀO TẠO; \
+             subject=khẩn trương thực hiện các biện pháp phòng, chống dịch COVID-19",
+        );
+        // OCR read the motto onto the agency's line, dropped marks, and wrapped the subject.
+        check(
+            "UBND HUYEN NAM ĐÀN CONG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nPHÒNG TÀI NGUYÊN VÀ MÔI TRƯỜNG \
+             Độc lập - Tự do - Hanh phúc\nSô: 310 /TNMT-ĐĐ\nV/v đề nghị cấp Giấy chứng nhận\n\
+             quyền sử dụng đất lần đầu\nNam Đàn, ngày 09 tháng 11 năm 2022\nKính gửi: UBND xã",
+            "number=310/TNMT-ĐĐ; serial=310; issuer=TNMT-ĐĐ; type=CV; date=2022-11-09; \
+             place=Nam Đàn; agency=UBND HUYEN NAM ĐÀN / PHÒNG TÀI NGUYÊN VÀ MÔI TRƯỜNG; \
+             subject=đề nghị cấp Giấy chứng nhận quyền sử dụng đất lần đầu",
+        );
+        check(
+            "BÁO CÁO\nKết quả công tác quý I",
+            "type=BC",
+        );
+        // A title word in running text is not a title.
+        check("Ủy ban đã nhận báo cáo của Sở", "");
     }
 
     #[test]
     fn reads_ids_and_parcels() {
-        let f = extract(
+        check(
             "CCCD số 040078001122, CMND 186543210; SĐT 0912345678. Thửa đất số 125, tờ bản đồ số 14",
+            "ids=040078001122,186543210; parcels=125/14",
         );
-        assert_eq!(f.citizen_ids, vec!["040078001122", "186543210"]);
-        assert_eq!(f.land_parcels, vec![("125".to_owned(), "14".to_owned())]);
+        check(
+            "thua dat so 7 to ban do so 3; thửa đất số 8, tờ bản đồ số 3",
+            "parcels=7/3,8/3",
+        );
+        check("Số tiền 1234567890123 đồng", "");
     }
 }
