@@ -295,6 +295,25 @@ TYPES = [
     ("KH", "KẾ HOẠCH", "Về việc"),
     ("GP", "GIẤY PHÉP", "Về việc"),
 ]
+# Issuers that say nothing about the sector: the province's or a district's people's
+# committee itself, or its office.
+GENERIC_AGENCIES = [
+    ("UBND TỈNH {P}", "VĂN PHÒNG UBND TỈNH", "VP"),
+    ("ỦY BAN NHÂN DÂN", "TỈNH {P}", "UBND"),
+    ("UBND HUYỆN NAM ĐÀN", "UBND XÃ NAM GIANG", "UBND"),
+    ("ỦY BAN NHÂN DÂN", "HUYỆN DIỄN CHÂU", "UBND"),
+]
+# Sentences of any sector's documents; several name other sectors' bodies in passing.
+GENERIC_BODY = [
+    "Giao Sở Tài chính, Sở Kế hoạch và Đầu tư, Kho bạc Nhà nước tỉnh phối hợp thực hiện.",
+    "UBND các huyện, thành phố, thị xã tổ chức triển khai trên địa bàn.",
+    "Kinh phí thực hiện từ nguồn ngân sách nhà nước và nguồn xã hội hóa.",
+    "Văn phòng UBND tỉnh theo dõi, đôn đốc, tổng hợp báo cáo Chủ tịch UBND tỉnh.",
+    "Thời gian thực hiện từ tháng {q} năm {y} đến hết năm {y2}.",
+    "Sở Nội vụ, Sở Tư pháp và các cơ quan liên quan kiểm tra việc thực hiện.",
+    "Hồ sơ được tiếp nhận tại Trung tâm Phục vụ hành chính công tỉnh và trả kết quả qua dịch vụ bưu chính công ích.",
+    "Kết quả giải quyết được công khai trên Cổng dịch vụ công quốc gia.",
+]
 GENERIC_OPENING = [
     "Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;",
     "Căn cứ Nghị định số 30/2020/NĐ-CP ngày 05/3/2020 của Chính phủ về công tác văn thư;",
@@ -323,12 +342,22 @@ def subject_from_procedure(name):
     return head[0].lower() + head[1:]
 
 
+def distinct_procedures(sector):
+    """Procedures a subject line can name unambiguously: no other procedure of the
+    sector has the same name up to its first bracket (the part a subject quotes)."""
+    heads = {}
+    for p in sector["procedures"]:
+        heads.setdefault(strip_all(subject_from_procedure(p["name"])).lower(), []).append(p)
+    return [ps[0] for ps in heads.values() if len(ps) == 1]
+
+
 def document(rng, taxonomy_sectors, index):
     sector = rng.choice(taxonomy_sectors)
     spec = SECTORS[sector["id"]]
     province = rng.choice(PROVINCE)
-    upper, lower, issuer = rng.choice(spec["agencies"])
-    upper = upper.replace("{P}", province)
+    generic_agency = rng.random() < 0.35
+    upper, lower, issuer = rng.choice(GENERIC_AGENCIES if generic_agency else spec["agencies"])
+    upper, lower = upper.replace("{P}", province), lower.replace("{P}", province)
     code, title, subject_label = rng.choice(TYPES)
     year = rng.randint(2015, 2025)
     day, month = rng.randint(1, 28), rng.randint(1, 12)
@@ -339,7 +368,7 @@ def document(rng, taxonomy_sectors, index):
     }
     procedure = None
     if rng.random() < 0.6 and sector["procedures"]:
-        p = rng.choice(sector["procedures"])
+        p = rng.choice(distinct_procedures(sector))
         procedure = p["code"]
         verb = rng.choice(["giải quyết thủ tục ", "hồ sơ ", "", "đề nghị "])
         subject = verb + subject_from_procedure(p["name"])
@@ -360,7 +389,13 @@ def document(rng, taxonomy_sectors, index):
     place = rng.choice(PLACES)
     month_text = f"{month:02d}" if rng.random() < 0.5 else str(month)
     date_line = f"{place}, ngày {day} tháng {month_text} năm {year}"
-    body = [s.format(**slots) for s in rng.sample(spec["body"], rng.randint(2, 4))]
+    body = rng.sample(spec["body"], rng.randint(1, 3)) + rng.sample(GENERIC_BODY, rng.randint(1, 2))
+    if rng.random() < 0.25:
+        # Documents touch other sectors in passing: one sentence from another.
+        other = rng.choice([k for k in SECTORS if k != sector["id"]])
+        body.append(rng.choice(SECTORS[other]["body"]))
+    rng.shuffle(body)
+    body = [s.format(**slots) for s in body]
     ids = sorted({m for s in body for m in re.findall(r"\b\d{12}\b|\b\d{9}\b", s)},
                  key=lambda x: "".join(body).index(x))
     parcels = [[a, b] for s in body for a, b in re.findall(r"thửa đất số (\d+), tờ bản đồ số (\d+)", s)]

@@ -130,6 +130,8 @@ SECTORS = [
     ]),
 ]
 
+# The national motto heads every document: no phrase inside it says anything.
+MOTTO = "cong hoa xa hoi chu nghia viet nam doc lap tu do hanh phuc"
 # Catalog entries of the source system's own tests, not procedures.
 TEST_CODES = {"2.000815", "TEST_MOT_CAP"}
 # Procedure names that belong to social insurance, whatever catalog sector lists them.
@@ -173,6 +175,8 @@ def sector_phrases(sector_id, name, catalog_names, names_by_sector):
             part = " ".join(syllables(part))
             if not 2 <= len(part.split()) <= 6 or fold(part) in {fold(p) for p in out}:
                 continue
+            if fold(part) in MOTTO:
+                continue  # "xã hội": in every document's heading, evidence of nothing
             if text == name or phrase_share(part, sector_id, names_by_sector) >= 0.5:
                 out.append(part)
     return out

@@ -49,12 +49,13 @@ pub fn extract(text: &str) -> Fields {
         fields.type_code = type_code;
         fields.issuer_code = issuer;
     }
-    let doc_type = fields
-        .type_code
-        .as_deref()
-        .and_then(type_by_code)
-        .or_else(|| type_by_title(text))
-        .or_else(|| subject(text).is_some().then(|| type_by_code("CV")).flatten());
+    // A title names the type outright. Without one, a "V/v" subject line marks an
+    // official letter, whose number's first code is its issuer's ("123/TTr-VP" from the
+    // inspectorate is a letter, not a Tờ trình). Otherwise the number's code.
+    let letter = || subject_label(text) == Some(SubjectLabel::Vv);
+    let doc_type = type_by_title(text)
+        .or_else(|| letter().then(|| type_by_code("CV")).flatten())
+        .or_else(|| fields.type_code.as_deref().and_then(type_by_code));
     if let Some(t) = doc_type {
         fields.doc_type = Some(t.code.to_owned());
         fields.doc_type_name = Some(t.name.to_owned());
@@ -173,31 +174,106 @@ pub struct DocType {
 /// Types of administrative documents (Nghị định 30/2020/NĐ-CP, appendix I) and the
 /// party's own; codes as written in document numbers.
 pub const DOC_TYPES: &[DocType] = &[
-    DocType { code: "QĐ", name: "Quyết định" },
-    DocType { code: "CV", name: "Công văn" },
-    DocType { code: "BC", name: "Báo cáo" },
-    DocType { code: "NĐ", name: "Nghị định" },
-    DocType { code: "NQ", name: "Nghị quyết" },
-    DocType { code: "TB", name: "Thông báo" },
-    DocType { code: "GP", name: "Giấy phép" },
-    DocType { code: "TTr", name: "Tờ trình" },
-    DocType { code: "KH", name: "Kế hoạch" },
-    DocType { code: "CT", name: "Chỉ thị" },
-    DocType { code: "TT", name: "Thông tư" },
-    DocType { code: "HD", name: "Hướng dẫn" },
-    DocType { code: "CTr", name: "Chương trình" },
-    DocType { code: "PA", name: "Phương án" },
-    DocType { code: "ĐA", name: "Đề án" },
-    DocType { code: "BB", name: "Biên bản" },
-    DocType { code: "HĐ", name: "Hợp đồng" },
-    DocType { code: "CĐ", name: "Công điện" },
-    DocType { code: "QC", name: "Quy chế" },
-    DocType { code: "QyĐ", name: "Quy định" },
-    DocType { code: "GCN", name: "Giấy chứng nhận" },
-    DocType { code: "GXN", name: "Giấy xác nhận" },
-    DocType { code: "GUQ", name: "Giấy ủy quyền" },
-    DocType { code: "GM", name: "Giấy mời" },
-    DocType { code: "GGT", name: "Giấy giới thiệu" },
+    DocType {
+        code: "QĐ",
+        name: "Quyết định",
+    },
+    DocType {
+        code: "CV",
+        name: "Công văn",
+    },
+    DocType {
+        code: "BC",
+        name: "Báo cáo",
+    },
+    DocType {
+        code: "NĐ",
+        name: "Nghị định",
+    },
+    DocType {
+        code: "NQ",
+        name: "Nghị quyết",
+    },
+    DocType {
+        code: "TB",
+        name: "Thông báo",
+    },
+    DocType {
+        code: "GP",
+        name: "Giấy phép",
+    },
+    DocType {
+        code: "TTr",
+        name: "Tờ trình",
+    },
+    DocType {
+        code: "KH",
+        name: "Kế hoạch",
+    },
+    DocType {
+        code: "CT",
+        name: "Chỉ thị",
+    },
+    DocType {
+        code: "TT",
+        name: "Thông tư",
+    },
+    DocType {
+        code: "HD",
+        name: "Hướng dẫn",
+    },
+    DocType {
+        code: "CTr",
+        name: "Chương trình",
+    },
+    DocType {
+        code: "PA",
+        name: "Phương án",
+    },
+    DocType {
+        code: "ĐA",
+        name: "Đề án",
+    },
+    DocType {
+        code: "BB",
+        name: "Biên bản",
+    },
+    DocType {
+        code: "HĐ",
+        name: "Hợp đồng",
+    },
+    DocType {
+        code: "CĐ",
+        name: "Công điện",
+    },
+    DocType {
+        code: "QC",
+        name: "Quy chế",
+    },
+    DocType {
+        code: "QyĐ",
+        name: "Quy định",
+    },
+    DocType {
+        code: "GCN",
+        name: "Giấy chứng nhận",
+    },
+    DocType {
+        code: "GXN",
+        name: "Giấy xác nhận",
+    },
+    DocType {
+        code: "GUQ",
+        name: "Giấy ủy quyền",
+    },
+    DocType {
+        code: "GM",
+        name: "Giấy mời",
+    },
+    DocType {
+        code: "GGT",
+        name: "Giấy giới thiệu",
+    },
 ];
 
 /// A type by its code, as OCR may have read it ("QD" for "QĐ"); case matters only
@@ -254,7 +330,9 @@ fn fold_aligned(line: &str) -> (Vec<char>, Vec<char>) {
 
 fn find_chars(haystack: &[char], needle: &str) -> Option<usize> {
     let needle: Vec<char> = needle.chars().collect();
-    haystack.windows(needle.len()).position(|w| w == needle.as_slice())
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle.as_slice())
 }
 
 /// The national motto beside the header ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM / Độc lập -
@@ -269,14 +347,22 @@ fn motto_start(folded: &[char]) -> Option<usize> {
 /// "UBND TỈNH NGHỆ AN / SỞ TƯ PHÁP": the capitalized header lines above the number.
 fn agency(text: &str, number_line: Option<usize>) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
-    let end = number_line.unwrap_or(HEADER_LINES).min(HEADER_LINES).min(lines.len());
+    let end = number_line
+        .unwrap_or(HEADER_LINES)
+        .min(HEADER_LINES)
+        .min(lines.len());
     let mut parts = Vec::new();
     for line in &lines[..end] {
         let (original, folded) = fold_aligned(line);
         let cut = motto_start(&folded).unwrap_or(original.len());
         let kept: String = original[..cut].iter().collect();
-        let kept = kept.trim().trim_matches(|c: char| c == '-' || c == '_').trim();
-        let is_title = DOC_TYPES.iter().any(|t| fold_full(t.name) == fold_full(kept));
+        let kept = kept
+            .trim()
+            .trim_matches(|c: char| c == '-' || c == '_')
+            .trim();
+        let is_title = DOC_TYPES
+            .iter()
+            .any(|t| fold_full(t.name) == fold_full(kept));
         if is_title {
             break;
         }
@@ -287,27 +373,64 @@ fn agency(text: &str, number_line: Option<usize>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" / "))
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubjectLabel {
+    /// "V/v": an official letter's subject under its number.
+    Vv,
+    /// "Về việc": under a title.
+    VeViec,
+}
+
+/// Labels of a subject line as OCR reads them ("V/V", "Vlv", "V/y" for "V/v").
+const SUBJECT_LABELS: &[(&str, SubjectLabel)] = &[
+    ("v/v", SubjectLabel::Vv),
+    ("vlv", SubjectLabel::Vv),
+    ("v/y", SubjectLabel::Vv),
+    ("ve viec", SubjectLabel::VeViec),
+];
+
+fn subject_line(line: &str) -> Option<(usize, SubjectLabel)> {
+    let folded = fold_full(line.trim());
+    SUBJECT_LABELS
+        .iter()
+        .find(|(l, _)| folded.starts_with(l))
+        .map(|(l, kind)| (l.chars().count(), *kind))
+}
+
+fn subject_label(text: &str) -> Option<SubjectLabel> {
+    text.lines()
+        .take(TITLE_SEARCH_LINES)
+        .find_map(subject_line)
+        .map(|(_, kind)| kind)
+}
+
 /// The subject line: "V/v ..." (letters) or "Về việc ..." (under a title), with the
 /// lines that continue it.
-fn subject(text: &str) -> Option<String> {
+pub fn subject(text: &str) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate().take(TITLE_SEARCH_LINES) {
-        let (original, folded) = fold_aligned(line.trim());
-        let folded: String = folded.iter().collect();
-        // "V/v", and its OCR readings "V/V", "Vlv", "V/y".
-        let Some(skip) = ["v/v", "vlv", "v/y", "ve viec"]
-            .iter()
-            .find(|l| folded.starts_with(*l))
-            .map(|l| l.chars().count())
-        else {
+        let Some((skip, _)) = subject_line(line) else {
             continue;
         };
+        let original: Vec<char> = line.trim().chars().collect();
         let mut subject: String = original[skip..].iter().collect();
-        subject = subject.trim_start_matches([':', ' ', '.']).trim().to_owned();
+        subject = subject
+            .trim_start_matches([':', ' ', '.'])
+            .trim()
+            .to_owned();
         for next in &lines[i + 1..] {
             let next = next.trim();
             let folded_next = fold_full(next);
+            // Numbered body lines ("1.", "a)", "Điều 1.", "- ") start after it.
+            let numbered = next.starts_with(['-', '+', '*', '•'])
+                || folded_next.starts_with("dieu ")
+                || next.split_once(['.', ')']).is_some_and(|(head, _)| {
+                    !head.is_empty()
+                        && head.chars().count() <= 3
+                        && head.chars().all(|c| c.is_ascii_alphanumeric())
+                });
             let ends = next.is_empty()
+                || numbered
                 || mostly_upper(next)
                 || ["kinh gui", "can cu", "cong hoa", "doc lap", "so:", "xet "]
                     .iter()
@@ -320,7 +443,10 @@ fn subject(text: &str) -> Option<String> {
             subject.push(' ');
             subject.push_str(next);
         }
-        let subject = subject.trim_end_matches(['.', ',', ';', ':']).trim().to_owned();
+        let subject = subject
+            .trim_end_matches(['.', ',', ';', ':'])
+            .trim()
+            .to_owned();
         return (!subject.is_empty()).then_some(subject);
     }
     None
@@ -459,7 +585,11 @@ mod tests {
             out.push(format!("ids={}", f.citizen_ids.join(",")));
         }
         if !f.land_parcels.is_empty() {
-            let parcels: Vec<String> = f.land_parcels.iter().map(|(a, b)| format!("{a}/{b}")).collect();
+            let parcels: Vec<String> = f
+                .land_parcels
+                .iter()
+                .map(|(a, b)| format!("{a}/{b}"))
+                .collect();
             out.push(format!("parcels={}", parcels.join(",")));
         }
         out.join("; ")
@@ -558,10 +688,7 @@ mod tests {
              place=Nam Đàn; agency=UBND HUYEN NAM ĐÀN / PHÒNG TÀI NGUYÊN VÀ MÔI TRƯỜNG; \
              subject=đề nghị cấp Giấy chứng nhận quyền sử dụng đất lần đầu",
         );
-        check(
-            "BÁO CÁO\nKết quả công tác quý I",
-            "type=BC",
-        );
+        check("BÁO CÁO\nKết quả công tác quý I", "type=BC");
         // A title word in running text is not a title.
         check("Ủy ban đã nhận báo cáo của Sở", "");
     }

@@ -10,10 +10,14 @@
 //! batch size. Workers take pages from any document, so a 200-page PDF does not leave
 //! cores idle. The writer gathers a document's pages and stores it in one transaction.
 
+use crate::classify::{Classifier, ClassifyConfig, Taxonomy};
 use crate::discover::{self, Candidate, DiscoverError};
+use crate::fields;
 use crate::load::{self, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource};
 use crate::ocr::{self, OcrEngine, OcrError};
-use crate::store::{DocStatus, NewDocument, NewPage, RunStatus, Store, StoreError, Stored};
+use crate::store::{
+    Analysis, DocStatus, NewDocument, NewPage, RunStatus, Store, StoreError, Stored,
+};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -52,6 +56,8 @@ pub struct IngestConfig {
     /// A page still in OCR after this long fails with that reason; its document keeps
     /// its other pages. Ordinary pages take seconds: this catches pathological ones.
     pub page_time_limit: Duration,
+    /// Files each stored document by sector and procedure.
+    pub classifier: Arc<Classifier>,
 }
 
 impl Default for IngestConfig {
@@ -64,6 +70,11 @@ impl Default for IngestConfig {
             command: "ingest".into(),
             retry_failed: false,
             page_time_limit: DEFAULT_PAGE_TIME_LIMIT,
+            classifier: Arc::new(Classifier::new(
+                &Taxonomy::builtin(),
+                None,
+                ClassifyConfig::default(),
+            )),
         }
     }
 }
@@ -276,7 +287,14 @@ pub fn ingest(
                 }
             });
         });
-        let result = write_all(out_rx, store, run, &mut summary, progress);
+        let result = write_all(
+            out_rx,
+            store,
+            run,
+            &config.classifier,
+            &mut summary,
+            progress,
+        );
         if result.is_err() {
             halt.store(true, Ordering::SeqCst);
         }
@@ -692,6 +710,7 @@ fn write_all(
     rx: Receiver<ToWriter>,
     store: &mut dyn Store,
     run: i64,
+    classifier: &Classifier,
     summary: &mut IngestSummary,
     progress: &mut dyn Progress,
 ) -> Result<(), StoreError> {
@@ -795,7 +814,11 @@ fn write_all(
             continue;
         };
         let retry = p.header.retry;
-        let doc = finish_document(p);
+        let mut doc = finish_document(p);
+        if doc.status != DocStatus::Failed {
+            let text = document_text(doc.pages.iter().map(|p| p.text.as_str()));
+            doc.analysis = Some(analyze(classifier, &text));
+        }
         let stored = store.put_document(run, &doc)?;
         let id = match stored {
             Stored::New(id) => {
@@ -837,6 +860,19 @@ fn write_all(
     }
     store.touch_locations(run, &seen_unchanged)?;
     Ok(())
+}
+
+/// Fields and classification from a document's text (all pages, in order).
+pub fn analyze(classifier: &Classifier, text: &str) -> Analysis {
+    Analysis {
+        fields: fields::extract(text),
+        classification: classifier.classify(text),
+    }
+}
+
+/// A document's text: its pages' text in order, one line break apart.
+pub fn document_text<'a>(pages: impl IntoIterator<Item = &'a str>) -> String {
+    pages.into_iter().collect::<Vec<_>>().join("\n")
 }
 
 /// Orders pages and sets the document's status from its pages' errors.

@@ -28,15 +28,18 @@ const MIN_INFORMATION: f64 = 0.05;
 /// Scale from the mean per-feature log-likelihood to the confidence softmax: chosen so
 /// that a clear document lands well above `DEFAULT_REVIEW_BELOW` and a document split
 /// between two sectors lands below it (measured on the labeled set, see README).
-const CONFIDENCE_SCALE: f64 = 12.0;
+const CONFIDENCE_SCALE: f64 = 6.0;
 /// Score bonus per taxonomy phrase found (distinct phrases, at most `MAX_PHRASES`).
 const PHRASE_BONUS: f64 = 0.25;
 const MAX_PHRASES: usize = 3;
 /// Score bonus for a procedure of the sector named in the text, times its coverage.
 const PROCEDURE_BONUS: f64 = 0.6;
-/// Share of a procedure's name (up to its first comma or bracket) that must be in the
+/// Share of a procedure's name (up to its first bracket) that must be in the
 /// text for the document to be filed under that procedure.
 const PROCEDURE_MIN_COVERAGE: f64 = 0.75;
+/// The subject line ("V/v ...", "Về việc ...") states what the document is about:
+/// its words weigh this many times those of the body, which may touch other matters.
+const SUBJECT_BOOST: f64 = 3.0;
 /// Less informative weight than this, and no phrase: the document is "khác".
 const MIN_EVIDENCE: f64 = 1.5;
 /// Each trained document adds this much weight, about what one procedure name adds.
@@ -162,7 +165,7 @@ struct ProcedureKey {
     sector: usize,
     code: String,
     name: String,
-    /// Bigrams of the name up to its first comma or bracket.
+    /// Bigrams of the name up to its first bracket.
     head: Vec<String>,
     /// Bigrams of the whole name.
     all: Vec<String>,
@@ -172,6 +175,16 @@ struct ProcedureKey {
 struct FeatureStats {
     log_prob: Box<[f32]>,
     information: f32,
+}
+
+impl std::fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("sectors", &self.sectors.len())
+            .field("features", &self.stats.len())
+            .field("trained_documents", &self.trained_documents)
+            .finish()
+    }
 }
 
 pub struct Classifier {
@@ -186,7 +199,10 @@ pub struct Classifier {
 }
 
 fn bigrams(words: &[String]) -> Vec<String> {
-    words.windows(2).map(|w| format!("{} {}", w[0], w[1])).collect()
+    words
+        .windows(2)
+        .map(|w| format!("{} {}", w[0], w[1]))
+        .collect()
 }
 
 impl Classifier {
@@ -214,7 +230,7 @@ impl Classifier {
                 for (feature, tf) in features(&p.name) {
                     add(feature, i, tf);
                 }
-                let head_text = p.name.split(['(', ',', ';', ':']).next().unwrap_or("");
+                let head_text = p.name.split(['(', ';']).next().unwrap_or("");
                 let head_words: Vec<String> = spans(head_text).concat();
                 let all_words: Vec<String> = spans(&p.name).concat();
                 if head_words.len() >= 3 {
@@ -322,6 +338,12 @@ impl Classifier {
                 .collect::<Vec<_>>()
                 .join(" | ")
         );
+        let subject = crate::fields::subject(text).unwrap_or_default();
+        let subject_spans = spans(&subject);
+        let subject_features: HashSet<String> = subject_spans
+            .iter()
+            .flat_map(|s| s.iter().cloned().chain(bigrams(s)))
+            .collect();
         // Naive Bayes: mean log-likelihood per unit of informative weight.
         let mut counts: HashMap<&str, f64> = HashMap::new();
         let mut doc_bigrams: HashSet<String> = HashSet::new();
@@ -337,7 +359,12 @@ impl Classifier {
         let mut used: Vec<(&str, f64, &FeatureStats)> = Vec::new();
         for (feature, tf) in &counts {
             if let Some(stats) = self.stats.get(*feature) {
-                let weight = (1.0 + tf.ln()) * stats.information as f64;
+                let boost = if subject_features.contains(*feature) {
+                    SUBJECT_BOOST
+                } else {
+                    1.0
+                };
+                let weight = (1.0 + tf.ln()) * stats.information as f64 * boost;
                 evidence += weight;
                 for (s, l) in scores.iter_mut().zip(stats.log_prob.iter()) {
                     *s += weight * *l as f64;
@@ -363,26 +390,44 @@ impl Classifier {
             let distinct = found_phrases[i].len().min(MAX_PHRASES);
             scores[i] += PHRASE_BONUS * distinct as f64;
         }
-        // Procedures named in the text: the best per sector adds to its score.
+        // Procedures named in the text: the best per sector adds to its score, twice
+        // as much when the subject line names it.
+        let subject_bigrams: HashSet<&String> = subject_features
+            .iter()
+            .filter(|f| f.contains(' '))
+            .collect();
         let mut best_procedure: Vec<Option<(&ProcedureKey, f64, usize)>> = vec![None; n];
+        let mut in_subject = vec![false; n];
         for p in &self.procedures {
-            let covered = |grams: &[String]| grams.iter().filter(|g| doc_bigrams.contains(*g)).count();
+            let covered =
+                |grams: &[String]| grams.iter().filter(|g| doc_bigrams.contains(*g)).count();
             let head_coverage = covered(&p.head) as f64 / p.head.len() as f64;
             if head_coverage < PROCEDURE_MIN_COVERAGE {
                 continue;
             }
+            let named_in_subject = p
+                .head
+                .iter()
+                .filter(|g| subject_bigrams.contains(g))
+                .count() as f64
+                / p.head.len() as f64
+                >= PROCEDURE_MIN_COVERAGE;
             let all_covered = covered(&p.all);
             let better = match best_procedure[p.sector] {
                 None => true,
-                Some((_, c, a)) => (all_covered, head_coverage) > (a, c),
+                Some((_, c, a)) => {
+                    (named_in_subject, all_covered, head_coverage) > (in_subject[p.sector], a, c)
+                }
             };
             if better {
                 best_procedure[p.sector] = Some((p, head_coverage, all_covered));
+                in_subject[p.sector] = named_in_subject;
             }
         }
         for (i, best) in best_procedure.iter().enumerate() {
             if let Some((_, coverage, _)) = best {
-                scores[i] += PROCEDURE_BONUS * coverage;
+                let boost = if in_subject[i] { 2.0 } else { 1.0 };
+                scores[i] += PROCEDURE_BONUS * coverage * boost;
             }
         }
         let any_phrase = found_phrases.iter().any(|f| !f.is_empty());
@@ -554,8 +599,14 @@ mod tests {
     #[test]
     fn explains_itself() {
         let c = classifier().classify("Đăng ký kết hôn có yếu tố nước ngoài, hộ tịch");
-        assert!(c.reasons.iter().any(|r| r.starts_with("taxonomy phrases")), "{c:?}");
-        assert!(c.reasons.iter().any(|r| r.starts_with("runner-up")), "{c:?}");
+        assert!(
+            c.reasons.iter().any(|r| r.starts_with("taxonomy phrases")),
+            "{c:?}"
+        );
+        assert!(
+            c.reasons.iter().any(|r| r.starts_with("runner-up")),
+            "{c:?}"
+        );
         assert!((0.0..=1.0).contains(&c.confidence));
     }
 }

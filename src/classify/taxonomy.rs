@@ -135,7 +135,9 @@ impl Taxonomy {
             .iter()
             .find(|p| fold_full(&p.name) == key)
             .or_else(|| {
-                let mut matching = procedures.iter().filter(|p| fold_full(&p.name).contains(&key));
+                let mut matching = procedures
+                    .iter()
+                    .filter(|p| fold_full(&p.name).contains(&key));
                 let first = matching.next()?;
                 matching.next().is_none().then_some(first)
             })

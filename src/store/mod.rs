@@ -6,6 +6,8 @@
 
 mod sqlite;
 
+use crate::classify::{Classification, Training};
+use crate::fields::Fields;
 use crate::load::TextSource;
 use crate::ocr::Word;
 use crate::query::Query;
@@ -113,6 +115,15 @@ pub struct NewDocument {
     pub supersedes: Option<i64>,
     /// A failed attempt at the same file, replaced by this one (retry).
     pub replaces: Option<i64>,
+    /// Fields and classification read from the text (none for a failed document).
+    pub analysis: Option<Analysis>,
+}
+
+/// What was read from a document's text: its fields and its classification.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub fields: Fields,
+    pub classification: Classification,
 }
 
 impl NewDocument {
@@ -129,6 +140,7 @@ impl NewDocument {
             pages: Vec::new(),
             supersedes: None,
             replaces: None,
+            analysis: None,
         }
     }
 }
@@ -193,7 +205,51 @@ pub struct StoredDocument {
     pub status: DocStatus,
     pub error: Option<String>,
     pub ingested_at: String,
+    /// Absent for documents stored before classification existed, until
+    /// `sohoa classify run`.
+    pub fields: Option<Fields>,
+    pub classification: Option<Classification>,
     pub pages: Vec<StoredPage>,
+}
+
+/// Narrowing a search by fields and classification. Values are already resolved:
+/// a sector id, a procedure code, a type code.
+#[derive(Debug, Clone, Default)]
+pub struct SearchFilters {
+    pub sector: Option<String>,
+    pub procedure: Option<String>,
+    pub doc_type: Option<String>,
+    /// A document number, whole ("02-BC/BCĐ") or without its issuer part ("02-BC").
+    pub number: Option<String>,
+    /// Part of the issuing agency's name, with or without marks.
+    pub agency: Option<String>,
+    /// Issue date bounds, inclusive: "2024", "2024-01" or "2024-01-26".
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub needs_review: bool,
+}
+
+impl SearchFilters {
+    pub fn is_empty(&self) -> bool {
+        self.sector.is_none()
+            && self.procedure.is_none()
+            && self.doc_type.is_none()
+            && self.number.is_none()
+            && self.agency.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+            && !self.needs_review
+    }
+}
+
+/// A staff correction of a document's classification.
+#[derive(Debug, Clone, Serialize)]
+pub struct Correction {
+    pub document_id: i64,
+    pub sector: String,
+    pub procedure_code: Option<String>,
+    pub by: String,
+    pub at: String,
 }
 
 /// The best-matching page of one document.
@@ -202,6 +258,10 @@ pub struct SearchHit {
     pub document_id: i64,
     pub path: String,
     pub page: u32,
+    pub sector_name: Option<String>,
+    pub doc_type: Option<String>,
+    pub number: Option<String>,
+    pub date: Option<String>,
     /// Higher is better (negated bm25).
     pub score: f64,
     /// The page's original text, for snippets.
@@ -340,13 +400,30 @@ pub trait Store: Send {
     fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError>;
     /// The current, non-failed document with these bytes, else a failed one.
     fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError>;
-    /// Documents ranked by their best page, current versions only.
+    /// Documents ranked by their best page, current versions only; without a query,
+    /// the documents the filters select, newest issue date first.
     fn search(
         &self,
-        query: &Query,
+        query: Option<&Query>,
+        filters: &SearchFilters,
         limit: usize,
         offset: usize,
     ) -> Result<SearchResults, StoreError>;
+    /// Replaces a document's fields and, unless staff set it, its classification.
+    /// Returns whether the sector or procedure changed.
+    fn set_analysis(&mut self, document_id: i64, analysis: &Analysis) -> Result<bool, StoreError>;
+    /// Records a staff correction and makes it the document's classification.
+    fn correct(
+        &mut self,
+        document_id: i64,
+        classification: &Classification,
+        by: &str,
+    ) -> Result<(), StoreError>;
+    /// The latest correction of each document that has one, current versions only.
+    fn corrections(&self) -> Result<Vec<Correction>, StoreError>;
+    /// Replaces what the classifier learned beyond the taxonomy.
+    fn put_training(&mut self, training: &Training) -> Result<(), StoreError>;
+    fn training(&self) -> Result<Option<Training>, StoreError>;
     fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError>;
     /// Visits every document (all versions) in id order, one at a time.
     fn each_document(

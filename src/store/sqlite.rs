@@ -1,13 +1,17 @@
 //! SQLite backend: WAL, versioned migrations, FTS5 over `đ`-folded page text.
 
 use super::{
-    DocStatus, FailureRecord, KnownContent, KnownLocation, NewDocument, RunRecord, RunStatus,
-    SearchHit, SearchResults, Store, StoreError, Stored, StoredDocument, StoredPage, VersionRef,
+    Analysis, Correction, DocStatus, FailureRecord, KnownContent, KnownLocation, NewDocument,
+    RunRecord, RunStatus, SearchFilters, SearchHit, SearchResults, Store, StoreError, Stored,
+    StoredDocument, StoredPage, VersionRef,
 };
-use crate::fold::fold_for_index;
+use crate::classify::{ClassSource, Classification, Training};
+use crate::fields::Fields;
+use crate::fold::{fold_for_index, fold_full};
 use crate::load::TextSource;
 use crate::query::Query;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use std::path::Path;
 use std::time::Duration;
 
@@ -104,6 +108,69 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX locations_document ON locations(document_id);
     INSERT OR REPLACE INTO locations (path, document_id, size, mtime, first_seen_run, last_seen_run)
         SELECT path, id, size, file_mtime, run_id, run_id FROM documents ORDER BY id;
+    "#,
+    // 3: fields and classification; staff corrections; what the classifier learned.
+    r#"
+    CREATE TABLE document_fields (
+        document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+        number TEXT,
+        -- Folded, without spaces: what number filters compare.
+        number_key TEXT,
+        serial TEXT,
+        type_code TEXT,
+        issuer_code TEXT,
+        doc_type TEXT,
+        doc_type_name TEXT,
+        issue_date TEXT,
+        place TEXT,
+        agency TEXT,
+        agency_key TEXT,
+        subject TEXT,
+        citizen_ids TEXT NOT NULL DEFAULT '[]',
+        land_parcels TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX document_fields_number ON document_fields(number_key);
+    CREATE INDEX document_fields_date ON document_fields(issue_date);
+    CREATE INDEX document_fields_type ON document_fields(doc_type);
+    -- One row per ID number found, for lookups by a person's ID.
+    CREATE TABLE citizen_ids (
+        value TEXT NOT NULL,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        PRIMARY KEY (value, document_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX citizen_ids_document ON citizen_ids(document_id);
+    CREATE TABLE classifications (
+        document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+        sector TEXT NOT NULL,
+        sector_name TEXT NOT NULL,
+        procedure_code TEXT,
+        procedure_name TEXT,
+        confidence REAL NOT NULL,
+        needs_review INTEGER NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('model', 'staff')),
+        reasons TEXT NOT NULL DEFAULT '[]',
+        classified_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX classifications_sector ON classifications(sector, procedure_code);
+    CREATE INDEX classifications_review ON classifications(needs_review) WHERE needs_review = 1;
+    -- Every correction is kept (who changed what, when); the latest one is in force.
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        sector TEXT NOT NULL,
+        procedure_code TEXT,
+        previous_sector TEXT,
+        by_user TEXT NOT NULL,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX corrections_document ON corrections(document_id);
+    CREATE TABLE classifier_training (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        description TEXT NOT NULL,
+        documents INTEGER NOT NULL,
+        counts TEXT NOT NULL
+    );
     "#,
 ];
 
@@ -290,9 +357,209 @@ impl SqliteStore {
             status: DocStatus::parse(&status)?,
             error,
             ingested_at,
+            fields: load_fields(&self.conn, id)?,
+            classification: load_classification(&self.conn, id)?,
             pages: self.load_pages(id)?,
         }))
     }
+}
+
+/// Compares document numbers: folded, lower-case, without spaces.
+fn number_key(number: &str) -> String {
+    fold_full(number).split_whitespace().collect()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn write_fields(conn: &Connection, document_id: i64, f: &Fields) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO document_fields (document_id, number, number_key, serial, type_code,
+             issuer_code, doc_type, doc_type_name, issue_date, place, agency, agency_key, subject,
+             citizen_ids, land_parcels)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?
+    .execute(params![
+        document_id,
+        f.number,
+        f.number.as_deref().map(number_key),
+        f.serial,
+        f.type_code,
+        f.issuer_code,
+        f.doc_type,
+        f.doc_type_name,
+        f.date,
+        f.place,
+        f.agency,
+        f.agency.as_deref().map(fold_full),
+        f.subject,
+        to_json(&f.citizen_ids)?,
+        to_json(&f.land_parcels)?,
+    ])?;
+    conn.execute(
+        "DELETE FROM citizen_ids WHERE document_id = ?1",
+        [document_id],
+    )?;
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO citizen_ids (value, document_id) VALUES (?1, ?2)")?;
+    for id in &f.citizen_ids {
+        insert.execute(params![id, document_id])?;
+    }
+    Ok(())
+}
+
+fn write_classification(
+    conn: &Connection,
+    document_id: i64,
+    c: &Classification,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO classifications (document_id, sector, sector_name, procedure_code,
+             procedure_name, confidence, needs_review, source, reasons)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        document_id,
+        c.sector,
+        c.sector_name,
+        c.procedure_code,
+        c.procedure_name,
+        f64::from(c.confidence),
+        c.needs_review,
+        c.source.as_str(),
+        to_json(&c.reasons)?,
+    ])?;
+    Ok(())
+}
+
+fn load_fields(conn: &Connection, document_id: i64) -> Result<Option<Fields>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT number, serial, type_code, issuer_code, doc_type, doc_type_name, issue_date,
+                    place, agency, subject, citizen_ids, land_parcels
+             FROM document_fields WHERE document_id = ?1",
+        )?
+        .query_row([document_id], |r| {
+            Ok((
+                Fields {
+                    number: r.get(0)?,
+                    serial: r.get(1)?,
+                    type_code: r.get(2)?,
+                    issuer_code: r.get(3)?,
+                    doc_type: r.get(4)?,
+                    doc_type_name: r.get(5)?,
+                    date: r.get(6)?,
+                    place: r.get(7)?,
+                    agency: r.get(8)?,
+                    subject: r.get(9)?,
+                    citizen_ids: Vec::new(),
+                    land_parcels: Vec::new(),
+                },
+                r.get::<_, String>(10)?,
+                r.get::<_, String>(11)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(mut fields, ids, parcels)| {
+        fields.citizen_ids = from_json(&ids, "citizen ids")?;
+        fields.land_parcels = from_json(&parcels, "land parcels")?;
+        Ok(fields)
+    })
+    .transpose()
+}
+
+fn load_classification(
+    conn: &Connection,
+    document_id: i64,
+) -> Result<Option<Classification>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT sector, sector_name, procedure_code, procedure_name, confidence, needs_review,
+                    source, reasons
+             FROM classifications WHERE document_id = ?1",
+        )?
+        .query_row([document_id], |r| {
+            Ok((
+                Classification {
+                    sector: r.get(0)?,
+                    sector_name: r.get(1)?,
+                    procedure_code: r.get(2)?,
+                    procedure_name: r.get(3)?,
+                    confidence: r.get::<_, f64>(4)? as f32,
+                    needs_review: r.get(5)?,
+                    source: ClassSource::parse(&r.get::<_, String>(6)?),
+                    reasons: Vec::new(),
+                },
+                r.get::<_, String>(7)?,
+            ))
+        })
+        .optional()?;
+    row.map(|(mut c, reasons)| {
+        c.reasons = from_json(&reasons, "classification reasons")?;
+        Ok(c)
+    })
+    .transpose()
+}
+
+/// SQL conditions (on `d` documents, `f` fields, `c` classifications) and their
+/// parameters, for the filters that are set.
+fn filter_conditions(filters: &SearchFilters) -> (String, Vec<Value>) {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    // LIKE patterns from user text: escape the wildcards.
+    let like = |s: &str| {
+        format!(
+            "%{}%",
+            s.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    };
+    if let Some(sector) = &filters.sector {
+        sql.push_str(" AND c.sector = ?");
+        values.push(Value::Text(sector.clone()));
+    }
+    if let Some(code) = &filters.procedure {
+        sql.push_str(" AND c.procedure_code = ?");
+        values.push(Value::Text(code.clone()));
+    }
+    if let Some(t) = &filters.doc_type {
+        sql.push_str(" AND f.doc_type = ?");
+        values.push(Value::Text(t.clone()));
+    }
+    if let Some(n) = &filters.number {
+        // Whole, or without the issuer part: "02-BC" finds "02-BC/BCĐ".
+        let key = number_key(n);
+        sql.push_str(
+            " AND (f.number_key = ? OR substr(f.number_key, 1, length(?) + 1) IN (? || '/', ? || '-'))",
+        );
+        for _ in 0..4 {
+            values.push(Value::Text(key.clone()));
+        }
+    }
+    if let Some(a) = &filters.agency {
+        sql.push_str(" AND f.agency_key LIKE ? ESCAPE '\\'");
+        values.push(Value::Text(like(&fold_full(a))));
+    }
+    if let Some(from) = &filters.from {
+        // "2024-01" sorts before every day of January 2024.
+        sql.push_str(" AND f.issue_date >= ?");
+        values.push(Value::Text(from.clone()));
+    }
+    if let Some(to) = &filters.to {
+        // '~' sorts after digits and '-': "2024-06~" is after every day of June.
+        sql.push_str(" AND f.issue_date <= ?");
+        values.push(Value::Text(format!("{to}~")));
+    }
+    if filters.needs_review {
+        sql.push_str(" AND c.needs_review = 1");
+    }
+    (sql, values)
 }
 
 fn upsert_location(
@@ -486,6 +753,10 @@ impl Store for SqliteStore {
                 }
             }
         }
+        if let Some(analysis) = &doc.analysis {
+            write_fields(&tx, document_id, &analysis.fields)?;
+            write_classification(&tx, document_id, &analysis.classification)?;
+        }
         upsert_location(&tx, run, &doc.path, document_id, doc.size, doc.file_mtime)?;
         tx.commit()?;
         Ok(Stored::New(document_id))
@@ -601,46 +872,83 @@ impl Store for SqliteStore {
 
     fn search(
         &self,
-        query: &Query,
+        query: Option<&Query>,
+        filters: &SearchFilters,
         limit: usize,
         offset: usize,
     ) -> Result<SearchResults, StoreError> {
-        let expr = query.to_fts5();
-        let total: i64 = self.conn.query_row(
-            "SELECT count(DISTINCT p.document_id)
-             FROM page_fts JOIN pages p ON p.id = page_fts.rowid
-             JOIN documents d ON d.id = p.document_id AND d.current = 1
-             WHERE page_fts MATCH ?1",
-            [&expr],
-            |r| r.get(0),
-        )?;
-        let mut stmt = self.conn.prepare_cached(
-            "WITH hits AS (
-                 SELECT p.document_id AS doc, p.id AS page_id, bm25(page_fts) AS rank
-                 FROM page_fts JOIN pages p ON p.id = page_fts.rowid
-                 JOIN documents d ON d.id = p.document_id AND d.current = 1
-                 WHERE page_fts MATCH ?1
-             ), best AS (
-                 SELECT doc, page_id, rank,
-                        row_number() OVER (PARTITION BY doc ORDER BY rank, page_id) AS n
-                 FROM hits
-             )
-             SELECT best.doc, d.path, p.number, best.rank, p.text
-             FROM best
-             JOIN documents d ON d.id = best.doc
-             JOIN pages p ON p.id = best.page_id
-             WHERE best.n = 1
-             ORDER BY best.rank, best.doc
-             LIMIT ?2 OFFSET ?3",
-        )?;
+        let (conditions, filter_values) = filter_conditions(filters);
+        let joins = "LEFT JOIN document_fields f ON f.document_id = d.id
+                     LEFT JOIN classifications c ON c.document_id = d.id";
+        let mut values: Vec<Value> = Vec::new();
+        let (count_sql, hits_sql) = match query {
+            Some(query) => {
+                values.push(Value::Text(query.to_fts5()));
+                (
+                    format!(
+                        "SELECT count(DISTINCT p.document_id)
+                         FROM page_fts JOIN pages p ON p.id = page_fts.rowid
+                         JOIN documents d ON d.id = p.document_id AND d.current = 1 {joins}
+                         WHERE page_fts MATCH ? {conditions}"
+                    ),
+                    format!(
+                        "WITH hits AS (
+                             SELECT p.document_id AS doc, p.id AS page_id, bm25(page_fts) AS rank
+                             FROM page_fts JOIN pages p ON p.id = page_fts.rowid
+                             JOIN documents d ON d.id = p.document_id AND d.current = 1 {joins}
+                             WHERE page_fts MATCH ? {conditions}
+                         ), best AS (
+                             SELECT doc, page_id, rank,
+                                    row_number() OVER (PARTITION BY doc ORDER BY rank, page_id) AS n
+                             FROM hits
+                         )
+                         SELECT best.doc, d.path, p.number, best.rank, p.text,
+                                c.sector_name, f.doc_type, f.number, f.issue_date
+                         FROM best
+                         JOIN documents d ON d.id = best.doc
+                         JOIN pages p ON p.id = best.page_id {joins}
+                         WHERE best.n = 1
+                         ORDER BY best.rank, best.doc
+                         LIMIT ? OFFSET ?"
+                    ),
+                )
+            }
+            None => (
+                format!(
+                    "SELECT count(*) FROM documents d {joins}
+                     WHERE d.current = 1 AND d.status != 'failed' {conditions}"
+                ),
+                format!(
+                    "SELECT d.id, d.path, coalesce(p.number, 1), 0.0, coalesce(p.text, ''),
+                            c.sector_name, f.doc_type, f.number, f.issue_date
+                     FROM documents d {joins}
+                     LEFT JOIN pages p ON p.document_id = d.id
+                          AND p.number = (SELECT min(number) FROM pages WHERE document_id = d.id)
+                     WHERE d.current = 1 AND d.status != 'failed' {conditions}
+                     ORDER BY f.issue_date IS NULL, f.issue_date DESC, d.id DESC
+                     LIMIT ? OFFSET ?"
+                ),
+            ),
+        };
+        values.extend(filter_values);
+        let total: i64 = self
+            .conn
+            .query_row(&count_sql, params_from_iter(values.iter()), |r| r.get(0))?;
+        values.push(Value::Integer(limit as i64));
+        values.push(Value::Integer(offset as i64));
+        let mut stmt = self.conn.prepare_cached(&hits_sql)?;
         let hits = stmt
-            .query_map(params![expr, limit as i64, offset as i64], |r| {
+            .query_map(params_from_iter(values.iter()), |r| {
                 Ok(SearchHit {
                     document_id: r.get(0)?,
                     path: r.get(1)?,
                     page: r.get(2)?,
                     score: -r.get::<_, f64>(3)?,
                     page_text: r.get(4)?,
+                    sector_name: r.get(5)?,
+                    doc_type: r.get(6)?,
+                    number: r.get(7)?,
+                    date: r.get(8)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -648,6 +956,101 @@ impl Store for SqliteStore {
             total: total as usize,
             hits,
         })
+    }
+
+    fn set_analysis(&mut self, document_id: i64, analysis: &Analysis) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        write_fields(&tx, document_id, &analysis.fields)?;
+        let before = load_classification(&tx, document_id)?;
+        let staff = before
+            .as_ref()
+            .is_some_and(|c| c.source == ClassSource::Staff);
+        let new = &analysis.classification;
+        let changed = !staff
+            && before
+                .as_ref()
+                .is_none_or(|b| b.sector != new.sector || b.procedure_code != new.procedure_code);
+        if !staff {
+            write_classification(&tx, document_id, new)?;
+        }
+        tx.commit()?;
+        Ok(changed)
+    }
+
+    fn correct(
+        &mut self,
+        document_id: i64,
+        classification: &Classification,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let previous = load_classification(&tx, document_id)?.map(|c| c.sector);
+        tx.execute(
+            "INSERT INTO corrections (document_id, sector, procedure_code, previous_sector, by_user)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                document_id,
+                classification.sector,
+                classification.procedure_code,
+                previous,
+                by
+            ],
+        )?;
+        write_classification(&tx, document_id, classification)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn corrections(&self) -> Result<Vec<Correction>, StoreError> {
+        let rows = self
+            .conn
+            .prepare_cached(
+                "SELECT k.document_id, k.sector, k.procedure_code, k.by_user, k.at
+                 FROM corrections k JOIN documents d ON d.id = k.document_id AND d.current = 1
+                 WHERE k.id = (SELECT max(id) FROM corrections WHERE document_id = k.document_id)
+                 ORDER BY k.document_id",
+            )?
+            .query_map([], |r| {
+                Ok(Correction {
+                    document_id: r.get(0)?,
+                    sector: r.get(1)?,
+                    procedure_code: r.get(2)?,
+                    by: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn put_training(&mut self, training: &Training) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        // Only the latest training is used; older ones are dead weight in the file.
+        tx.execute("DELETE FROM classifier_training", [])?;
+        tx.execute(
+            "INSERT INTO classifier_training (description, documents, counts) VALUES (?1, ?2, ?3)",
+            params![
+                training.description,
+                training.document_count() as i64,
+                to_json(training)?
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn training(&self) -> Result<Option<Training>, StoreError> {
+        let counts: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT counts FROM classifier_training ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        counts
+            .map(|c| from_json(&c, "classifier training"))
+            .transpose()
     }
 
     fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError> {

@@ -1,10 +1,13 @@
 //! The command line: argument parsing and output. `anyhow` lives here and nowhere else.
 
+mod classify;
+
+use crate::classify::DEFAULT_REVIEW_BELOW;
 use crate::load::{Limits, OcrMode};
 use crate::pipeline::{self, Failure, IngestConfig, IngestError, IngestSummary, Progress};
 use crate::query::Query;
 use crate::snippet::snippet;
-use crate::store::{FailureRecord, RunRecord, SqliteStore, Store, StoredDocument};
+use crate::store::{FailureRecord, RunRecord, SearchFilters, SqliteStore, Store, StoredDocument};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -28,6 +31,9 @@ pub struct Cli {
     /// The archive database.
     #[arg(long, global = true, env = "SOHOA_DB", default_value = "sohoa.db")]
     pub db: PathBuf,
+    /// A procedure taxonomy (JSON) replacing the built-in one (see README).
+    #[arg(long, global = true, env = "SOHOA_TAXONOMY", value_name = "FILE")]
+    pub taxonomy: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -71,6 +77,9 @@ pub enum Command {
         /// Seconds a page may spend in OCR before it is recorded as failed.
         #[arg(long, value_name = "SECONDS", default_value_t = pipeline::DEFAULT_PAGE_TIME_LIMIT.as_secs_f64())]
         page_timeout: f64,
+        /// Flag documents classified with less confidence than this for review.
+        #[arg(long, value_name = "CONFIDENCE", default_value_t = DEFAULT_REVIEW_BELOW)]
+        review_below: f32,
     },
     /// List recent ingest runs.
     Runs {
@@ -89,9 +98,12 @@ pub enum Command {
     },
     /// Search the archive; words match with or without Vietnamese marks.
     Search {
-        /// Words, "exact phrases", prefix*, a OR b, -excluded.
-        #[arg(required = true, num_args = 1..)]
+        /// Words, "exact phrases", prefix*, a OR b, -excluded (may be left out when
+        /// filters are given: then the filtered documents are listed, newest first).
+        #[arg(num_args = 0..)]
         query: Vec<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
         #[arg(long, default_value_t = 10)]
         limit: usize,
         #[arg(long, default_value_t = 0)]
@@ -105,6 +117,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// File documents by sector and procedure: correct, retrain, evaluate, re-run.
+    Classify {
+        #[command(subcommand)]
+        command: classify::ClassifyCommand,
+    },
     /// Write every document as one JSON line.
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
@@ -115,6 +132,35 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
     Jsonl,
+}
+
+/// Search filters, as flags.
+#[derive(clap::Args, Debug, Default)]
+pub struct FilterArgs {
+    /// Sector id or name, with or without marks: dat-dai, "Đất đai", "ho tich".
+    #[arg(long)]
+    sector: Option<String>,
+    /// Procedure code, or part of its name.
+    #[arg(long)]
+    procedure: Option<String>,
+    /// Document type code or name: QĐ, CV, BC, "Tờ trình", ...
+    #[arg(long = "type", value_name = "TYPE")]
+    doc_type: Option<String>,
+    /// Document number, whole ("02-BC/BCĐ") or without the issuer ("02-BC").
+    #[arg(long)]
+    number: Option<String>,
+    /// Part of the issuing agency's name.
+    #[arg(long)]
+    agency: Option<String>,
+    /// Issued on or after: YYYY, YYYY-MM or YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    from: Option<String>,
+    /// Issued on or before: YYYY, YYYY-MM or YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    to: Option<String>,
+    /// Only documents flagged for review.
+    #[arg(long)]
+    needs_review: bool,
 }
 
 /// Exit codes: 0 all good, 1 some files failed, 2 nothing could run.
@@ -143,10 +189,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             max_pages,
             max_file_mib,
             page_timeout,
+            review_below,
         } => {
             if !(page_timeout > 0.0 && page_timeout.is_finite()) {
                 bail!("--page-timeout must be a positive number of seconds");
             }
+            let classifier = {
+                let store = SqliteStore::open(&cli.db)?;
+                let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
+                classify::build_classifier(&taxonomy, &store, review_below)?
+            };
             let mut config = IngestConfig {
                 lang,
                 ocr,
@@ -159,6 +211,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_file_bytes: max_file_mib.saturating_mul(1 << 20),
                     ..Limits::default()
                 },
+                classifier: Arc::new(classifier),
                 ..IngestConfig::default()
             };
             if let Some(jobs) = jobs {
@@ -186,13 +239,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Search {
             query,
+            filters,
             limit,
             offset,
             json,
         } => {
             let store = open_existing(&cli.db)?;
-            search(&store, &query.join(" "), limit, offset, json)
+            let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
+            let filters = classify::resolve_filters(&taxonomy, &filters)?;
+            search(&store, &query.join(" "), &filters, limit, offset, json)
         }
+        Command::Classify { command } => classify::run(&cli.db, cli.taxonomy.as_deref(), command),
         Command::Show { id, json } => {
             let store = open_existing(&cli.db)?;
             let Some(doc) = store.document(id)? else {
@@ -224,7 +281,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn open_existing(db: &Path) -> anyhow::Result<SqliteStore> {
+pub(crate) fn open_existing(db: &Path) -> anyhow::Result<SqliteStore> {
     if !db.exists() {
         bail!(
             "no archive at {} (run `sohoa ingest` first, or pass --db)",
@@ -516,6 +573,11 @@ struct JsonHit {
     path: String,
     page: u32,
     score: f64,
+    sector: Option<String>,
+    #[serde(rename = "type")]
+    doc_type: Option<String>,
+    number: Option<String>,
+    date: Option<String>,
     snippet: String,
     /// Character offsets of highlighted words in `snippet`.
     highlights: Vec<(usize, usize)>,
@@ -524,13 +586,21 @@ struct JsonHit {
 fn search(
     store: &dyn Store,
     text: &str,
+    filters: &SearchFilters,
     limit: usize,
     offset: usize,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let query = Query::parse(text).with_context(|| format!("cannot search for {text:?}"))?;
-    let results = store.search(&query, limit, offset)?;
-    let terms = query.highlight_terms();
+    let query = if text.trim().is_empty() && !filters.is_empty() {
+        None
+    } else {
+        Some(Query::parse(text).with_context(|| format!("cannot search for {text:?}"))?)
+    };
+    let results = store.search(query.as_ref(), filters, limit, offset)?;
+    let terms = query
+        .as_ref()
+        .map(Query::highlight_terms)
+        .unwrap_or_default();
     let mut out = std::io::stdout().lock();
     if json {
         #[derive(Serialize)]
@@ -551,6 +621,10 @@ fn search(
                     path: h.path,
                     page: h.page,
                     score: h.score,
+                    sector: h.sector_name,
+                    doc_type: h.doc_type,
+                    number: h.number,
+                    date: h.date,
                     snippet: s.text,
                     highlights: s.highlights,
                 }
@@ -574,9 +648,14 @@ fn search(
     };
     writeln!(
         out,
-        "{} document{} match {text:?}{}",
+        "{} document{} match {:?}{}",
         results.total,
         if results.total == 1 { "" } else { "s" },
+        if text.trim().is_empty() {
+            "the filters"
+        } else {
+            text
+        },
         if results.total > results.hits.len() + offset || offset > 0 {
             format!(" (showing {}–{})", offset + 1, offset + results.hits.len())
         } else {
@@ -585,16 +664,32 @@ fn search(
     )?;
     for (i, hit) in results.hits.iter().enumerate() {
         let s = snippet(&hit.page_text, &terms);
+        let facts: Vec<String> = [
+            hit.doc_type.clone(),
+            hit.number.as_ref().map(|n| format!("số {n}")),
+            hit.date.clone(),
+            hit.sector_name.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let score = if query.is_some() {
+            format!(", score {:.2}", hit.score)
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "{:>3}. [{}] {} (page {}, score {:.2})\n     {}",
+            "{:>3}. [{}] {} (page {}{score})",
             offset + i + 1,
             hit.document_id,
             hit.path,
             hit.page,
-            hit.score,
-            s.marked(open, close)
         )?;
+        if !facts.is_empty() {
+            writeln!(out, "     {}", facts.join(" · "))?;
+        }
+        writeln!(out, "     {}", s.marked(open, close))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -658,6 +753,7 @@ fn print_document(out: &mut impl Write, doc: &StoredDocument) -> std::io::Result
     for location in &doc.locations {
         writeln!(out, "  location:  {location}")?;
     }
+    classify::print_analysis(out, doc)?;
     for page in &doc.pages {
         let mut facts = vec![format!("text from {}", page.source.as_str())];
         if let Some(c) = page.confidence {
