@@ -73,15 +73,16 @@ pub fn extract(text: &str) -> Fields {
     fields
 }
 
+/// A number split: (whole, serial, type code, issuer code).
+type NumberParts = (String, String, Option<String>, Option<String>);
+
 /// Characters of a document number: letters (with marks), digits, and its separators.
 fn is_number_char(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '/' | '-' | '.')
 }
 
 /// Finds "Số: <number>" (the label in any OCR'd form) and splits the number.
-fn document_number(
-    text: &str,
-) -> Option<(usize, (String, String, Option<String>, Option<String>))> {
+fn document_number(text: &str) -> Option<(usize, NumberParts)> {
     for (line_index, line) in text.lines().enumerate() {
         let folded = fold_full(line);
         // "so", and the usual OCR readings of "Số" ("s6", "s0", "sô" folds to "so").
@@ -117,7 +118,7 @@ fn document_number(
 }
 
 /// "1234/QĐ-UBND", "29/2023/NĐ-CP", "02-BC/BCĐ", with stray spaces around separators.
-fn split_number(raw: &str) -> Option<(String, String, Option<String>, Option<String>)> {
+fn split_number(raw: &str) -> Option<NumberParts> {
     // Join spaces around separators ("1234 /QĐ- UBND"), then take the first token.
     let mut compact = String::new();
     let chars: Vec<char> = raw.trim().chars().collect();

@@ -367,7 +367,7 @@ enum Plan {
     Done(ToWriter),
     /// Read these bytes as a document.
     Read {
-        doc: NewDocument,
+        doc: Box<NewDocument>,
         bytes: Arc<Vec<u8>>,
         retry: bool,
     },
@@ -412,7 +412,7 @@ fn load_all(
                 }
                 continue;
             }
-            Plan::Read { doc, bytes, retry } => (doc, bytes, retry),
+            Plan::Read { doc, bytes, retry } => (*doc, bytes, retry),
         };
         let mut source = match open_caught(bytes, &config.limits) {
             Ok((format, source)) => {
@@ -587,7 +587,7 @@ fn plan(
     }
     let retry = retry || doc.replaces.is_some();
     Ok(Plan::Read {
-        doc,
+        doc: Box::new(doc),
         bytes: Arc::new(bytes),
         retry,
     })

@@ -98,12 +98,18 @@ fn date_bound(flag: &str, value: &Option<String>) -> anyhow::Result<Option<Strin
     };
     let parts: Vec<&str> = v.trim().split('-').collect();
     let widths = [4, 2, 2];
+    let in_range = |i: usize, n: u32| match i {
+        1 => (1..=12).contains(&n),
+        2 => (1..=31).contains(&n),
+        _ => true,
+    };
     let well_formed = !parts.is_empty()
         && parts.len() <= 3
-        && parts
-            .iter()
-            .zip(widths)
-            .all(|(p, w)| p.len() == w && p.chars().all(|c| c.is_ascii_digit()));
+        && parts.iter().zip(widths).enumerate().all(|(i, (p, w))| {
+            p.len() == w
+                && p.chars().all(|c| c.is_ascii_digit())
+                && p.parse().is_ok_and(|n| in_range(i, n))
+        });
     if !well_formed {
         bail!("{flag} {v:?}: write a date as YYYY, YYYY-MM or YYYY-MM-DD");
     }

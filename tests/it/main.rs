@@ -1,6 +1,7 @@
 //! sohoa's integration tests: one binary, one module per feature.
 
 mod bad_input;
+mod classify;
 mod cli;
 mod crash;
 mod incremental;

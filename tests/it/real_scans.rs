@@ -66,7 +66,14 @@ fn real_scans_ingest_and_read() {
         .unwrap();
     assert_eq!(seen, 5);
     for query in ["so giao duc", "Đà Nẵng", "thanh pho"] {
-        let results = store.search(&Query::parse(query).unwrap(), 10, 0).unwrap();
+        let results = store
+            .search(
+                Some(&Query::parse(query).unwrap()),
+                &Default::default(),
+                10,
+                0,
+            )
+            .unwrap();
         assert!(
             results.total >= 2,
             "{query:?} found {} documents",

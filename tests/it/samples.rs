@@ -43,8 +43,8 @@ fn every_sample_is_stored_and_ocr_is_accurate() {
     assert_eq!(summary.pages_text_layer, 1);
     assert_eq!(
         summary.skipped_not_scans,
-        6 + 1,
-        "ground-truth files and the README are skipped"
+        6 + 1 + 3,
+        "ground-truth files, the README and the labeled sets are skipped"
     );
     let store = store();
     let mut total_errors = 0.0;
@@ -103,7 +103,14 @@ fn samples_are_searchable_without_marks() {
         ("nha may may mac", "to-trinh-dau-tu.pdf"),
         ("\"thu hồi\" đất", "quyet-dinh-dat-dai.png"),
     ] {
-        let results = store.search(&Query::parse(query).unwrap(), 3, 0).unwrap();
+        let results = store
+            .search(
+                Some(&Query::parse(query).unwrap()),
+                &Default::default(),
+                3,
+                0,
+            )
+            .unwrap();
         let top = results
             .hits
             .first()
@@ -114,4 +121,49 @@ fn samples_are_searchable_without_marks() {
             "{query:?}: top hit {top:?}, expected {expect}"
         );
     }
+}
+
+/// Each sample's sector, type, number, date and agency, read from its OCR'd text.
+#[test]
+fn samples_are_classified_and_their_fields_read() {
+    archive();
+    let store = store();
+    let mut seen = 0;
+    store
+        .each_document(&mut |doc| {
+            let name = doc.path.rsplit('/').next().unwrap().to_owned();
+            let (sector, doc_type, number, date) = match name.as_str() {
+                "bao-cao-xay-dung.pdf" => ("xay-dung", "BC", Some("89/BC-SXD"), Some("2023-11-30")),
+                "cong-van-bao-hiem.jpg" => (
+                    "bao-hiem-xa-hoi",
+                    "CV",
+                    Some("567/SLĐTBXH-BHXH"),
+                    Some("2023-06-02"),
+                ),
+                "don-dang-ky-dat.tif" => ("dat-dai", "", None, None),
+                "quyet-dinh-dat-dai.png" => {
+                    ("dat-dai", "QĐ", Some("1234/QĐ-UBND"), Some("2024-03-15"))
+                }
+                "thong-bao-ho-tich.pdf" => ("ho-tich", "TB", None, None),
+                "to-trinh-dau-tu.pdf" => {
+                    ("dau-tu", "TTr", Some("45/TTr-SKHĐT"), Some("2024-04-12"))
+                }
+                other => panic!("unexpected sample {other}"),
+            };
+            seen += 1;
+            let c = doc.classification.as_ref().expect("classified at ingest");
+            assert_eq!(c.sector, sector, "{name}: {c:?}");
+            assert!(!c.reasons.is_empty(), "{name}: explained");
+            let f = doc.fields.as_ref().expect("fields read at ingest");
+            if !doc_type.is_empty() {
+                assert_eq!(f.doc_type.as_deref(), Some(doc_type), "{name}: {f:?}");
+            }
+            assert_eq!(f.number.as_deref(), number, "{name}: {f:?}");
+            if date.is_some() {
+                assert_eq!(f.date.as_deref(), date, "{name}: {f:?}");
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, 6);
 }

@@ -56,7 +56,7 @@ fn archive() -> (tempfile::TempDir, SqliteStore) {
 /// `ordered`, else as a set) with `expect`.
 fn check(store: &SqliteStore, query: &str, expect: &[&str]) {
     let q = Query::parse(query).unwrap_or_else(|e| panic!("{query:?}: {e}"));
-    let results = store.search(&q, 50, 0).unwrap();
+    let results = store.search(Some(&q), &Default::default(), 50, 0).unwrap();
     let mut got: Vec<String> = results.hits.iter().map(|h| h.path.clone()).collect();
     got.sort();
     let mut expect: Vec<String> = expect.iter().map(|s| s.to_string()).collect();
@@ -89,7 +89,7 @@ fn matches_with_and_without_diacritics() {
 fn one_hit_per_document_with_its_best_page() {
     let (_dir, store) = archive();
     let q = Query::parse("đất").unwrap();
-    let results = store.search(&q, 10, 0).unwrap();
+    let results = store.search(Some(&q), &Default::default(), 10, 0).unwrap();
     assert_eq!(results.hits.len(), 1, "two matching pages, one document");
     assert!(results.hits[0].score > 0.0);
 }
@@ -98,9 +98,9 @@ fn one_hit_per_document_with_its_best_page() {
 fn paginates() {
     let (_dir, store) = archive();
     let q = Query::parse("ban OR bao OR đất").unwrap();
-    let all = store.search(&q, 10, 0).unwrap();
+    let all = store.search(Some(&q), &Default::default(), 10, 0).unwrap();
     assert_eq!(all.total, 4);
-    let second = store.search(&q, 2, 2).unwrap();
+    let second = store.search(Some(&q), &Default::default(), 2, 2).unwrap();
     assert_eq!(second.total, 4);
     let ids: Vec<i64> = second.hits.iter().map(|h| h.document_id).collect();
     let expect: Vec<i64> = all.hits[2..4].iter().map(|h| h.document_id).collect();
@@ -131,7 +131,7 @@ fn malformed_queries_are_errors_not_crashes() {
     ] {
         let q = Query::parse(query).unwrap();
         store
-            .search(&q, 10, 0)
+            .search(Some(&q), &Default::default(), 10, 0)
             .unwrap_or_else(|e| panic!("{query:?}: {e}"));
     }
 }
