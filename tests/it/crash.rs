@@ -14,7 +14,8 @@ fn inbox(dir: &Path) -> PathBuf {
     std::fs::create_dir(&inbox).unwrap();
     for entry in std::fs::read_dir(repo_path("samples")).unwrap() {
         let path = entry.unwrap().path();
-        if !path.to_string_lossy().ends_with(".txt") && !path.to_string_lossy().ends_with(".md") {
+        let name = path.to_string_lossy();
+        if path.is_file() && !name.ends_with(".txt") && !name.ends_with(".md") {
             std::fs::copy(&path, inbox.join(path.file_name().unwrap())).unwrap();
         }
     }
