@@ -632,6 +632,14 @@ mod tests {
             "Sỏ: 77/QD- UBND",
             "number=77/QD-UBND; serial=77; type_code=QĐ; issuer=UBND; type=QĐ",
         );
+        check(
+            "Số:1234/QÐ-UBND",
+            "number=1234/QÐ-UBND; serial=1234; type_code=QĐ; issuer=UBND; type=QĐ",
+        );
+        check(
+            "S0 : 7 / NQ - HĐND",
+            "number=7/NQ-HĐND; serial=7; type_code=NQ; issuer=HĐND; type=NQ",
+        );
         // An official letter's number names the issuer and its unit, not a type.
         check(
             "S6: 4635 /SGDĐT-CTrTT",
@@ -690,6 +698,14 @@ mod tests {
              subject=đề nghị cấp Giấy chứng nhận quyền sử dụng đất lần đầu",
         );
         check("BÁO CÁO\nKết quả công tác quý I", "type=BC");
+        check(
+            "V/V: tăng cường phòng cháy, chữa cháy",
+            "type=CV; subject=tăng cường phòng cháy, chữa cháy",
+        );
+        check(
+            "Vlv triển khai Luật Đất đai 2024\nKính gửi: UBND các huyện",
+            "type=CV; subject=triển khai Luật Đất đai 2024",
+        );
         // A title word in running text is not a title.
         check("Ủy ban đã nhận báo cáo của Sở", "");
     }

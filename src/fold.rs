@@ -16,8 +16,9 @@ pub fn fold_for_index(text: &str) -> String {
 
 fn fold_d(c: char) -> char {
     match c {
-        'đ' => 'd',
-        'Đ' => 'D',
+        // OCR often reads Đ as the look-alike Ð (eth, U+00D0): the same letter to readers.
+        'đ' | 'ð' => 'd',
+        'Đ' | 'Ð' => 'D',
         _ => c,
     }
 }
@@ -53,6 +54,7 @@ mod tests {
         check("QUYẾT ĐỊNH", "QUYẾT DỊNH", "quyet dinh");
         check("Ủy ban nhân dân", "Ủy ban nhân dân", "uy ban nhan dan");
         check("Nghệ An 2024", "Nghệ An 2024", "nghe an 2024");
+        check("QÐ-UBND", "QD-UBND", "qd-ubnd");
         check("", "", "");
     }
 

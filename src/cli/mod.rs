@@ -648,13 +648,13 @@ fn search(
     };
     writeln!(
         out,
-        "{} document{} match {:?}{}",
+        "{} document{} match {}{}",
         results.total,
         if results.total == 1 { "" } else { "s" },
         if text.trim().is_empty() {
-            "the filters"
+            "the filters".to_owned()
         } else {
-            text
+            format!("{text:?}")
         },
         if results.total > results.hits.len() + offset || offset > 0 {
             format!(" (showing {}–{})", offset + 1, offset + results.hits.len())
