@@ -1,31 +1,8 @@
 //! Classification and fields: at ingest, shown, exported, filtered, corrected, retrained,
 //! evaluated on the labeled sets, and every bad input refused by name.
 
-use crate::support::{count, ingest_json, one_page_pdf, repo_path, sohoa, sql, stderr, stdout};
-use lopdf::{Dictionary, Document, Stream, dictionary};
+use crate::support::{count, ingest_json, lines_pdf, repo_path, sohoa, sql, stderr, stdout};
 use std::path::Path;
-
-/// A born-digital page with one text line per entry (no OCR: fast). Helvetica has no
-/// Vietnamese marks, so the texts are written without them, as OCR sometimes reads.
-fn lines_pdf(lines: &[&str]) -> Vec<u8> {
-    let mut doc = Document::with_version("1.5");
-    let font = doc.add_object(
-        dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" },
-    );
-    let mut content = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        let escaped = line.replace('(', "\\(").replace(')', "\\)");
-        let y = 780 - 14 * i as i64;
-        content.push_str(&format!("BT /F1 10 Tf 20 {y} Td ({escaped}) Tj ET\n"));
-    }
-    let content_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));
-    let page = dictionary! {
-        "Contents" => content_id,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
-    };
-    one_page_pdf(doc, page)
-}
 
 const LAND: &[&str] = &[
     "UBND TINH NGHE AN",

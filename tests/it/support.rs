@@ -189,19 +189,29 @@ pub fn page_image(bytes: Vec<u8>) -> Result<GrayImage, String> {
 /// A born-digital one-page PDF showing `text` (visible, Helvetica): read from its text
 /// layer, no OCR, so incremental and crash tests run fast.
 pub fn text_pdf(text: &str) -> Vec<u8> {
+    lines_pdf(&[text])
+}
+
+/// A born-digital page with one text line per entry (no OCR: fast). Helvetica has no
+/// Vietnamese marks, so texts are written without them, as OCR sometimes reads them.
+pub fn lines_pdf(lines: &[&str]) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
     let font = doc.add_object(
         dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica" },
     );
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('(', "\\(")
-        .replace(')', "\\)");
-    let content = format!("BT /F1 10 Tf 10 50 Td ({escaped}) Tj ET");
+    let mut content = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let escaped = line
+            .replace('\\', "\\\\")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        let y = 780 - 14 * i as i64;
+        content.push_str(&format!("BT /F1 10 Tf 20 {y} Td ({escaped}) Tj ET\n"));
+    }
     let content_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));
     let page = dictionary! {
         "Contents" => content_id,
-        "MediaBox" => vec![0.into(), 0.into(), 400.into(), 100.into()],
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
         "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
     };
     one_page_pdf(doc, page)
