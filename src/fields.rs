@@ -357,10 +357,8 @@ fn agency(text: &str, number_line: Option<usize>) -> Option<String> {
         let (original, folded) = fold_aligned(line);
         let cut = motto_start(&folded).unwrap_or(original.len());
         let kept: String = original[..cut].iter().collect();
-        let kept = kept
-            .trim()
-            .trim_matches(|c: char| c == '-' || c == '_')
-            .trim();
+        // Stray marks OCR leaves at the edges ("‘SỞ", "ĐÀO TẠO.", "- ").
+        let kept = kept.trim_matches(|c: char| !c.is_alphanumeric());
         let is_title = DOC_TYPES
             .iter()
             .any(|t| fold_full(t.name) == fold_full(kept));

@@ -52,6 +52,24 @@ fn real_scans_ingest_and_read() {
                     page.number
                 );
             }
+            // Fields and sector, read from real OCR output: (number, date, sector).
+            let expected = match name.as_str() {
+                "cong-van-p1.jpg" => Some(("1906/SGDĐT-CTrTT", "2020-07-26", "giao-duc")),
+                "kodak-200dpi-ccitt.pdf" => Some(("4635/SGDĐT-CTrTT", "2019-05-16", "giao-thong")),
+                "hp-200dpi-jpeg-encrypted-textlayer.pdf" => {
+                    Some(("5449/UBND-SGDĐT", "2023-08-17", ""))
+                }
+                _ => None,
+            };
+            if let Some((number, date, sector)) = expected {
+                let f = doc.fields.as_ref().expect("fields");
+                assert_eq!(f.number.as_deref(), Some(number), "{name}");
+                assert_eq!(f.date.as_deref(), Some(date), "{name}");
+                let c = doc.classification.as_ref().expect("classification");
+                if !sector.is_empty() {
+                    assert_eq!(c.sector, sector, "{name}: {c:?}");
+                }
+            }
             if let Some(stem) = name.strip_suffix(".jpg") {
                 let truth = std::fs::read_to_string(scans.join(format!("{stem}.gt.txt"))).unwrap();
                 let cer = character_error_rate(&truth, &doc.pages[0].text);
