@@ -11,5 +11,7 @@ pub mod load;
 pub mod ocr;
 pub mod pipeline;
 pub mod query;
+pub mod search;
 pub mod snippet;
 pub mod store;
+pub mod synth;

@@ -37,6 +37,9 @@ const QUEUED_PAGES_PER_WORKER: usize = 2;
 pub const DEFAULT_PAGE_TIME_LIMIT: Duration = Duration::from_secs(120);
 /// Finished pages and document headers waiting for the writer.
 const WRITER_QUEUE: usize = 256;
+/// Stored documents become searchable at least this often during a run (the index
+/// commit costs tens of milliseconds: once per document would slow big batches).
+const INDEX_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Unchanged files are noted in the archive in batches: one transaction per file would
 /// make a 10,000-file re-run wait on 10,000 commits.
 const TOUCH_BATCH: usize = 2000;
@@ -721,6 +724,7 @@ fn write_all(
     let mut seen_unchanged: Vec<String> = Vec::new();
     let mut confidence_sum = 0.0f64;
     let mut confidence_pages = 0u64;
+    let mut last_flush = Instant::now();
     for msg in rx {
         let key = match msg {
             ToWriter::Skipped => {
@@ -857,8 +861,13 @@ fn write_all(
         summary.mean_confidence =
             (confidence_pages > 0).then(|| (confidence_sum / confidence_pages as f64) as f32);
         progress.document_done(summary);
+        if last_flush.elapsed() >= INDEX_FLUSH_INTERVAL {
+            store.flush_index()?;
+            last_flush = Instant::now();
+        }
     }
     store.touch_locations(run, &seen_unchanged)?;
+    store.flush_index()?;
     Ok(())
 }
 

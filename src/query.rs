@@ -1,8 +1,7 @@
-//! The search query language, parsed into a small tree and compiled to FTS5 syntax.
-//!
-//! Users never write FTS5: every term is re-quoted by us, so characters FTS5 treats as
-//! operators (`(`, `:`, `^`, `NEAR`, `AND`) are plain words here and cannot produce a raw
-//! FTS5 syntax error. What users can write:
+//! The search query language, parsed into a small tree that the store compiles for its
+//! index. Users never write the index's own syntax: characters other engines treat as
+//! operators (`(`, `:`, `^`, `NEAR`, `AND`) are plain words here and cannot produce a
+//! syntax error from below. What users can write (filters are `search`'s):
 //!
 //! - `words` — all must match, with or without diacritics;
 //! - `"exact phrase"`;
@@ -10,7 +9,7 @@
 //! - `a OR b`;
 //! - `-excluded` or `-"excluded phrase"` (at least one positive term is required).
 
-use crate::fold::{fold_for_index, fold_full};
+use crate::fold::fold_full;
 use thiserror::Error;
 
 /// Longer queries are refused: nobody types this much, and FTS5 cost grows with terms.
@@ -120,28 +119,6 @@ impl Query {
         Ok(Query { clauses })
     }
 
-    /// The FTS5 MATCH expression. Every term is a quoted string with `đ` folded, so the
-    /// `unicode61 remove_diacritics 2` tokenizer does the rest of the folding.
-    pub fn to_fts5(&self) -> String {
-        let mut positive = Vec::new();
-        let mut negative = Vec::new();
-        for clause in &self.clauses {
-            match clause {
-                Clause::AnyOf(terms) if terms.len() == 1 => positive.push(fts5_term(&terms[0])),
-                Clause::AnyOf(terms) => {
-                    let alternatives: Vec<String> = terms.iter().map(fts5_term).collect();
-                    positive.push(format!("({})", alternatives.join(" OR ")));
-                }
-                Clause::Not(term) => negative.push(fts5_term(term)),
-            }
-        }
-        let mut expr = positive.join(" AND ");
-        for term in negative {
-            expr = format!("({expr}) NOT {term}");
-        }
-        expr
-    }
-
     /// The folded words to highlight in snippets, with whether each is a prefix.
     pub fn highlight_terms(&self) -> Vec<HighlightTerm> {
         let mut out = Vec::new();
@@ -155,6 +132,7 @@ impl Query {
                         out.push(HighlightTerm {
                             words,
                             prefix: term.kind == TermKind::Prefix,
+                            fuzzy: false,
                         });
                     }
                 }
@@ -169,6 +147,8 @@ impl Query {
 pub struct HighlightTerm {
     pub words: Vec<String>,
     pub prefix: bool,
+    /// Matched approximately (the fuzzy fallback): words within an edit or two.
+    pub fuzzy: bool,
 }
 
 /// Splits text into the words the index sees: runs of letters and digits.
@@ -176,15 +156,6 @@ pub fn searchable_words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
-}
-
-fn fts5_term(term: &Term) -> String {
-    let words: Vec<String> = searchable_words(&fold_for_index(&term.text)).collect();
-    let quoted = format!("\"{}\"", words.join(" "));
-    match term.kind {
-        TermKind::Prefix => format!("{quoted}*"),
-        _ => quoted,
-    }
 }
 
 fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
@@ -279,8 +250,28 @@ fn tokenize(input: &str) -> Result<Vec<Token>, QueryError> {
 mod tests {
     use super::*;
 
+    /// The parsed clauses, compactly: `+a|b` required alternatives, `-x` excluded;
+    /// `"…"` a phrase, `…*` a prefix.
+    fn describe(q: &Query) -> String {
+        let term = |t: &Term| match t.kind {
+            TermKind::Word => t.text.clone(),
+            TermKind::Phrase => format!("\"{}\"", t.text),
+            TermKind::Prefix => format!("{}*", t.text),
+        };
+        q.clauses
+            .iter()
+            .map(|c| match c {
+                Clause::AnyOf(ts) => {
+                    format!("+{}", ts.iter().map(term).collect::<Vec<_>>().join("|"))
+                }
+                Clause::Not(t) => format!("-{}", term(t)),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     fn check(input: &str, expect: Result<&str, QueryError>) {
-        let got = Query::parse(input).map(|q| q.to_fts5());
+        let got = Query::parse(input).map(|q| describe(&q));
         assert_eq!(
             got.as_deref().map_err(Clone::clone),
             expect,
@@ -290,16 +281,15 @@ mod tests {
 
     #[test]
     fn compiles_queries() {
-        check("đất đai", Ok("\"dất\" AND \"dai\""));
-        check("dat dai", Ok("\"dat\" AND \"dai\""));
-        check("\"quyết định\"", Ok("\"quyết dịnh\""));
-        check("quyet*", Ok("\"quyet\"*"));
-        check("dat OR nha", Ok("(\"dat\" OR \"nha\")"));
-        check("dat -nha", Ok("(\"dat\") NOT \"nha\""));
-        check("02-BC/BCĐ", Ok("\"02 BC BCD\""));
-        check("NEAR(a b)", Ok("\"NEAR a\" AND \"b\""));
-        check("a AND ( b", Ok("\"a\" AND \"AND\" AND \"b\""));
-        check("^col:x", Ok("\"col x\""));
+        check("đất đai", Ok("+đất +đai"));
+        check("\"quyết định\"", Ok("+\"quyết định\""));
+        check("quyet*", Ok("+quyet*"));
+        check("dat OR nha", Ok("+dat|nha"));
+        check("dat -nha", Ok("+dat -nha"));
+        check("02-BC/BCĐ", Ok("+\"02-BC/BCĐ\""));
+        check("NEAR(a b)", Ok("+\"NEAR(a\" +b)"));
+        check("a AND ( b", Ok("+a +AND +b"));
+        check("^col:x", Ok("+\"^col:x\""));
     }
 
     #[test]

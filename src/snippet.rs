@@ -80,6 +80,8 @@ fn matches(tokens: &[Token], terms: &[HighlightTerm]) -> Vec<(usize, usize, usiz
                 let folded = &tokens[i + j].folded;
                 if term.prefix && j + 1 == n {
                     folded.starts_with(w.as_str())
+                } else if term.fuzzy {
+                    within_edits(folded, w)
                 } else {
                     folded == w
                 }
@@ -91,6 +93,39 @@ fn matches(tokens: &[Token], terms: &[HighlightTerm]) -> Vec<(usize, usize, usiz
     }
     out.sort();
     out
+}
+
+/// Whether `word` is within the edits fuzzy search allows of `wanted` (one, two for
+/// words of seven letters or more), as the index's fuzzy matching does.
+pub fn within_edits(word: &str, wanted: &str) -> bool {
+    let a: Vec<char> = word.chars().collect();
+    let b: Vec<char> = wanted.chars().collect();
+    let allowed = if b.len() >= 7 { 2 } else { 1 };
+    if a.len().abs_diff(b.len()) > allowed {
+        return false;
+    }
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            current[j + 1] = (previous[j] + usize::from(ca != cb))
+                .min(previous[j + 1] + 1)
+                .min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()] <= allowed
+}
+
+/// How well a page matches: (distinct terms found, occurrences), for picking the page
+/// a result shows.
+pub fn page_score(text: &str, terms: &[HighlightTerm]) -> (usize, usize) {
+    let tokens = tokens(text);
+    let found = matches(&tokens, terms);
+    let mut distinct: Vec<usize> = found.iter().map(|m| m.2).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    (distinct.len(), found.len())
 }
 
 /// The best window of `SNIPPET_WORDS` words of `text` for these terms.

@@ -1,15 +1,14 @@
 //! `sohoa classify ...`, the taxonomy and classifier as the other commands load them,
 //! search filters resolved against the taxonomy, and the analysis part of `show`.
 
-use super::{FilterArgs, open_existing};
+use super::open_existing;
 use crate::classify::metrics::{Evaluation, FIELD_NAMES, LabeledDocument};
 use crate::classify::{
     ClassSource, Classification, Classifier, ClassifyConfig, DEFAULT_REVIEW_BELOW, Taxonomy,
     Training,
 };
-use crate::fields;
 use crate::pipeline::{analyze, document_text};
-use crate::store::{SearchFilters, Store, StoredDocument};
+use crate::store::{Store, StoredDocument};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde::Serialize;
@@ -91,107 +90,6 @@ pub fn build_classifier(
     Ok(Classifier::new(taxonomy, training.as_ref(), config))
 }
 
-/// Checks a date bound: YYYY, YYYY-MM or YYYY-MM-DD.
-fn date_bound(flag: &str, value: &Option<String>) -> anyhow::Result<Option<String>> {
-    let Some(v) = value else {
-        return Ok(None);
-    };
-    let parts: Vec<&str> = v.trim().split('-').collect();
-    let widths = [4, 2, 2];
-    let in_range = |i: usize, n: u32| match i {
-        1 => (1..=12).contains(&n),
-        2 => (1..=31).contains(&n),
-        _ => true,
-    };
-    let well_formed = !parts.is_empty()
-        && parts.len() <= 3
-        && parts.iter().zip(widths).enumerate().all(|(i, (p, w))| {
-            p.len() == w
-                && p.chars().all(|c| c.is_ascii_digit())
-                && p.parse().is_ok_and(|n| in_range(i, n))
-        });
-    if !well_formed {
-        bail!("{flag} {v:?}: write a date as YYYY, YYYY-MM or YYYY-MM-DD");
-    }
-    Ok(Some(v.trim().to_owned()))
-}
-
-/// Flags as typed → filters on stored values (sector id, procedure code, type code).
-pub fn resolve_filters(taxonomy: &Taxonomy, args: &FilterArgs) -> anyhow::Result<SearchFilters> {
-    let sector = match &args.sector {
-        Some(s) => Some(
-            taxonomy
-                .find_sector(s)
-                .with_context(|| {
-                    format!(
-                        "no sector {s:?} in the taxonomy; sectors: {}",
-                        taxonomy.sector_list()
-                    )
-                })?
-                .id,
-        ),
-        None => None,
-    };
-    let procedure = match &args.procedure {
-        Some(p) => {
-            let sectors: Vec<&str> = match &sector {
-                Some(s) => vec![s.as_str()],
-                None => taxonomy.sectors.iter().map(|s| s.id.as_str()).collect(),
-            };
-            let found: Vec<String> = sectors
-                .iter()
-                .filter_map(|s| taxonomy.find_procedure(s, p).map(|p| p.code.clone()))
-                .collect();
-            match found.as_slice() {
-                [one] => Some(one.clone()),
-                [] => {
-                    bail!("no procedure {p:?} in the taxonomy (give its code or more of its name)")
-                }
-                _ => bail!("{p:?} names procedures in several sectors; add --sector"),
-            }
-        }
-        None => None,
-    };
-    let doc_type = match &args.doc_type {
-        Some(t) => Some(
-            fields::type_by_code_or_name(t)
-                .with_context(|| {
-                    let known: Vec<String> = fields::DOC_TYPES
-                        .iter()
-                        .map(|t| format!("{} ({})", t.code, t.name))
-                        .collect();
-                    format!("unknown document type {t:?}; known: {}", known.join(", "))
-                })?
-                .code
-                .to_owned(),
-        ),
-        None => None,
-    };
-    let from = date_bound("--from", &args.from)?;
-    let to = date_bound("--to", &args.to)?;
-    if let (Some(f), Some(t)) = (&from, &to)
-        && f > t
-    {
-        bail!("--from {f} is after --to {t}");
-    }
-    let non_empty = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<String>> {
-        match v {
-            Some(s) if s.trim().is_empty() => bail!("{flag} needs a value"),
-            other => Ok(other.as_ref().map(|s| s.trim().to_owned())),
-        }
-    };
-    Ok(SearchFilters {
-        sector,
-        procedure,
-        doc_type,
-        number: non_empty("--number", &args.number)?,
-        agency: non_empty("--agency", &args.agency)?,
-        from,
-        to,
-        needs_review: args.needs_review,
-    })
-}
-
 pub fn run(
     db: &Path,
     taxonomy: Option<&Path>,
@@ -238,6 +136,7 @@ pub fn run(
                 reasons: vec![format!("set by {by}")],
             };
             store.correct(id, &classification, &by)?;
+            store.flush_index()?;
             println!(
                 "document {id}: {}{}",
                 found.name,
@@ -382,6 +281,7 @@ fn reanalyze_all(store: &mut dyn Store, classifier: &Classifier) -> anyhow::Resu
         documents += 1;
         changed += u64::from(store.set_analysis(id, &analysis)?);
     }
+    store.flush_index()?;
     Ok((documents, changed))
 }
 

@@ -5,9 +5,8 @@ mod classify;
 use crate::classify::DEFAULT_REVIEW_BELOW;
 use crate::load::{Limits, OcrMode};
 use crate::pipeline::{self, Failure, IngestConfig, IngestError, IngestSummary, Progress};
-use crate::query::Query;
-use crate::snippet::snippet;
-use crate::store::{FailureRecord, RunRecord, SearchFilters, SqliteStore, Store, StoredDocument};
+use crate::search::{FilterInput, SearchRequest};
+use crate::store::{FailureRecord, RunRecord, SortOrder, SqliteStore, Store, StoredDocument};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -104,6 +103,9 @@ pub enum Command {
         query: Vec<String>,
         #[command(flatten)]
         filters: FilterArgs,
+        /// relevance (default; filters alone list newest first) or date (newest first).
+        #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+        sort: SortArg,
         #[arg(long, default_value_t = 10)]
         limit: usize,
         #[arg(long, default_value_t = 0)]
@@ -111,6 +113,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Documents most like document ID.
+    Similar {
+        id: i64,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the search index from the database (after restoring or moving files).
+    Reindex,
     /// Show one document with every page's text.
     Show {
         id: i64,
@@ -134,6 +146,12 @@ pub enum ExportFormat {
     Jsonl,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SortArg {
+    Relevance,
+    Date,
+}
+
 /// Search filters, as flags.
 #[derive(clap::Args, Debug, Default)]
 pub struct FilterArgs {
@@ -152,6 +170,9 @@ pub struct FilterArgs {
     /// Part of the issuing agency's name.
     #[arg(long)]
     agency: Option<String>,
+    /// A citizen ID number (12-digit CCCD or 9-digit CMND) the document mentions.
+    #[arg(long = "id", value_name = "NUMBER")]
+    citizen_id: Option<String>,
     /// Issued on or after: YYYY, YYYY-MM or YYYY-MM-DD.
     #[arg(long, value_name = "DATE")]
     from: Option<String>,
@@ -161,6 +182,22 @@ pub struct FilterArgs {
     /// Only documents flagged for review.
     #[arg(long)]
     needs_review: bool,
+}
+
+impl FilterArgs {
+    fn input(&self) -> FilterInput {
+        FilterInput {
+            sector: self.sector.clone(),
+            procedure: self.procedure.clone(),
+            doc_type: self.doc_type.clone(),
+            number: self.number.clone(),
+            agency: self.agency.clone(),
+            citizen_id: self.citizen_id.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            needs_review: self.needs_review,
+        }
+    }
 }
 
 /// Exit codes: 0 all good, 1 some files failed, 2 nothing could run.
@@ -240,14 +277,51 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search {
             query,
             filters,
+            sort,
             limit,
             offset,
             json,
         } => {
-            let store = open_existing(&cli.db)?;
+            let mut store = open_existing(&cli.db)?;
             let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
-            let filters = classify::resolve_filters(&taxonomy, &filters)?;
-            search(&store, &query.join(" "), &filters, limit, offset, json)
+            let mut request = SearchRequest::build(&query.join(" "), &filters.input(), &taxonomy)?
+                .paged(limit, offset)?;
+            request.sort = match sort {
+                SortArg::Relevance => SortOrder::Relevance,
+                SortArg::Date => SortOrder::Date,
+            };
+            make_searchable(&mut store);
+            search(&store, &request, json)
+        }
+        Command::Similar { id, limit, json } => {
+            let mut store = open_existing(&cli.db)?;
+            if store.document(id)?.is_none() {
+                bail!("no document with id {id} in {}", cli.db.display());
+            }
+            make_searchable(&mut store);
+            let hits = crate::search::similar(&store, id, limit)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &serde_json::json!({"schema_version": OUTPUT_SCHEMA_VERSION, "id": id, "hits": hits}),
+                )?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "{} documents like {id}", hits.len())?;
+                print_hits(&mut out, &hits, 0, true, ("«", "»"))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex => {
+            let mut store = open_existing(&cli.db)?;
+            let started = std::time::Instant::now();
+            let documents = store.rebuild_index()?;
+            println!(
+                "search index rebuilt: {documents} documents in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Classify { command } => classify::run(&cli.db, cli.taxonomy.as_deref(), command),
         Command::Show { id, json } => {
@@ -278,6 +352,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Applies stored changes the index has not seen yet (after a crash, or changes made
+/// while another process held the index). Best effort: a search still runs on what is
+/// indexed when another process is writing or the files are read-only.
+fn make_searchable(store: &mut SqliteStore) {
+    if let Err(e) = store.flush_index() {
+        eprintln!(
+            "sohoa: warning: search index not updated ({e}); results may miss recent documents"
+        );
     }
 }
 
@@ -567,75 +652,32 @@ impl Progress for BarProgress {
     }
 }
 
-#[derive(Serialize)]
-struct JsonHit {
-    id: i64,
-    path: String,
-    page: u32,
-    score: f64,
-    sector: Option<String>,
-    #[serde(rename = "type")]
-    doc_type: Option<String>,
-    number: Option<String>,
-    date: Option<String>,
-    snippet: String,
-    /// Character offsets of highlighted words in `snippet`.
-    highlights: Vec<(usize, usize)>,
-}
-
-fn search(
-    store: &dyn Store,
-    text: &str,
-    filters: &SearchFilters,
-    limit: usize,
-    offset: usize,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let query = if text.trim().is_empty() && !filters.is_empty() {
-        None
-    } else {
-        Some(Query::parse(text).with_context(|| format!("cannot search for {text:?}"))?)
-    };
-    let results = store.search(query.as_ref(), filters, limit, offset)?;
-    let terms = query
-        .as_ref()
-        .map(Query::highlight_terms)
-        .unwrap_or_default();
+fn search(store: &dyn Store, request: &SearchRequest, json: bool) -> anyhow::Result<ExitCode> {
+    let response = crate::search::run(store, request)?;
     let mut out = std::io::stdout().lock();
     if json {
         #[derive(Serialize)]
-        struct JsonResults {
+        struct JsonResults<'a> {
             schema_version: u32,
-            query: String,
+            query: &'a str,
             total: usize,
             offset: usize,
-            hits: Vec<JsonHit>,
+            limit: usize,
+            sort: SortOrder,
+            approximate: bool,
+            facets: &'a crate::store::Facets,
+            hits: &'a [crate::search::Hit],
         }
-        let hits = results
-            .hits
-            .into_iter()
-            .map(|h| {
-                let s = snippet(&h.page_text, &terms);
-                JsonHit {
-                    id: h.document_id,
-                    path: h.path,
-                    page: h.page,
-                    score: h.score,
-                    sector: h.sector_name,
-                    doc_type: h.doc_type,
-                    number: h.number,
-                    date: h.date,
-                    snippet: s.text,
-                    highlights: s.highlights,
-                }
-            })
-            .collect();
         let body = JsonResults {
             schema_version: OUTPUT_SCHEMA_VERSION,
-            query: text.to_owned(),
-            total: results.total,
-            offset,
-            hits,
+            query: &request.text,
+            total: response.total,
+            offset: request.offset,
+            limit: request.limit,
+            sort: request.sort,
+            approximate: response.approximate,
+            facets: &response.facets,
+            hits: &response.hits,
         };
         serde_json::to_writer_pretty(&mut out, &body)?;
         writeln!(out)?;
@@ -646,34 +688,77 @@ fn search(
     } else {
         ("«", "»")
     };
+    let shown = response.hits.len();
     writeln!(
         out,
-        "{} document{} match {}{}",
-        results.total,
-        if results.total == 1 { "" } else { "s" },
-        if text.trim().is_empty() {
+        "{} document{} match {}{}{}",
+        response.total,
+        if response.total == 1 { "" } else { "s" },
+        if request.query.is_none() {
             "the filters".to_owned()
         } else {
-            format!("{text:?}")
+            format!("{:?}", request.text)
         },
-        if results.total > results.hits.len() + offset || offset > 0 {
-            format!(" (showing {}–{})", offset + 1, offset + results.hits.len())
+        if response.total > shown + request.offset || request.offset > 0 {
+            format!(
+                " (showing {}–{})",
+                request.offset + 1,
+                request.offset + shown
+            )
         } else {
             String::new()
+        },
+        if response.approximate {
+            " — approximate: no exact match, words matched allowing OCR errors"
+        } else {
+            ""
         }
     )?;
-    for (i, hit) in results.hits.iter().enumerate() {
-        let s = snippet(&hit.page_text, &terms);
+    print_hits(
+        &mut out,
+        &response.hits,
+        request.offset,
+        request.query.is_some(),
+        (open, close),
+    )?;
+    let facets = &response.facets;
+    if response.total > 0 {
+        let line = |counts: &std::collections::BTreeMap<String, u64>| {
+            let mut v: Vec<(&String, &u64)> = counts.iter().collect();
+            v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            v.iter()
+                .take(8)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(out, "\nBy sector: {}", line(&facets.sector))?;
+        writeln!(out, "By type:   {}", line(&facets.doc_type))?;
+        writeln!(out, "By year:   {}", line(&facets.year))?;
+        writeln!(out, "By agency: {}", line(&facets.agency))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_hits(
+    out: &mut impl Write,
+    hits: &[crate::search::Hit],
+    offset: usize,
+    with_score: bool,
+    (open, close): (&str, &str),
+) -> std::io::Result<()> {
+    for (i, hit) in hits.iter().enumerate() {
         let facts: Vec<String> = [
             hit.doc_type.clone(),
             hit.number.as_ref().map(|n| format!("số {n}")),
             hit.date.clone(),
             hit.sector_name.clone(),
+            hit.needs_review.then(|| "needs review".to_owned()),
         ]
         .into_iter()
         .flatten()
         .collect();
-        let score = if query.is_some() {
+        let score = if with_score {
             format!(", score {:.2}", hit.score)
         } else {
             String::new()
@@ -682,16 +767,20 @@ fn search(
             out,
             "{:>3}. [{}] {} (page {}{score})",
             offset + i + 1,
-            hit.document_id,
+            hit.id,
             hit.path,
             hit.page,
         )?;
         if !facts.is_empty() {
             writeln!(out, "     {}", facts.join(" · "))?;
         }
+        let s = crate::snippet::Snippet {
+            text: hit.snippet.clone(),
+            highlights: hit.highlights.clone(),
+        };
         writeln!(out, "     {}", s.marked(open, close))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// A document as `export` and `show --json` write it. Documented in README; add

@@ -4,6 +4,7 @@
 //! PostgreSQL backend for many workers is meant to be a sibling module implementing the
 //! same trait, not a rewrite.
 
+mod index;
 mod sqlite;
 
 use crate::classify::{Classification, Training};
@@ -38,6 +39,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("search index: {0}")]
+    Index(String),
     #[error("another sohoa ingest is writing to {path} ({holder}); run again when it has finished")]
     Busy { path: String, holder: String },
 }
@@ -223,6 +226,8 @@ pub struct SearchFilters {
     pub number: Option<String>,
     /// Part of the issuing agency's name, with or without marks.
     pub agency: Option<String>,
+    /// A citizen ID number (CCCD or CMND) the document mentions.
+    pub citizen_id: Option<String>,
     /// Issue date bounds, inclusive: "2024", "2024-01" or "2024-01-26".
     pub from: Option<String>,
     pub to: Option<String>,
@@ -236,6 +241,7 @@ impl SearchFilters {
             && self.doc_type.is_none()
             && self.number.is_none()
             && self.agency.is_none()
+            && self.citizen_id.is_none()
             && self.from.is_none()
             && self.to.is_none()
             && !self.needs_review
@@ -252,20 +258,44 @@ pub struct Correction {
     pub at: String,
 }
 
-/// The best-matching page of one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// Best match first (documents listed by filters alone: newest first).
+    #[default]
+    Relevance,
+    /// Newest issue date first.
+    Date,
+}
+
+/// What to search for: the store's side of a search request.
+#[derive(Debug, Clone, Default)]
+pub struct SearchSpec {
+    pub query: Option<Query>,
+    pub filters: SearchFilters,
+    pub limit: usize,
+    pub offset: usize,
+    pub sort: SortOrder,
+    /// Words also match within an edit or two (OCR slips).
+    pub fuzzy: bool,
+}
+
+/// Counts of the whole result set by sector id, type code, issue year and agency.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facets {
+    pub sector: std::collections::BTreeMap<String, u64>,
+    #[serde(rename = "type")]
+    pub doc_type: std::collections::BTreeMap<String, u64>,
+    pub year: std::collections::BTreeMap<String, u64>,
+    pub agency: std::collections::BTreeMap<String, u64>,
+}
+
+/// A matching document.
 #[derive(Debug, Clone)]
 pub struct SearchHit {
     pub document_id: i64,
-    pub path: String,
-    pub page: u32,
-    pub sector_name: Option<String>,
-    pub doc_type: Option<String>,
-    pub number: Option<String>,
-    pub date: Option<String>,
-    /// Higher is better (negated bm25).
+    /// Higher is better (BM25 with boosts); the issue date as a number when sorted by date.
     pub score: f64,
-    /// The page's original text, for snippets.
-    pub page_text: String,
 }
 
 #[derive(Debug, Clone)]
@@ -273,6 +303,18 @@ pub struct SearchResults {
     /// Documents matching, over all pages of results.
     pub total: usize,
     pub hits: Vec<SearchHit>,
+    pub facets: Facets,
+}
+
+/// What a result line needs of a document: where, what, and its pages' text.
+#[derive(Debug, Clone)]
+pub struct HitDocument {
+    pub id: i64,
+    pub path: String,
+    pub fields: Option<Fields>,
+    pub classification: Option<Classification>,
+    /// (page number, text), in order.
+    pub pages: Vec<(u32, String)>,
 }
 
 /// How an ingest run ended.
@@ -375,6 +417,9 @@ pub trait Store: Send {
     fn begin_run(&mut self, arguments: &str) -> Result<i64, StoreError>;
     /// Stores a document, all its pages and its location atomically.
     fn put_document(&mut self, run: i64, doc: &NewDocument) -> Result<Stored, StoreError>;
+    /// Stores many new documents in one transaction (bulk loads: synthetic archives,
+    /// imports); all or none. Same rules as `put_document` for each.
+    fn put_documents(&mut self, run: i64, docs: &[NewDocument]) -> Result<Vec<Stored>, StoreError>;
     /// Records that `path` (with this size and mtime) holds the bytes of `document_id`.
     fn put_location(
         &mut self,
@@ -400,15 +445,16 @@ pub trait Store: Send {
     fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError>;
     /// The current, non-failed document with these bytes, else a failed one.
     fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError>;
-    /// Documents ranked by their best page, current versions only; without a query,
-    /// the documents the filters select, newest issue date first.
-    fn search(
-        &self,
-        query: Option<&Query>,
-        filters: &SearchFilters,
-        limit: usize,
-        offset: usize,
-    ) -> Result<SearchResults, StoreError>;
+    /// Current documents matching, ranked, with facets over all of them. Sees what was
+    /// stored up to the last `flush_index`.
+    fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError>;
+    /// Documents most like this one.
+    fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError>;
+    /// What result lines show of these documents, in the order given.
+    fn hit_documents(&self, ids: &[i64]) -> Result<Vec<HitDocument>, StoreError>;
+    /// Makes everything stored so far searchable. `false` when another process is
+    /// writing the index right now (it will include these changes).
+    fn flush_index(&mut self) -> Result<bool, StoreError>;
     /// Replaces a document's fields and, unless staff set it, its classification.
     /// Returns whether the sector or procedure changed.
     fn set_analysis(&mut self, document_id: i64, analysis: &Analysis) -> Result<bool, StoreError>;

@@ -1,17 +1,16 @@
 //! SQLite backend: WAL, versioned migrations, FTS5 over `đ`-folded page text.
 
+use super::index::{IndexRecord, SearchIndex};
 use super::{
-    Analysis, Correction, DocStatus, FailureRecord, KnownContent, KnownLocation, NewDocument,
-    RunRecord, RunStatus, SearchFilters, SearchHit, SearchResults, Store, StoreError, Stored,
-    StoredDocument, StoredPage, VersionRef,
+    Analysis, Correction, DocStatus, FailureRecord, HitDocument, KnownContent, KnownLocation,
+    NewDocument, RunRecord, RunStatus, SearchHit, SearchResults, SearchSpec, Store, StoreError,
+    Stored, StoredDocument, StoredPage, VersionRef,
 };
 use crate::classify::{ClassSource, Classification, Training};
 use crate::fields::Fields;
-use crate::fold::{fold_for_index, fold_full};
+use crate::fold::fold_full;
 use crate::load::TextSource;
-use crate::query::Query;
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::time::Duration;
 
@@ -172,6 +171,16 @@ const MIGRATIONS: &[&str] = &[
         counts TEXT NOT NULL
     );
     "#,
+    // 4: search moves to the tantivy index beside the database (see store::index); the
+    // FTS5 table goes, and changes to what search sees are queued for the index.
+    r#"
+    DROP TABLE page_fts;
+    CREATE TABLE search_changes (
+        seq INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL
+    );
+    INSERT INTO search_changes (document_id) SELECT id FROM documents;
+    "#,
 ];
 
 pub struct SqliteStore {
@@ -180,7 +189,16 @@ pub struct SqliteStore {
     /// The open lock file while this handle is the ingest writer (flock is released by
     /// the kernel when the process dies, even by SIGKILL).
     ingest_lock: Option<std::fs::File>,
+    /// The search index, opened on first use (lookups from the loader never need it).
+    index: std::cell::OnceCell<SearchIndex>,
 }
+
+/// A document as the index needs it: its text, fields and classification.
+type IndexParts = (String, Option<Fields>, Option<Classification>);
+
+/// Threads the index writer uses. Ingest's cores are busy with OCR; one is enough to
+/// index thousands of pages a second.
+const INDEX_THREADS: usize = 1;
 
 /// How long a writer waits for another writer's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -203,6 +221,7 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             ingest_lock: None,
+            index: std::cell::OnceCell::new(),
         };
         store.migrate(&name)?;
         Ok(store)
@@ -247,6 +266,70 @@ impl SqliteStore {
         })();
         self.conn.execute_batch("PRAGMA foreign_keys = ON")?;
         result
+    }
+
+    /// The search index beside the database. A missing one is created and every
+    /// document queued for it (an archive from before the index, or a deleted index).
+    fn index(&self) -> Result<&SearchIndex, StoreError> {
+        if let Some(index) = self.index.get() {
+            return Ok(index);
+        }
+        let mut dir = self.path.clone().into_os_string();
+        dir.push(".index");
+        let (index, created) = SearchIndex::open(Path::new(&dir))?;
+        if created {
+            self.conn.execute(
+                "INSERT INTO search_changes (document_id) SELECT id FROM documents",
+                [],
+            )?;
+        }
+        Ok(self.index.get_or_init(|| index))
+    }
+
+    /// Everything the index needs of one document, or None when search must not see it.
+    fn index_record_parts(&self, id: i64) -> Result<Option<IndexParts>, StoreError> {
+        let visible: Option<bool> = self
+            .conn
+            .prepare_cached(
+                "SELECT current = 1 AND status != 'failed' FROM documents WHERE id = ?1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        if visible != Some(true) {
+            return Ok(None);
+        }
+        let pages: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT text FROM pages WHERE document_id = ?1 ORDER BY number")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(Some((
+            pages.join("\n"),
+            load_fields(&self.conn, id)?,
+            load_classification(&self.conn, id)?,
+        )))
+    }
+
+    /// Rebuilds the search index from scratch: every document queued, then applied.
+    /// Returns how many documents search now sees.
+    pub fn rebuild_index(&mut self) -> Result<u64, StoreError> {
+        let index = self.index()?;
+        let Some(mut writer) = index.writer(INDEX_THREADS)? else {
+            return Err(StoreError::Index(
+                "another process is writing the index; run again when it has finished".into(),
+            ));
+        };
+        writer
+            .delete_all_documents()
+            .map_err(|e| StoreError::Index(e.to_string()))?;
+        index.commit(&mut writer)?;
+        drop(writer);
+        self.conn.execute(
+            "INSERT INTO search_changes (document_id) SELECT id FROM documents",
+            [],
+        )?;
+        self.flush_index()?;
+        Ok(self.index()?.len())
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
@@ -506,62 +589,6 @@ fn load_classification(
     .transpose()
 }
 
-/// SQL conditions (on `d` documents, `f` fields, `c` classifications) and their
-/// parameters, for the filters that are set.
-fn filter_conditions(filters: &SearchFilters) -> (String, Vec<Value>) {
-    let mut sql = String::new();
-    let mut values = Vec::new();
-    // LIKE patterns from user text: escape the wildcards.
-    let like = |s: &str| {
-        format!(
-            "%{}%",
-            s.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    };
-    if let Some(sector) = &filters.sector {
-        sql.push_str(" AND c.sector = ?");
-        values.push(Value::Text(sector.clone()));
-    }
-    if let Some(code) = &filters.procedure {
-        sql.push_str(" AND c.procedure_code = ?");
-        values.push(Value::Text(code.clone()));
-    }
-    if let Some(t) = &filters.doc_type {
-        sql.push_str(" AND f.doc_type = ?");
-        values.push(Value::Text(t.clone()));
-    }
-    if let Some(n) = &filters.number {
-        // Whole, or without the issuer part: "02-BC" finds "02-BC/BCĐ".
-        let key = number_key(n);
-        sql.push_str(
-            " AND (f.number_key = ? OR substr(f.number_key, 1, length(?) + 1) IN (? || '/', ? || '-'))",
-        );
-        for _ in 0..4 {
-            values.push(Value::Text(key.clone()));
-        }
-    }
-    if let Some(a) = &filters.agency {
-        sql.push_str(" AND f.agency_key LIKE ? ESCAPE '\\'");
-        values.push(Value::Text(like(&fold_full(a))));
-    }
-    if let Some(from) = &filters.from {
-        // "2024-01" sorts before every day of January 2024.
-        sql.push_str(" AND f.issue_date >= ?");
-        values.push(Value::Text(from.clone()));
-    }
-    if let Some(to) = &filters.to {
-        // '~' sorts after digits and '-': "2024-06~" is after every day of June.
-        sql.push_str(" AND f.issue_date <= ?");
-        values.push(Value::Text(format!("{to}~")));
-    }
-    if filters.needs_review {
-        sql.push_str(" AND c.needs_review = 1");
-    }
-    (sql, values)
-}
-
 fn upsert_location(
     conn: &Connection,
     run: i64,
@@ -586,13 +613,17 @@ fn upsert_location(
     Ok(())
 }
 
+/// Notes that search must see document `id` anew (added, changed, hidden or deleted).
+fn queue_change(conn: &Connection, id: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO search_changes (document_id) VALUES (?1)")?
+        .execute([id])?;
+    Ok(())
+}
+
 /// Deletes a document with its pages and their index rows (a failed attempt being retried).
 fn delete_document(conn: &Connection, id: i64) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM page_fts WHERE rowid IN (SELECT id FROM pages WHERE document_id = ?1)",
-        [id],
-    )?;
     conn.execute("DELETE FROM pages WHERE document_id = ?1", [id])?;
+    queue_change(conn, id)?;
     // Versions that pointed at it as their record now stand on their own.
     conn.execute(
         "UPDATE documents SET record_id = id WHERE record_id = ?1 AND id != ?1",
@@ -601,6 +632,108 @@ fn delete_document(conn: &Connection, id: i64) -> Result<(), StoreError> {
     conn.execute("DELETE FROM locations WHERE document_id = ?1", [id])?;
     conn.execute("DELETE FROM documents WHERE id = ?1", [id])?;
     Ok(())
+}
+
+/// Writes a document, its pages, index rows, analysis and location (inside the caller's
+/// transaction).
+fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Stored, StoreError> {
+    // The same bytes may already be here (two paths in one batch): one document,
+    // two locations.
+    if let Some(sha) = &doc.sha256
+        && doc.replaces.is_none()
+    {
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM documents WHERE sha256 = ?1 AND status != 'failed' AND current = 1
+                     ORDER BY id LIMIT 1",
+                [sha],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(id) = existing {
+            upsert_location(tx, run, &doc.path, id, doc.size, doc.file_mtime)?;
+            return Ok(Stored::AlreadyArchived(id));
+        }
+    }
+    let (record_id, version): (Option<i64>, i64) = match doc.supersedes {
+        Some(previous) => {
+            let (record, version): (Option<i64>, i64) = tx.query_row(
+                "SELECT record_id, version FROM documents WHERE id = ?1",
+                [previous],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            // The old bytes stay current while another path still holds them (a copy
+            // made before the change); otherwise they become history.
+            tx.execute(
+                "UPDATE documents SET current = 0 WHERE id = ?1
+                     AND NOT EXISTS (SELECT 1 FROM locations
+                                     WHERE document_id = ?1 AND path != ?2 AND gone_run IS NULL)",
+                params![previous, doc.path],
+            )?;
+            queue_change(tx, previous)?;
+            (Some(record.unwrap_or(previous)), version + 1)
+        }
+        None => (None, 1),
+    };
+    if let Some(failed) = doc.replaces {
+        delete_document(tx, failed)?;
+    }
+    tx.execute(
+            "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error,
+                                    record_id, version, current)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
+            params![
+                run,
+                doc.path,
+                doc.sha256,
+                doc.size.map(|s| s as i64),
+                doc.format,
+                doc.file_mtime,
+                doc.pages.len() as i64,
+                doc.status.as_str(),
+                doc.error,
+                record_id,
+                version,
+            ],
+        )?;
+    let document_id = tx.last_insert_rowid();
+    if record_id.is_none() {
+        tx.execute(
+            "UPDATE documents SET record_id = id WHERE id = ?1",
+            [document_id],
+        )?;
+    }
+    {
+        let mut insert_page = tx.prepare_cached(
+                "INSERT INTO pages (document_id, number, text, confidence, width, height, dpi, text_source,
+                                    error, note, words)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+        for page in &doc.pages {
+            let words = serde_json::to_string(&page.words)
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode words: {e}")))?;
+            insert_page.execute(params![
+                document_id,
+                page.number,
+                page.text,
+                page.confidence.map(f64::from),
+                page.width,
+                page.height,
+                page.dpi.map(f64::from),
+                page.source.as_str(),
+                page.error,
+                page.note,
+                words,
+            ])?;
+        }
+    }
+    if let Some(analysis) = &doc.analysis {
+        write_fields(tx, document_id, &analysis.fields)?;
+        write_classification(tx, document_id, &analysis.classification)?;
+    }
+    queue_change(tx, document_id)?;
+    upsert_location(tx, run, &doc.path, document_id, doc.size, doc.file_mtime)?;
+    Ok(Stored::New(document_id))
 }
 
 impl Store for SqliteStore {
@@ -657,109 +790,19 @@ impl Store for SqliteStore {
 
     fn put_document(&mut self, run: i64, doc: &NewDocument) -> Result<Stored, StoreError> {
         let tx = self.conn.transaction()?;
-        // The same bytes may already be here (two paths in one batch): one document,
-        // two locations.
-        if let Some(sha) = &doc.sha256
-            && doc.replaces.is_none()
-        {
-            let existing: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM documents WHERE sha256 = ?1 AND status != 'failed' AND current = 1
-                     ORDER BY id LIMIT 1",
-                    [sha],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(id) = existing {
-                upsert_location(&tx, run, &doc.path, id, doc.size, doc.file_mtime)?;
-                tx.commit()?;
-                return Ok(Stored::AlreadyArchived(id));
-            }
-        }
-        let (record_id, version): (Option<i64>, i64) = match doc.supersedes {
-            Some(previous) => {
-                let (record, version): (Option<i64>, i64) = tx.query_row(
-                    "SELECT record_id, version FROM documents WHERE id = ?1",
-                    [previous],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-                // The old bytes stay current while another path still holds them (a copy
-                // made before the change); otherwise they become history.
-                tx.execute(
-                    "UPDATE documents SET current = 0 WHERE id = ?1
-                     AND NOT EXISTS (SELECT 1 FROM locations
-                                     WHERE document_id = ?1 AND path != ?2 AND gone_run IS NULL)",
-                    params![previous, doc.path],
-                )?;
-                (Some(record.unwrap_or(previous)), version + 1)
-            }
-            None => (None, 1),
-        };
-        if let Some(failed) = doc.replaces {
-            delete_document(&tx, failed)?;
-        }
-        tx.execute(
-            "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error,
-                                    record_id, version, current)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
-            params![
-                run,
-                doc.path,
-                doc.sha256,
-                doc.size.map(|s| s as i64),
-                doc.format,
-                doc.file_mtime,
-                doc.pages.len() as i64,
-                doc.status.as_str(),
-                doc.error,
-                record_id,
-                version,
-            ],
-        )?;
-        let document_id = tx.last_insert_rowid();
-        if record_id.is_none() {
-            tx.execute(
-                "UPDATE documents SET record_id = id WHERE id = ?1",
-                [document_id],
-            )?;
-        }
-        {
-            let mut insert_page = tx.prepare_cached(
-                "INSERT INTO pages (document_id, number, text, confidence, width, height, dpi, text_source,
-                                    error, note, words)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            let mut insert_fts =
-                tx.prepare_cached("INSERT INTO page_fts (rowid, body) VALUES (?1, ?2)")?;
-            for page in &doc.pages {
-                let words = serde_json::to_string(&page.words)
-                    .map_err(|e| StoreError::Corrupt(format!("cannot encode words: {e}")))?;
-                insert_page.execute(params![
-                    document_id,
-                    page.number,
-                    page.text,
-                    page.confidence.map(f64::from),
-                    page.width,
-                    page.height,
-                    page.dpi.map(f64::from),
-                    page.source.as_str(),
-                    page.error,
-                    page.note,
-                    words,
-                ])?;
-                let page_id = tx.last_insert_rowid();
-                if !page.text.is_empty() {
-                    insert_fts.execute(params![page_id, fold_for_index(&page.text)])?;
-                }
-            }
-        }
-        if let Some(analysis) = &doc.analysis {
-            write_fields(&tx, document_id, &analysis.fields)?;
-            write_classification(&tx, document_id, &analysis.classification)?;
-        }
-        upsert_location(&tx, run, &doc.path, document_id, doc.size, doc.file_mtime)?;
+        let stored = insert_document(&tx, run, doc)?;
         tx.commit()?;
-        Ok(Stored::New(document_id))
+        Ok(stored)
+    }
+
+    fn put_documents(&mut self, run: i64, docs: &[NewDocument]) -> Result<Vec<Stored>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let stored = docs
+            .iter()
+            .map(|doc| insert_document(&tx, run, doc))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(stored)
     }
 
     fn put_location(
@@ -870,92 +913,90 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    fn search(
-        &self,
-        query: Option<&Query>,
-        filters: &SearchFilters,
-        limit: usize,
-        offset: usize,
-    ) -> Result<SearchResults, StoreError> {
-        let (conditions, filter_values) = filter_conditions(filters);
-        let joins = "LEFT JOIN document_fields f ON f.document_id = d.id
-                     LEFT JOIN classifications c ON c.document_id = d.id";
-        let mut values: Vec<Value> = Vec::new();
-        let (count_sql, hits_sql) = match query {
-            Some(query) => {
-                values.push(Value::Text(query.to_fts5()));
-                (
-                    format!(
-                        "SELECT count(DISTINCT p.document_id)
-                         FROM page_fts JOIN pages p ON p.id = page_fts.rowid
-                         JOIN documents d ON d.id = p.document_id AND d.current = 1 {joins}
-                         WHERE page_fts MATCH ? {conditions}"
-                    ),
-                    format!(
-                        "WITH hits AS (
-                             SELECT p.document_id AS doc, p.id AS page_id, bm25(page_fts) AS rank
-                             FROM page_fts JOIN pages p ON p.id = page_fts.rowid
-                             JOIN documents d ON d.id = p.document_id AND d.current = 1 {joins}
-                             WHERE page_fts MATCH ? {conditions}
-                         ), best AS (
-                             SELECT doc, page_id, rank,
-                                    row_number() OVER (PARTITION BY doc ORDER BY rank, page_id) AS n
-                             FROM hits
-                         )
-                         SELECT best.doc, d.path, p.number, best.rank, p.text,
-                                c.sector_name, f.doc_type, f.number, f.issue_date
-                         FROM best
-                         JOIN documents d ON d.id = best.doc
-                         JOIN pages p ON p.id = best.page_id {joins}
-                         WHERE best.n = 1
-                         ORDER BY best.rank, best.doc
-                         LIMIT ? OFFSET ?"
-                    ),
-                )
-            }
-            None => (
-                format!(
-                    "SELECT count(*) FROM documents d {joins}
-                     WHERE d.current = 1 AND d.status != 'failed' {conditions}"
-                ),
-                format!(
-                    "SELECT d.id, d.path, coalesce(p.number, 1), 0.0, coalesce(p.text, ''),
-                            c.sector_name, f.doc_type, f.number, f.issue_date
-                     FROM documents d {joins}
-                     LEFT JOIN pages p ON p.document_id = d.id
-                          AND p.number = (SELECT min(number) FROM pages WHERE document_id = d.id)
-                     WHERE d.current = 1 AND d.status != 'failed' {conditions}
-                     ORDER BY f.issue_date IS NULL, f.issue_date DESC, d.id DESC
-                     LIMIT ? OFFSET ?"
-                ),
-            ),
-        };
-        values.extend(filter_values);
-        let total: i64 = self
-            .conn
-            .query_row(&count_sql, params_from_iter(values.iter()), |r| r.get(0))?;
-        values.push(Value::Integer(limit as i64));
-        values.push(Value::Integer(offset as i64));
-        let mut stmt = self.conn.prepare_cached(&hits_sql)?;
-        let hits = stmt
-            .query_map(params_from_iter(values.iter()), |r| {
-                Ok(SearchHit {
-                    document_id: r.get(0)?,
-                    path: r.get(1)?,
-                    page: r.get(2)?,
-                    score: -r.get::<_, f64>(3)?,
-                    page_text: r.get(4)?,
-                    sector_name: r.get(5)?,
-                    doc_type: r.get(6)?,
-                    number: r.get(7)?,
-                    date: r.get(8)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+    fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError> {
+        let index = self.index()?;
+        index.refresh()?;
+        let (total, hits, facets) = index.search(spec)?;
         Ok(SearchResults {
-            total: total as usize,
+            total,
             hits,
+            facets,
         })
+    }
+
+    fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let Some((text, _, _)) = self.index_record_parts(document_id)? else {
+            return Ok(Vec::new());
+        };
+        let index = self.index()?;
+        index.refresh()?;
+        index.similar(document_id, &text, limit)
+    }
+
+    fn hit_documents(&self, ids: &[i64]) -> Result<Vec<HitDocument>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let path: Option<String> = self
+                .conn
+                .prepare_cached("SELECT path FROM documents WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            let Some(path) = path else { continue };
+            let pages = self
+                .conn
+                .prepare_cached(
+                    "SELECT number, text FROM pages WHERE document_id = ?1 ORDER BY number",
+                )?
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(HitDocument {
+                id,
+                path,
+                fields: load_fields(&self.conn, id)?,
+                classification: load_classification(&self.conn, id)?,
+                pages,
+            });
+        }
+        Ok(out)
+    }
+
+    fn flush_index(&mut self) -> Result<bool, StoreError> {
+        let index = self.index()?;
+        let pending: Vec<(i64, i64)> = self
+            .conn
+            .prepare_cached("SELECT seq, document_id FROM search_changes ORDER BY seq")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let Some(&(last, _)) = pending.last() else {
+            return Ok(true);
+        };
+        let Some(mut writer) = index.writer(INDEX_THREADS)? else {
+            return Ok(false);
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (_, id) in pending.iter().rev() {
+            // The latest state of each document is all that matters.
+            if !seen.insert(*id) {
+                continue;
+            }
+            index.delete(&writer, *id);
+            if let Some((text, fields, classification)) = self.index_record_parts(*id)? {
+                index.add(
+                    &writer,
+                    &IndexRecord {
+                        id: *id,
+                        text: &text,
+                        fields: fields.as_ref(),
+                        classification: classification.as_ref(),
+                    },
+                )?;
+            }
+        }
+        index.commit(&mut writer)?;
+        // Applied: forget them. A crash before this line replays them (harmless).
+        self.conn
+            .execute("DELETE FROM search_changes WHERE seq <= ?1", [last])?;
+        Ok(true)
     }
 
     fn set_analysis(&mut self, document_id: i64, analysis: &Analysis) -> Result<bool, StoreError> {
@@ -973,6 +1014,7 @@ impl Store for SqliteStore {
         if !staff {
             write_classification(&tx, document_id, new)?;
         }
+        queue_change(&tx, document_id)?;
         tx.commit()?;
         Ok(changed)
     }
@@ -997,6 +1039,7 @@ impl Store for SqliteStore {
             ],
         )?;
         write_classification(&tx, document_id, classification)?;
+        queue_change(&tx, document_id)?;
         tx.commit()?;
         Ok(())
     }

@@ -470,7 +470,7 @@ fn bad_classification_input_is_refused_by_name() {
         ),
         (
             &["search", "--from", "2024-05", "--to", "2024-01"],
-            "--from 2024-05 is after --to 2024-01",
+            "the date range starts at 2024-05 after it ends at 2024-01",
         ),
         (&["search", "--agency", " "], "--agency needs a value"),
         (&["search"], "the query is empty"),

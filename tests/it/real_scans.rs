@@ -3,7 +3,6 @@
 use crate::support::shared_scans;
 use sohoa::eval::character_error_rate;
 use sohoa::pipeline::{self, IngestConfig, SilentProgress};
-use sohoa::query::Query;
 use sohoa::store::{DocStatus, SqliteStore, Store};
 
 #[test]
@@ -84,14 +83,9 @@ fn real_scans_ingest_and_read() {
         .unwrap();
     assert_eq!(seen, 5);
     for query in ["so giao duc", "Đà Nẵng", "thanh pho"] {
-        let results = store
-            .search(
-                Some(&Query::parse(query).unwrap()),
-                &Default::default(),
-                10,
-                0,
-            )
-            .unwrap();
+        let results =
+            sohoa::search::run(&store, &sohoa::search::SearchRequest::parse(query).unwrap())
+                .unwrap();
         assert!(
             results.total >= 2,
             "{query:?} found {} documents",

@@ -3,7 +3,6 @@
 use crate::support::repo_path;
 use sohoa::eval::character_error_rate;
 use sohoa::pipeline::{self, IngestConfig, SilentProgress};
-use sohoa::query::Query;
 use sohoa::store::{DocStatus, SqliteStore, Store};
 use std::sync::OnceLock;
 
@@ -103,14 +102,9 @@ fn samples_are_searchable_without_marks() {
         ("nha may may mac", "to-trinh-dau-tu.pdf"),
         ("\"thu hồi\" đất", "quyet-dinh-dat-dai.png"),
     ] {
-        let results = store
-            .search(
-                Some(&Query::parse(query).unwrap()),
-                &Default::default(),
-                3,
-                0,
-            )
-            .unwrap();
+        let results =
+            sohoa::search::run(&store, &sohoa::search::SearchRequest::parse(query).unwrap())
+                .unwrap();
         let top = results
             .hits
             .first()

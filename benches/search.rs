@@ -1,0 +1,212 @@
+//! Search at scale: builds a synthetic archive (default 1,000,000 pages, from a seed,
+//! through the store API, no OCR) and measures query latency over a fixed query mix.
+//! Run by `scripts/bench-search [PAGES]`; prints figures, asserts nothing.
+
+use sohoa::search::{self, SearchRequest};
+use sohoa::store::{SqliteStore, Store};
+use sohoa::synth::{self, Rng};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Characters per synthetic page: a typed A4 page of Vietnamese prose is 1,500–3,000.
+const PAGE_CHARS: usize = 1500;
+
+/// The query mix: rare and common words, phrases, numbers, filters with broad text,
+/// words that need the fuzzy fallback, with and without marks.
+const QUERIES: &[&str] = &[
+    "quyết định",
+    "quyet dinh",
+    "ủy ban nhân dân",
+    "uy ban nhan dan",
+    "\"ủy ban nhân dân\"",
+    "theo quy định",
+    "hồ sơ",
+    "ho so",
+    "giấy chứng nhận quyền sử dụng đất",
+    "quyen su dung dat",
+    "\"giấy phép xây dựng\"",
+    "đăng ký khai sinh",
+    "bảo hiểm xã hội",
+    "bao hiem",
+    "khoáng sản",
+    "thủy lợi",
+    "thanh tra khiếu nại",
+    "tôn giáo",
+    "hợp tác quốc tế",
+    "di tích lịch sử",
+    "quyết định sector:dat-dai",
+    "quyết định type:QĐ",
+    "ủy ban nhân dân date:2020-01..2020-12",
+    "hồ sơ sector:ho-tich type:CV",
+    "theo quy định agency:\"sở tư pháp\"",
+    "sector:xay-dung",
+    "type:BC date:2024",
+    "number:1234/QĐ",
+    "number:77",
+    "quy*",
+    "thu*",
+    "ngân sách OR xuất bản",
+    "quyết định -thanh",
+    "bảo vệ môi trường -khoáng",
+    "chứng thực bản sao",
+    "cải cách hành chính",
+    "thủ tục hành chính",
+    "an toàn giao thông",
+    "người có công",
+    "đầu tư",
+    "trợ giúp pháp lý",
+    "kiểm định chất lượng",
+    "phòng chống dịch",
+    "xuat ban",
+    "tổ chức thực hiện",
+    "căn cứ luật",
+    "quyết đinh",
+    "ủy ban nhân dăn",
+    "giấy chứnq nhận",
+    "khoáng sản thủy lợi",
+    "báo cáo kết quả sector:giao-thong",
+    "Nghệ An",
+];
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn main() {
+    let pages: usize = arg("--pages").map_or(1_000_000, |p| p.parse().expect("--pages N"));
+    let seed: u64 = arg("--seed").map_or(7, |s| s.parse().expect("--seed N"));
+    let dir = PathBuf::from(arg("--dir").unwrap_or_else(|| "target/bench-search".into()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join(format!("archive-{pages}-{seed}.db"));
+    let marker = dir.join(format!("archive-{pages}-{seed}.done"));
+    if !marker.exists() {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        println!("building {pages} pages (seed {seed}) into {}", db.display());
+        let mut store = SqliteStore::open(&db).unwrap();
+        let run = store.begin_run("bench-search build").unwrap();
+        let mut rng = Rng::new(seed);
+        let (mut written, mut raw_bytes, mut index) = (0usize, 0u64, 0u64);
+        let started = Instant::now();
+        let mut batch = Vec::new();
+        while written < pages {
+            let mut doc = synth::document(&mut rng, index, PAGE_CHARS);
+            doc.pages.truncate(pages - written);
+            written += doc.pages.len();
+            raw_bytes += doc.pages.iter().map(|p| p.text.len() as u64).sum::<u64>();
+            index += 1;
+            batch.push(doc);
+            if batch.len() == 500 || written == pages {
+                store.put_documents(run, &batch).unwrap();
+                batch.clear();
+                if index % 20_000 < 500 {
+                    store.flush_index().unwrap();
+                }
+            }
+            if index % 50_000 == 0 {
+                println!(
+                    "  {written} pages, {:.0} pages/s",
+                    written as f64 / started.elapsed().as_secs_f64()
+                );
+            }
+        }
+        store.flush_index().unwrap();
+        store
+            .finish_run(
+                run,
+                sohoa::store::RunStatus::Completed,
+                &serde_json::json!({}),
+            )
+            .unwrap();
+        drop(store);
+        let seconds = started.elapsed().as_secs_f64();
+        std::fs::write(&marker, format!("{raw_bytes}\n{seconds}\n{index}\n")).unwrap();
+    }
+    let facts = std::fs::read_to_string(&marker).unwrap();
+    let mut facts = facts.lines();
+    let raw_bytes: u64 = facts.next().unwrap().parse().unwrap();
+    let build_seconds: f64 = facts.next().unwrap().parse().unwrap();
+    let documents: u64 = facts.next().unwrap().parse().unwrap();
+    let db_bytes: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("archive-{pages}-{seed}.db"))
+        })
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum();
+    println!(
+        "archive: {pages} pages, {documents} documents, raw text {:.0} MB, database {:.0} MB ({:.2}x), built at {:.0} pages/s",
+        raw_bytes as f64 / 1e6,
+        db_bytes as f64 / 1e6,
+        db_bytes as f64 / raw_bytes as f64,
+        pages as f64 / build_seconds
+    );
+    let mut store = SqliteStore::open(&db).unwrap();
+    let started = Instant::now();
+    store.flush_index().unwrap();
+    println!(
+        "index brought up to date in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // Warm the cache as a serving process would be.
+    let requests: Vec<(&str, SearchRequest)> = QUERIES
+        .iter()
+        .filter_map(|q| match SearchRequest::parse(q) {
+            Ok(r) => Some((*q, r)),
+            Err(e) => {
+                println!("  not run: {q:?}: {e}");
+                None
+            }
+        })
+        .collect();
+    for (_, request) in &requests {
+        let _ = search::run(&store, request);
+    }
+    let rounds: usize = arg("--rounds").map_or(3, |r| r.parse().unwrap());
+    let mut all = Vec::new();
+    let mut per_query = Vec::new();
+    for (q, request) in &requests {
+        let mut times = Vec::new();
+        let mut total = 0;
+        let mut fuzzy = false;
+        for _ in 0..rounds {
+            let started = Instant::now();
+            let response = search::run(&store, request).unwrap();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            total = response.total;
+            fuzzy = response.approximate;
+        }
+        times.sort_by(f64::total_cmp);
+        per_query.push((q, times[times.len() / 2], total, fuzzy));
+        all.extend(times);
+    }
+    all.sort_by(f64::total_cmp);
+    per_query.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!("slowest queries (median ms, documents matched):");
+    for (q, ms, total, fuzzy) in per_query.iter().take(10) {
+        println!(
+            "  {ms:8.1} ms  {total:>8}{}  {q}",
+            if *fuzzy { " ~" } else { "" }
+        );
+    }
+    println!(
+        "latency over {} queries x {rounds}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        requests.len(),
+        percentile(&all, 0.50),
+        percentile(&all, 0.95),
+        percentile(&all, 0.99),
+        all.last().unwrap()
+    );
+}

@@ -1,0 +1,611 @@
+//! The search index: tantivy, beside the SQLite file (`<db>.index/`), one entry per
+//! current document. Derived data: SQLite is the truth, every change to what search
+//! sees is queued in SQLite (`search_changes`) in the transaction that makes it, and
+//! `flush` applies the queue here. Lost or stale, the index is rebuilt from SQLite.
+//!
+//! Why tantivy and not SQLite FTS5 (measured, see ARCHITECTURE.md): FTS5 computes bm25
+//! for every match before sorting, 150 ms per common query at 20,000 pages already.
+
+use super::{Facets, SearchFilters, SearchHit, SearchSpec, SortOrder, StoreError};
+use crate::classify::Classification;
+use crate::fields::Fields;
+use crate::fold::has_marks;
+use crate::query::{Clause, Term as QueryTerm, TermKind};
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::Path;
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, MoreLikeThisQuery, Occur,
+    PhrasePrefixQuery, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, TermQuery,
+};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use unicode_normalization::UnicodeNormalization;
+
+/// Tokenizer of the folded text: words lower-cased, every mark and `đ` folded.
+const FOLDED: &str = "sohoa_folded";
+/// Tokenizer of the marked text: words lower-cased, marks kept (for tone-aware ranking).
+const MARKED: &str = "sohoa_marked";
+/// Memory for the index writer's buffer; a bigger one makes fewer, larger segments.
+const WRITER_MEMORY: usize = 64 << 20;
+/// A query term with marks also matches its exact marked form, scored this much extra:
+/// `bán` ranks documents with `bán` above those with only `ban` or `bàn`.
+const EXACT_MARKS_BOOST: f32 = 1.5;
+
+#[derive(Clone, Copy)]
+struct Fields_ {
+    id: Field,
+    text: Field,
+    marked: Field,
+    sector: Field,
+    procedure: Field,
+    doc_type: Field,
+    number: Field,
+    agency: Field,
+    agency_name: Field,
+    citizen_id: Field,
+    date: Field,
+    year: Field,
+    review: Field,
+}
+
+/// What the index holds of one document.
+pub struct IndexRecord<'a> {
+    pub id: i64,
+    pub text: &'a str,
+    pub fields: Option<&'a Fields>,
+    pub classification: Option<&'a Classification>,
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    f: Fields_,
+}
+
+fn index_error(e: tantivy::TantivyError) -> StoreError {
+    StoreError::Index(e.to_string())
+}
+
+fn schema() -> (Schema, Fields_) {
+    let mut b = Schema::builder();
+    let text_options = |tokenizer: &str, record: IndexRecordOption| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(record),
+        )
+    };
+    let f = Fields_ {
+        id: b.add_u64_field("id", INDEXED | FAST),
+        text: b.add_text_field(
+            "text",
+            text_options(FOLDED, IndexRecordOption::WithFreqsAndPositions),
+        ),
+        // Only presence and frequency are needed to prefer exact marks: no positions.
+        marked: b.add_text_field("marked", text_options(MARKED, IndexRecordOption::WithFreqs)),
+        sector: b.add_text_field("sector", STRING | FAST),
+        procedure: b.add_text_field("procedure", STRING),
+        doc_type: b.add_text_field("doc_type", STRING | FAST),
+        number: b.add_text_field("number", STRING),
+        agency: b.add_text_field(
+            "agency",
+            text_options(FOLDED, IndexRecordOption::WithFreqsAndPositions),
+        ),
+        agency_name: b.add_text_field("agency_name", STRING | FAST),
+        citizen_id: b.add_text_field("citizen_id", STRING),
+        date: b.add_u64_field("date", INDEXED | FAST),
+        year: b.add_u64_field("year", FAST),
+        review: b.add_u64_field("review", INDEXED | FAST),
+    };
+    (b.build(), f)
+}
+
+fn register_tokenizers(index: &Index) {
+    index.tokenizers().register(
+        FOLDED,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .build(),
+    );
+    index.tokenizers().register(
+        MARKED,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(LowerCaser)
+            .build(),
+    );
+}
+
+/// The words of `text` as the index sees them with `tokenizer`.
+fn tokens(index: &Index, tokenizer: &str, text: &str) -> Vec<String> {
+    let mut analyzer = index
+        .tokenizers()
+        .get(tokenizer)
+        .expect("tokenizer registered at open");
+    let nfc: String = text.nfc().collect();
+    let mut stream = analyzer.token_stream(&nfc);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// "2024-01-26" → 20240126 (a sortable number); a bound "2024" or "2024-06" becomes the
+/// first or last possible day.
+fn date_number(date: &str, upper: bool) -> Option<u64> {
+    let parts: Vec<u64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let fill = if upper { 99 } else { 0 };
+    match parts.as_slice() {
+        [y] => Some(y * 10_000 + fill * 100 + fill),
+        [y, m] => Some(y * 10_000 + m * 100 + fill),
+        [y, m, d] => Some(y * 10_000 + m * 100 + d),
+        _ => None,
+    }
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it when missing (`true`: it must be filled).
+    pub fn open(dir: &Path) -> Result<(SearchIndex, bool), StoreError> {
+        let (schema, f) = schema();
+        let created = !dir.join("meta.json").exists();
+        std::fs::create_dir_all(dir)?;
+        let index = if created {
+            Index::create_in_dir(dir, schema).map_err(index_error)?
+        } else {
+            Index::open_in_dir(dir).map_err(index_error)?
+        };
+        register_tokenizers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(index_error)?;
+        Ok((SearchIndex { index, reader, f }, created))
+    }
+
+    /// The only writer of the index, or `None` when another process holds it.
+    pub fn writer(&self, threads: usize) -> Result<Option<IndexWriter>, StoreError> {
+        match self
+            .index
+            .writer_with_num_threads(threads.max(1), WRITER_MEMORY * threads.max(1))
+        {
+            Ok(w) => Ok(Some(w)),
+            Err(tantivy::TantivyError::LockFailure(..)) => Ok(None),
+            Err(e) => Err(index_error(e)),
+        }
+    }
+
+    pub fn delete(&self, writer: &IndexWriter, id: i64) {
+        writer.delete_term(Term::from_field_u64(self.f.id, id as u64));
+    }
+
+    pub fn add(&self, writer: &IndexWriter, record: &IndexRecord) -> Result<(), StoreError> {
+        let f = self.f;
+        let mut doc = TantivyDocument::default();
+        doc.add_u64(f.id, record.id as u64);
+        doc.add_text(f.text, record.text);
+        doc.add_text(f.marked, record.text);
+        if let Some(c) = record.classification {
+            doc.add_text(f.sector, &c.sector);
+            if let Some(p) = &c.procedure_code {
+                doc.add_text(f.procedure, p);
+            }
+            doc.add_u64(f.review, u64::from(c.needs_review));
+        }
+        if let Some(fields) = record.fields {
+            if let Some(t) = &fields.doc_type {
+                doc.add_text(f.doc_type, t);
+            }
+            if let Some(n) = &fields.number {
+                doc.add_text(f.number, number_key(n));
+            }
+            if let Some(a) = &fields.agency {
+                doc.add_text(f.agency, a);
+                doc.add_text(f.agency_name, a);
+            }
+            for id in &fields.citizen_ids {
+                doc.add_text(f.citizen_id, id);
+            }
+            if let Some(d) = fields.date.as_deref().and_then(|d| date_number(d, false)) {
+                doc.add_u64(f.date, d);
+                doc.add_u64(f.year, d / 10_000);
+            }
+        }
+        writer.add_document(doc).map_err(index_error)?;
+        Ok(())
+    }
+
+    pub fn commit(&self, writer: &mut IndexWriter) -> Result<(), StoreError> {
+        writer.commit().map_err(index_error)?;
+        self.reader.reload().map_err(index_error)?;
+        Ok(())
+    }
+
+    /// Sees what was committed since this handle opened (another process's writes).
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        self.reader.reload().map_err(index_error)
+    }
+
+    fn term_query(&self, field: Field, value: &str) -> Box<dyn TQuery> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, value),
+            IndexRecordOption::WithFreqs,
+        ))
+    }
+
+    /// One user term as a query on the folded text: a word, a phrase or a prefix; with
+    /// `fuzzy`, words within an edit or two of it (OCR slips) also match.
+    fn clause_term(&self, term: &QueryTerm, fuzzy: bool) -> Option<Box<dyn TQuery>> {
+        let words = tokens(&self.index, FOLDED, &term.text);
+        let terms: Vec<Term> = words
+            .iter()
+            .map(|w| Term::from_field_text(self.f.text, w))
+            .collect();
+        if terms.is_empty() {
+            return None;
+        }
+        let fuzzy_word = |t: &Term, word: &str| -> Box<dyn TQuery> {
+            // One edit for short words, two for long ones: "chứnq" is "chứng".
+            let distance = if word.chars().count() >= 7 { 2 } else { 1 };
+            Box::new(BooleanQuery::new(vec![
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        Box::new(TermQuery::new(t.clone(), IndexRecordOption::WithFreqs)),
+                        2.0,
+                    )) as Box<dyn TQuery>,
+                ),
+                (
+                    Occur::Should,
+                    Box::new(FuzzyTermQuery::new(t.clone(), distance, true)),
+                ),
+            ]))
+        };
+        let base: Box<dyn TQuery> = match (term.kind.clone(), terms.len()) {
+            (TermKind::Prefix, 1) => {
+                let pattern = format!("{}.*", regex_escape(&words[0]));
+                Box::new(RegexQuery::from_pattern(&pattern, self.f.text).ok()?)
+            }
+            (TermKind::Prefix, _) => Box::new(PhrasePrefixQuery::new(terms)),
+            (_, 1) if fuzzy => fuzzy_word(&terms[0], &words[0]),
+            (_, 1) => Box::new(TermQuery::new(
+                terms[0].clone(),
+                IndexRecordOption::WithFreqs,
+            )),
+            // A phrase under fuzzy matching: its words, each approximately, all required.
+            (_, _) if fuzzy => Box::new(BooleanQuery::new(
+                terms
+                    .iter()
+                    .zip(&words)
+                    .map(|(t, w)| (Occur::Must, fuzzy_word(t, w)))
+                    .collect(),
+            )),
+            (_, _) => Box::new(PhraseQuery::new(terms)),
+        };
+        if !has_marks(&term.text) || term.kind == TermKind::Prefix {
+            return Some(base);
+        }
+        // Typed with marks: documents with exactly these marks rank first.
+        let exact: Vec<(Occur, Box<dyn TQuery>)> = tokens(&self.index, MARKED, &term.text)
+            .iter()
+            .map(|w| {
+                (
+                    Occur::Should,
+                    Box::new(BoostQuery::new(
+                        self.term_query(self.f.marked, w),
+                        EXACT_MARKS_BOOST,
+                    )) as Box<dyn TQuery>,
+                )
+            })
+            .collect();
+        let mut parts = vec![(Occur::Must, base)];
+        parts.extend(exact);
+        Some(Box::new(BooleanQuery::new(parts)))
+    }
+
+    fn filter_queries(&self, filters: &SearchFilters) -> Vec<Box<dyn TQuery>> {
+        let f = self.f;
+        let mut out: Vec<Box<dyn TQuery>> = Vec::new();
+        if let Some(s) = &filters.sector {
+            out.push(self.term_query(f.sector, s));
+        }
+        if let Some(p) = &filters.procedure {
+            out.push(self.term_query(f.procedure, p));
+        }
+        if let Some(t) = &filters.doc_type {
+            out.push(self.term_query(f.doc_type, t));
+        }
+        if let Some(n) = &filters.number {
+            // Whole, or without the issuer part: "02-bc" finds "02-bc/bcd".
+            let pattern = format!("{}([/-].*)?", regex_escape(&number_key(n)));
+            match RegexQuery::from_pattern(&pattern, f.number) {
+                Ok(q) => out.push(Box::new(q)),
+                Err(_) => out.push(Box::new(tantivy::query::EmptyQuery)),
+            }
+        }
+        if let Some(a) = &filters.agency {
+            let terms: Vec<Term> = tokens(&self.index, FOLDED, a)
+                .iter()
+                .map(|w| Term::from_field_text(f.agency, w))
+                .collect();
+            match terms.len() {
+                0 => {}
+                1 => out.push(Box::new(TermQuery::new(
+                    terms[0].clone(),
+                    IndexRecordOption::Basic,
+                ))),
+                _ => out.push(Box::new(PhraseQuery::new(terms))),
+            }
+        }
+        if let Some(id) = &filters.citizen_id {
+            out.push(self.term_query(f.citizen_id, id));
+        }
+        let from = filters.from.as_deref().and_then(|d| date_number(d, false));
+        let to = filters.to.as_deref().and_then(|d| date_number(d, true));
+        if from.is_some() || to.is_some() {
+            let bound = |v: Option<u64>| match v {
+                Some(v) => Bound::Included(Term::from_field_u64(f.date, v)),
+                None => Bound::Unbounded,
+            };
+            out.push(Box::new(RangeQuery::new(bound(from), bound(to))));
+        }
+        if filters.needs_review {
+            out.push(Box::new(TermQuery::new(
+                Term::from_field_u64(f.review, 1),
+                IndexRecordOption::Basic,
+            )));
+        }
+        out
+    }
+
+    fn build_query(&self, spec: &SearchSpec) -> Box<dyn TQuery> {
+        let mut parts: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+        if let Some(query) = &spec.query {
+            for clause in &query.clauses {
+                match clause {
+                    Clause::AnyOf(terms) => {
+                        let alternatives: Vec<(Occur, Box<dyn TQuery>)> = terms
+                            .iter()
+                            .filter_map(|t| self.clause_term(t, spec.fuzzy))
+                            .map(|q| (Occur::Should, q))
+                            .collect();
+                        if !alternatives.is_empty() {
+                            parts.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+                        }
+                    }
+                    Clause::Not(term) => {
+                        if let Some(q) = self.clause_term(term, false) {
+                            parts.push((Occur::MustNot, q));
+                        }
+                    }
+                }
+            }
+        }
+        // Filters select; they do not score.
+        for filter in self.filter_queries(&spec.filters) {
+            parts.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        }
+        if !parts.iter().any(|(o, _)| *o == Occur::Must) {
+            parts.push((Occur::Must, Box::new(AllQuery)));
+        }
+        Box::new(BooleanQuery::new(parts))
+    }
+
+    /// Ranked document ids, the total, and facets over the whole result set.
+    pub fn search(&self, spec: &SearchSpec) -> Result<(usize, Vec<SearchHit>, Facets), StoreError> {
+        let query = self.build_query(spec);
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(spec.limit.max(1)).and_offset(spec.offset);
+        let facets = FacetCollector { f: self.f };
+        let ids = |addresses: Vec<(f64, DocAddress)>| -> Result<Vec<SearchHit>, StoreError> {
+            addresses
+                .into_iter()
+                .map(|(score, address)| {
+                    let column = searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .u64("id")
+                        .map_err(index_error)?;
+                    let id = column.first(address.doc_id).unwrap_or(0) as i64;
+                    Ok(SearchHit {
+                        document_id: id,
+                        score,
+                    })
+                })
+                .collect()
+        };
+        let use_score = spec.sort == SortOrder::Relevance && spec.query.is_some();
+        let (total, hits, facets) = if use_score {
+            let (total, top, facets) = searcher
+                .search(&query, &(Count, top.order_by_score(), facets))
+                .map_err(index_error)?;
+            let hits = ids(top.into_iter().map(|(s, a)| (f64::from(s), a)).collect())?;
+            (total, hits, facets)
+        } else {
+            let (total, top, facets) = searcher
+                .search(
+                    &query,
+                    &(
+                        Count,
+                        top.order_by_fast_field::<u64>("date", tantivy::Order::Desc),
+                        facets,
+                    ),
+                )
+                .map_err(index_error)?;
+            let hits = ids(top
+                .into_iter()
+                .map(|(d, a)| (d.unwrap_or(0) as f64, a))
+                .collect())?;
+            (total, hits, facets)
+        };
+        let hits = if spec.limit == 0 { Vec::new() } else { hits };
+        Ok((total, hits, facets))
+    }
+
+    /// Documents most like document `id` (more-like-this over the folded text).
+    pub fn similar(&self, id: i64, text: &str, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        let searcher = self.reader.searcher();
+        let query = MoreLikeThisQuery::builder()
+            .with_min_doc_frequency(1)
+            .with_min_term_frequency(1)
+            .with_max_query_terms(40)
+            .with_min_word_length(2)
+            .with_document_fields(vec![(
+                self.f.text,
+                vec![tantivy::schema::OwnedValue::Str(text.to_owned())],
+            )]);
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(limit + 1).order_by_score())
+            .map_err(index_error)?;
+        let mut out = Vec::new();
+        for (score, address) in top {
+            let column = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .u64("id")
+                .map_err(index_error)?;
+            let found = column.first(address.doc_id).unwrap_or(0) as i64;
+            if found != id && out.len() < limit {
+                out.push(SearchHit {
+                    document_id: found,
+                    score: f64::from(score),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Documents in the index (for checks and `reindex`).
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+/// Folded, lower-case, without spaces: how document numbers are compared.
+pub fn number_key(number: &str) -> String {
+    crate::fold::fold_full(number).split_whitespace().collect()
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Counts the result set by sector, type, year and agency, from the fast columns.
+struct FacetCollector {
+    f: Fields_,
+}
+
+struct FacetSegment {
+    sector: Option<StrColumn>,
+    doc_type: Option<StrColumn>,
+    agency: Option<StrColumn>,
+    year: Column<u64>,
+    counts: [HashMap<u64, u64>; 4],
+}
+
+impl Collector for FacetCollector {
+    type Fruit = Facets;
+    type Child = FacetSegment;
+
+    fn for_segment(
+        &self,
+        _segment: u32,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<FacetSegment> {
+        let _ = self.f;
+        let ff = reader.fast_fields();
+        Ok(FacetSegment {
+            sector: ff.str("sector")?,
+            doc_type: ff.str("doc_type")?,
+            agency: ff.str("agency_name")?,
+            year: ff.u64("year")?,
+            counts: Default::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Facets>) -> tantivy::Result<Facets> {
+        let mut out = Facets::default();
+        for fruit in fruits {
+            for (into, from) in [
+                (&mut out.sector, fruit.sector),
+                (&mut out.doc_type, fruit.doc_type),
+                (&mut out.year, fruit.year),
+                (&mut out.agency, fruit.agency),
+            ] {
+                for (k, v) in from {
+                    *into.entry(k).or_insert(0) += v;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SegmentCollector for FacetSegment {
+    type Fruit = Facets;
+
+    fn collect(&mut self, doc: u32, _score: tantivy::Score) {
+        let ord = |c: &Option<StrColumn>| c.as_ref().and_then(|c| c.ords().first(doc));
+        if let Some(o) = ord(&self.sector) {
+            *self.counts[0].entry(o).or_insert(0) += 1;
+        }
+        if let Some(o) = ord(&self.doc_type) {
+            *self.counts[1].entry(o).or_insert(0) += 1;
+        }
+        if let Some(y) = self.year.first(doc) {
+            *self.counts[2].entry(y).or_insert(0) += 1;
+        }
+        if let Some(o) = ord(&self.agency) {
+            *self.counts[3].entry(o).or_insert(0) += 1;
+        }
+    }
+
+    fn harvest(self) -> Facets {
+        let names = |c: &Option<StrColumn>, counts: &HashMap<u64, u64>| {
+            let mut out = std::collections::BTreeMap::new();
+            if let Some(c) = c {
+                for (ord, n) in counts {
+                    let mut s = String::new();
+                    if c.ord_to_str(*ord, &mut s).unwrap_or(false) {
+                        out.insert(s, *n);
+                    }
+                }
+            }
+            out
+        };
+        Facets {
+            sector: names(&self.sector, &self.counts[0]),
+            doc_type: names(&self.doc_type, &self.counts[1]),
+            year: self.counts[2]
+                .iter()
+                .map(|(y, n)| (y.to_string(), *n))
+                .collect(),
+            agency: names(&self.agency, &self.counts[3]),
+        }
+    }
+}
