@@ -28,12 +28,12 @@ const QUERIES: &[&str] = &[
     "đăng ký khai sinh",
     "bảo hiểm xã hội",
     "bao hiem",
-    "khoáng sản",
-    "thủy lợi",
-    "thanh tra khiếu nại",
-    "tôn giáo",
-    "hợp tác quốc tế",
-    "di tích lịch sử",
+    "thu hồi đất",
+    "vốn điều lệ",
+    "trích lục hộ tịch",
+    "lương hưu",
+    "quốc lộ",
+    "đấu giá tài sản",
     "quyết định sector:dat-dai",
     "quyết định type:QĐ",
     "ủy ban nhân dân date:2020-01..2020-12",
@@ -45,9 +45,9 @@ const QUERIES: &[&str] = &[
     "number:77",
     "quy*",
     "thu*",
-    "ngân sách OR xuất bản",
+    "thai sản OR khai tử",
     "quyết định -thanh",
-    "bảo vệ môi trường -khoáng",
+    "công trình -nghiệm",
     "chứng thực bản sao",
     "cải cách hành chính",
     "thủ tục hành chính",
@@ -55,15 +55,15 @@ const QUERIES: &[&str] = &[
     "người có công",
     "đầu tư",
     "trợ giúp pháp lý",
-    "kiểm định chất lượng",
-    "phòng chống dịch",
-    "xuat ban",
+    "hộ kinh doanh",
+    "nghiệm thu công trình",
+    "giay phep lai xe",
     "tổ chức thực hiện",
     "căn cứ luật",
     "quyết đinh",
     "ủy ban nhân dăn",
     "giấy chứnq nhận",
-    "khoáng sản thủy lợi",
+    "thửa đất giấy phép lái xe",
     "báo cáo kết quả sector:giao-thong",
     "Nghệ An",
 ];
@@ -136,6 +136,18 @@ fn main() {
     let raw_bytes: u64 = facts.next().unwrap().parse().unwrap();
     let build_seconds: f64 = facts.next().unwrap().parse().unwrap();
     let documents: u64 = facts.next().unwrap().parse().unwrap();
+    // The database, its WAL, and the search index directory beside it.
+    fn size(path: &std::path::Path) -> u64 {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => std::fs::read_dir(path)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| size(&e.path()))
+                .sum(),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        }
+    }
     let db_bytes: u64 = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -144,10 +156,10 @@ fn main() {
                 .to_string_lossy()
                 .starts_with(&format!("archive-{pages}-{seed}.db"))
         })
-        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .map(|e| size(&e.path()))
         .sum();
     println!(
-        "archive: {pages} pages, {documents} documents, raw text {:.0} MB, database {:.0} MB ({:.2}x), built at {:.0} pages/s",
+        "archive: {pages} pages, {documents} documents, raw text {:.0} MB, database and index {:.0} MB ({:.2}x), built at {:.0} pages/s",
         raw_bytes as f64 / 1e6,
         db_bytes as f64 / 1e6,
         db_bytes as f64 / raw_bytes as f64,

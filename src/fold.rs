@@ -33,6 +33,25 @@ pub fn fold_full(text: &str) -> String {
         .collect()
 }
 
+/// `fold_full` for one word, without the iterator chain: snippets fold every word of
+/// the pages they look at, so this is on the search path.
+pub fn fold_word(word: &str, out: &mut String) {
+    out.clear();
+    for c in word.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        unicode_normalization::char::decompose_canonical(c, |d| {
+            if !is_combining_mark(d) {
+                for l in fold_d(d).to_lowercase() {
+                    out.push(l);
+                }
+            }
+        });
+    }
+}
+
 /// True when the text carries any Vietnamese mark (tone, breve, circumflex, horn or `đ`).
 pub fn has_marks(text: &str) -> bool {
     text.nfd()
@@ -56,6 +75,17 @@ mod tests {
         check("Nghệ An 2024", "Nghệ An 2024", "nghe an 2024");
         check("QÐ-UBND", "QD-UBND", "qd-ubnd");
         check("", "", "");
+    }
+
+    #[test]
+    fn word_folding_matches_full_folding() {
+        let mut out = String::new();
+        for word in [
+            "QUYẾT", "Đất", "ĐỊNH", "Nghệ", "ỦY", "x-quang", "QÐ", "2024",
+        ] {
+            fold_word(word, &mut out);
+            assert_eq!(out, fold_full(word), "{word}");
+        }
     }
 
     #[test]

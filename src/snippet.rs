@@ -4,7 +4,7 @@
 //! `đất đai`. We find the words ourselves in the original text by comparing fully folded
 //! forms, and cut the window that covers the most distinct query terms.
 
-use crate::fold::fold_full;
+use crate::fold::fold_word;
 use crate::query::HighlightTerm;
 use serde::Serialize;
 
@@ -59,10 +59,14 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
     if let Some(s) = start {
         out.push(&text[s..]);
     }
+    let mut folded = String::new();
     out.into_iter()
-        .map(|t| Token {
-            text: t,
-            folded: fold_full(t),
+        .map(|t| {
+            fold_word(t, &mut folded);
+            Token {
+                text: t,
+                folded: folded.clone(),
+            }
         })
         .collect()
 }

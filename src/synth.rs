@@ -56,7 +56,8 @@ const RHYMES: &[&str] = &[
 /// Tone marks as combining characters (none, huyền, sắc, hỏi, ngã, nặng).
 const TONES: &[&str] = &["", "\u{300}", "\u{301}", "\u{309}", "\u{303}", "\u{323}"];
 
-/// The phrases of administrative prose, common ones first (so `zipf` picks them often).
+/// Boilerplate of every administrative text, common ones first (`zipf` picks them
+/// often): the worst cases of search, on almost every page.
 const PHRASES: &[&str] = &[
     "quyết định",
     "ủy ban nhân dân",
@@ -72,28 +73,67 @@ const PHRASES: &[&str] = &[
     "thủ tục hành chính",
     "cải cách hành chính",
     "giấy chứng nhận",
-    "quyền sử dụng đất",
-    "giấy phép xây dựng",
-    "đăng ký khai sinh",
-    "bảo hiểm xã hội",
-    "chủ trương đầu tư",
-    "đăng ký doanh nghiệp",
-    "an toàn giao thông",
-    "chứng thực bản sao",
-    "người có công",
-    "phòng, chống dịch",
-    "bảo vệ môi trường",
-    "khoáng sản",
-    "thủy lợi",
-    "trợ giúp pháp lý",
-    "di tích lịch sử",
-    "kiểm định chất lượng",
-    "thanh tra",
-    "khiếu nại, tố cáo",
-    "tôn giáo",
     "ngân sách nhà nước",
-    "xuất bản",
-    "hợp tác quốc tế",
+];
+/// Each sector's own phrases (same order as `SECTORS`): common in its documents,
+/// rare elsewhere, as in a real archive.
+const SECTOR_PHRASES: &[&[&str]] = &[
+    &[
+        "quyền sử dụng đất",
+        "thửa đất",
+        "thu hồi đất",
+        "bản đồ địa chính",
+        "giao đất",
+    ],
+    &[
+        "giấy phép xây dựng",
+        "công trình",
+        "quy hoạch chi tiết",
+        "nghiệm thu",
+        "trật tự xây dựng",
+    ],
+    &[
+        "chủ trương đầu tư",
+        "nhà đầu tư",
+        "vốn đầu tư",
+        "khu công nghiệp",
+        "ưu đãi đầu tư",
+    ],
+    &[
+        "đăng ký doanh nghiệp",
+        "vốn điều lệ",
+        "hộ kinh doanh",
+        "hợp tác xã",
+        "người đại diện",
+    ],
+    &[
+        "đăng ký khai sinh",
+        "kết hôn",
+        "khai tử",
+        "trích lục hộ tịch",
+        "cải chính hộ tịch",
+    ],
+    &[
+        "chứng thực bản sao",
+        "công chứng",
+        "trợ giúp pháp lý",
+        "đấu giá tài sản",
+        "luật sư",
+    ],
+    &[
+        "an toàn giao thông",
+        "giấy phép lái xe",
+        "đăng kiểm",
+        "vận tải hành khách",
+        "quốc lộ",
+    ],
+    &[
+        "bảo hiểm xã hội",
+        "lương hưu",
+        "trợ cấp thất nghiệp",
+        "thai sản",
+        "sổ bảo hiểm",
+    ],
 ];
 pub const SECTORS: &[(&str, &str)] = &[
     ("dat-dai", "Đất đai"),
@@ -149,19 +189,35 @@ pub fn lexicon_size() -> usize {
     ONSETS.len() * RHYMES.len() * TONES.len()
 }
 
-/// One page of prose: common phrases and Zipf-distributed syllables, about `chars` long.
-pub fn page_text(rng: &mut Rng, chars: usize) -> String {
+/// Every syllable of the lexicon, made once (NFC composition is not free).
+fn lexicon() -> &'static [String] {
+    static LEXICON: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    LEXICON.get_or_init(|| (0..lexicon_size()).map(syllable).collect())
+}
+
+/// One page of prose about sector `sector` (an index into `SECTORS`): boilerplate, the
+/// sector's phrases and Zipf-distributed syllables, about `chars` long.
+pub fn page_text(rng: &mut Rng, sector: usize, chars: usize) -> String {
+    let lexicon = lexicon();
     let mut text = String::with_capacity(chars + 64);
     while text.len() < chars {
-        if rng.chance(0.35) {
+        if rng.chance(0.2) {
             text.push_str(PHRASES[rng.zipf(PHRASES.len())]);
+        } else if rng.chance(0.12) {
+            // Mostly the document's own sector; now and then another's.
+            let s = if rng.chance(0.9) {
+                sector
+            } else {
+                rng.below(SECTOR_PHRASES.len())
+            };
+            text.push_str(SECTOR_PHRASES[s][rng.below(SECTOR_PHRASES[s].len())]);
         } else {
             let words = 2 + rng.below(4);
             for w in 0..words {
                 if w > 0 {
                     text.push(' ');
                 }
-                text.push_str(&syllable(rng.zipf(lexicon_size())));
+                text.push_str(&lexicon[rng.zipf(lexicon.len())]);
             }
         }
         text.push_str(if rng.chance(0.15) { ".\n" } else { ", " });
@@ -172,7 +228,8 @@ pub fn page_text(rng: &mut Rng, chars: usize) -> String {
 /// A synthetic document of 1–5 pages with fields and a classification, stored without
 /// OCR (`TextSource::TextLayer`). Pages are about `page_chars` long.
 pub fn document(rng: &mut Rng, index: u64, page_chars: usize) -> NewDocument {
-    let sector = *rng.pick(SECTORS);
+    let sector_index = rng.below(SECTORS.len());
+    let sector = SECTORS[sector_index];
     let (code, type_name, title) = *rng.pick(TYPES);
     let agency = *rng.pick(AGENCIES);
     let serial = 1 + rng.below(3000);
@@ -196,7 +253,7 @@ pub fn document(rng: &mut Rng, index: u64, page_chars: usize) -> NewDocument {
                 "{upper}\n{lower}\nSố: {number}\nCỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc\nNghệ An, ngày {day} tháng {month} năm {year}\n{title}\n"
             ));
         }
-        text.push_str(&page_text(rng, page_chars));
+        text.push_str(&page_text(rng, sector_index, page_chars));
         doc.pages.push(NewPage {
             number: number_on as u32,
             text,

@@ -29,6 +29,8 @@ use tantivy::tokenizer::{
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use unicode_normalization::UnicodeNormalization;
 
+/// A marked form found in more than this share of documents gets no exact-marks boost.
+const UBIQUITOUS_SHARE: f64 = 0.3;
 /// Tokenizer of the folded text: words lower-cased, every mark and `đ` folded.
 const FOLDED: &str = "sohoa_folded";
 /// Tokenizer of the marked text: words lower-cased, marks kept (for tone-aware ranking).
@@ -227,8 +229,11 @@ impl SearchIndex {
         Ok(())
     }
 
-    pub fn commit(&self, writer: &mut IndexWriter) -> Result<(), StoreError> {
+    /// Commits and lets segment merges finish: a writer dropped mid-merge leaves many
+    /// small segments (slower searches) and files waiting for collection (a bigger index).
+    pub fn commit(&self, mut writer: IndexWriter) -> Result<(), StoreError> {
         writer.commit().map_err(index_error)?;
+        writer.wait_merging_threads().map_err(index_error)?;
         self.reader.reload().map_err(index_error)?;
         Ok(())
     }
@@ -248,6 +253,23 @@ impl SearchIndex {
     /// One user term as a query on the folded text: a word, a phrase or a prefix; with
     /// `fuzzy`, words within an edit or two of it (OCR slips) also match.
     fn clause_term(&self, term: &QueryTerm, fuzzy: bool) -> Option<Box<dyn TQuery>> {
+        let (base, boosts) = self.clause_parts(term, fuzzy)?;
+        if boosts.is_empty() {
+            return Some(base);
+        }
+        let mut parts = vec![(Occur::Must, base)];
+        parts.extend(boosts.into_iter().map(|b| (Occur::Should, b)));
+        Some(Box::new(BooleanQuery::new(parts)))
+    }
+
+    /// A term's query and, when typed with marks, the exact-marks boosts to add beside
+    /// it (kept apart so a plain required term and its boosts sit in one flat query).
+    #[allow(clippy::type_complexity)]
+    fn clause_parts(
+        &self,
+        term: &QueryTerm,
+        fuzzy: bool,
+    ) -> Option<(Box<dyn TQuery>, Vec<Box<dyn TQuery>>)> {
         let words = tokens(&self.index, FOLDED, &term.text);
         let terms: Vec<Term> = words
             .iter()
@@ -295,24 +317,27 @@ impl SearchIndex {
             (_, _) => Box::new(PhraseQuery::new(terms)),
         };
         if !has_marks(&term.text) || term.kind == TermKind::Prefix {
-            return Some(base);
+            return Some((base, Vec::new()));
         }
-        // Typed with marks: documents with exactly these marks rank first.
-        let exact: Vec<(Occur, Box<dyn TQuery>)> = tokens(&self.index, MARKED, &term.text)
+        // Typed with marks: documents with exactly these marks rank first. A form on
+        // most documents ("quyết định") orders nothing and costs a pass over all of
+        // them: skipped.
+        let searcher = self.reader.searcher();
+        let everywhere = (searcher.num_docs() as f64 * UBIQUITOUS_SHARE) as u64;
+        let exact = tokens(&self.index, MARKED, &term.text)
             .iter()
+            .filter(|w| {
+                let t = Term::from_field_text(self.f.marked, w);
+                searcher.doc_freq(&t).map_or(true, |n| n <= everywhere)
+            })
             .map(|w| {
-                (
-                    Occur::Should,
-                    Box::new(BoostQuery::new(
-                        self.term_query(self.f.marked, w),
-                        EXACT_MARKS_BOOST,
-                    )) as Box<dyn TQuery>,
-                )
+                Box::new(BoostQuery::new(
+                    self.term_query(self.f.marked, w),
+                    EXACT_MARKS_BOOST,
+                )) as Box<dyn TQuery>
             })
             .collect();
-        let mut parts = vec![(Occur::Must, base)];
-        parts.extend(exact);
-        Some(Box::new(BooleanQuery::new(parts)))
+        Some((base, exact))
     }
 
     fn filter_queries(&self, filters: &SearchFilters) -> Vec<Box<dyn TQuery>> {
@@ -375,6 +400,12 @@ impl SearchIndex {
         if let Some(query) = &spec.query {
             for clause in &query.clauses {
                 match clause {
+                    Clause::AnyOf(terms) if terms.len() == 1 => {
+                        if let Some((base, boosts)) = self.clause_parts(&terms[0], spec.fuzzy) {
+                            parts.push((Occur::Must, base));
+                            parts.extend(boosts.into_iter().map(|b| (Occur::Should, b)));
+                        }
+                    }
                     Clause::AnyOf(terms) => {
                         let alternatives: Vec<(Occur, Box<dyn TQuery>)> = terms
                             .iter()
@@ -521,7 +552,15 @@ struct FacetSegment {
     doc_type: Option<StrColumn>,
     agency: Option<StrColumn>,
     year: Column<u64>,
-    counts: [HashMap<u64, u64>; 4],
+    /// Counts by term ordinal (dense: ordinals run 0..terms), and by year.
+    sectors: Vec<u64>,
+    types: Vec<u64>,
+    agencies: Vec<u64>,
+    years: HashMap<u64, u64>,
+}
+
+fn ord_counts(column: &Option<StrColumn>) -> Vec<u64> {
+    vec![0; column.as_ref().map_or(0, |c| c.num_terms())]
 }
 
 impl Collector for FacetCollector {
@@ -535,12 +574,20 @@ impl Collector for FacetCollector {
     ) -> tantivy::Result<FacetSegment> {
         let _ = self.f;
         let ff = reader.fast_fields();
+        let (sector, doc_type, agency) = (
+            ff.str("sector")?,
+            ff.str("doc_type")?,
+            ff.str("agency_name")?,
+        );
         Ok(FacetSegment {
-            sector: ff.str("sector")?,
-            doc_type: ff.str("doc_type")?,
-            agency: ff.str("agency_name")?,
+            sectors: ord_counts(&sector),
+            types: ord_counts(&doc_type),
+            agencies: ord_counts(&agency),
+            sector,
+            doc_type,
+            agency,
             year: ff.u64("year")?,
-            counts: Default::default(),
+            years: HashMap::new(),
         })
     }
 
@@ -570,28 +617,28 @@ impl SegmentCollector for FacetSegment {
     type Fruit = Facets;
 
     fn collect(&mut self, doc: u32, _score: tantivy::Score) {
-        let ord = |c: &Option<StrColumn>| c.as_ref().and_then(|c| c.ords().first(doc));
-        if let Some(o) = ord(&self.sector) {
-            *self.counts[0].entry(o).or_insert(0) += 1;
-        }
-        if let Some(o) = ord(&self.doc_type) {
-            *self.counts[1].entry(o).or_insert(0) += 1;
-        }
+        let count = |column: &Option<StrColumn>, counts: &mut Vec<u64>| {
+            if let Some(ord) = column.as_ref().and_then(|c| c.ords().first(doc))
+                && let Some(n) = counts.get_mut(ord as usize)
+            {
+                *n += 1;
+            }
+        };
+        count(&self.sector, &mut self.sectors);
+        count(&self.doc_type, &mut self.types);
+        count(&self.agency, &mut self.agencies);
         if let Some(y) = self.year.first(doc) {
-            *self.counts[2].entry(y).or_insert(0) += 1;
-        }
-        if let Some(o) = ord(&self.agency) {
-            *self.counts[3].entry(o).or_insert(0) += 1;
+            *self.years.entry(y).or_insert(0) += 1;
         }
     }
 
     fn harvest(self) -> Facets {
-        let names = |c: &Option<StrColumn>, counts: &HashMap<u64, u64>| {
+        let names = |column: &Option<StrColumn>, counts: &[u64]| {
             let mut out = std::collections::BTreeMap::new();
-            if let Some(c) = c {
-                for (ord, n) in counts {
+            if let Some(c) = column {
+                for (ord, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
                     let mut s = String::new();
-                    if c.ord_to_str(*ord, &mut s).unwrap_or(false) {
+                    if c.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
                         out.insert(s, *n);
                     }
                 }
@@ -599,13 +646,14 @@ impl SegmentCollector for FacetSegment {
             out
         };
         Facets {
-            sector: names(&self.sector, &self.counts[0]),
-            doc_type: names(&self.doc_type, &self.counts[1]),
-            year: self.counts[2]
+            sector: names(&self.sector, &self.sectors),
+            doc_type: names(&self.doc_type, &self.types),
+            year: self
+                .years
                 .iter()
                 .map(|(y, n)| (y.to_string(), *n))
                 .collect(),
-            agency: names(&self.agency, &self.counts[3]),
+            agency: names(&self.agency, &self.agencies),
         }
     }
 }

@@ -314,7 +314,7 @@ impl SqliteStore {
     /// Returns how many documents search now sees.
     pub fn rebuild_index(&mut self) -> Result<u64, StoreError> {
         let index = self.index()?;
-        let Some(mut writer) = index.writer(INDEX_THREADS)? else {
+        let Some(writer) = index.writer(INDEX_THREADS)? else {
             return Err(StoreError::Index(
                 "another process is writing the index; run again when it has finished".into(),
             ));
@@ -322,8 +322,7 @@ impl SqliteStore {
         writer
             .delete_all_documents()
             .map_err(|e| StoreError::Index(e.to_string()))?;
-        index.commit(&mut writer)?;
-        drop(writer);
+        index.commit(writer)?;
         self.conn.execute(
             "INSERT INTO search_changes (document_id) SELECT id FROM documents",
             [],
@@ -970,7 +969,13 @@ impl Store for SqliteStore {
         let Some(&(last, _)) = pending.last() else {
             return Ok(true);
         };
-        let Some(mut writer) = index.writer(INDEX_THREADS)? else {
+        // A large backlog (a bulk load, a rebuild) is worth a second indexing thread.
+        let threads = if pending.len() > 5_000 {
+            2
+        } else {
+            INDEX_THREADS
+        };
+        let Some(writer) = index.writer(threads)? else {
             return Ok(false);
         };
         let mut seen = std::collections::HashSet::new();
@@ -992,7 +997,7 @@ impl Store for SqliteStore {
                 )?;
             }
         }
-        index.commit(&mut writer)?;
+        index.commit(writer)?;
         // Applied: forget them. A crash before this line replays them (harmless).
         self.conn
             .execute("DELETE FROM search_changes WHERE seq <= ?1", [last])?;

@@ -8,6 +8,7 @@ mod incremental;
 mod pdf_decode;
 mod raster;
 mod real_scans;
+mod relevance;
 mod samples;
 mod search;
 mod support;

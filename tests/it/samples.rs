@@ -42,7 +42,7 @@ fn every_sample_is_stored_and_ocr_is_accurate() {
     assert_eq!(summary.pages_text_layer, 1);
     assert_eq!(
         summary.skipped_not_scans,
-        6 + 1 + 3,
+        6 + 1 + 4,
         "ground-truth files, the README and the labeled sets are skipped"
     );
     let store = store();
