@@ -97,8 +97,9 @@ pub enum Command {
     },
     /// Search the archive; words match with or without Vietnamese marks.
     Search {
-        /// Words, "exact phrases", prefix*, a OR b, -excluded (may be left out when
-        /// filters are given: then the filtered documents are listed, newest first).
+        /// Words, "exact phrases", prefix*, a OR b, -excluded, and filters written inline:
+        /// sector: procedure: type: number: agency: id: date:FROM..TO (may be left out
+        /// when filters are given: the filtered documents are listed, newest first).
         #[arg(num_args = 0..)]
         query: Vec<String>,
         #[command(flatten)]
