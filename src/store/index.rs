@@ -444,14 +444,8 @@ impl SearchIndex {
             addresses
                 .into_iter()
                 .map(|(score, address)| {
-                    let column = searcher
-                        .segment_reader(address.segment_ord)
-                        .fast_fields()
-                        .u64("id")
-                        .map_err(index_error)?;
-                    let id = column.first(address.doc_id).unwrap_or(0) as i64;
                     Ok(SearchHit {
-                        document_id: id,
+                        document_id: document_id(&searcher, address)?,
                         score,
                     })
                 })
@@ -502,12 +496,7 @@ impl SearchIndex {
             .map_err(index_error)?;
         let mut out = Vec::new();
         for (score, address) in top {
-            let column = searcher
-                .segment_reader(address.segment_ord)
-                .fast_fields()
-                .u64("id")
-                .map_err(index_error)?;
-            let found = column.first(address.doc_id).unwrap_or(0) as i64;
+            let found = document_id(&searcher, address)?;
             if found != id && out.len() < limit {
                 out.push(SearchHit {
                     document_id: found,
@@ -522,6 +511,16 @@ impl SearchIndex {
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+}
+
+/// The archive's id of the document at `address`.
+fn document_id(searcher: &tantivy::Searcher, address: DocAddress) -> Result<i64, StoreError> {
+    let column = searcher
+        .segment_reader(address.segment_ord)
+        .fast_fields()
+        .u64("id")
+        .map_err(index_error)?;
+    Ok(column.first(address.doc_id).unwrap_or(0) as i64)
 }
 
 /// Folded, lower-case, without spaces: how document numbers are compared.

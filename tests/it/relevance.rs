@@ -3,12 +3,11 @@
 //! (fields and classification read from the noisy text). Prints recall@10 and MRR per
 //! kind of query and holds the totals to the targets (recall@10 ≥ 0.95, MRR ≥ 0.85).
 
-use crate::support::repo_path;
+use crate::support::{page, repo_path};
 use sohoa::classify::{Classifier, ClassifyConfig, Taxonomy};
-use sohoa::load::TextSource;
 use sohoa::pipeline::analyze;
 use sohoa::search::{self, SearchRequest};
-use sohoa::store::{NewDocument, NewPage, SqliteStore, Store};
+use sohoa::store::{NewDocument, SqliteStore, Store};
 use std::collections::BTreeMap;
 
 fn lines(path: &str) -> Vec<serde_json::Value> {
@@ -31,18 +30,7 @@ fn labeled_queries_find_their_documents() {
             let text = d["text"].as_str().unwrap().to_owned();
             let mut doc = NewDocument::at(d["id"].as_str().unwrap().to_owned());
             doc.analysis = Some(analyze(&classifier, &text));
-            doc.pages.push(NewPage {
-                number: 1,
-                text,
-                confidence: None,
-                width: None,
-                height: None,
-                dpi: None,
-                source: TextSource::Ocr,
-                error: None,
-                note: None,
-                words: Vec::new(),
-            });
+            doc.pages.push(page(1, &text));
             doc
         })
         .collect();

@@ -2,26 +2,10 @@
 //! the approximate fallback, documents not pages, paging, similar documents, malformed
 //! queries, and an index that is lost or behind.
 
-use crate::support::{sohoa as run_sohoa, stderr, stdout};
-use sohoa::load::TextSource;
+use crate::support::{page, sohoa as run_sohoa, stderr, stdout};
 use sohoa::query::{Query, QueryError};
 use sohoa::search::{self, SearchRequest};
-use sohoa::store::{NewDocument, NewPage, SearchSpec, SqliteStore, Store};
-
-fn page(number: u32, text: &str) -> NewPage {
-    NewPage {
-        number,
-        text: text.to_owned(),
-        confidence: Some(90.0),
-        width: None,
-        height: None,
-        dpi: None,
-        source: TextSource::Ocr,
-        error: None,
-        note: None,
-        words: Vec::new(),
-    }
-}
+use sohoa::store::{NewDocument, SearchSpec, SqliteStore, Store};
 
 fn archive() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();

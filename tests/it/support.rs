@@ -244,3 +244,19 @@ pub fn sql(db: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("open db")
 }
+
+/// An OCR'd page with this text (for documents written straight through the store).
+pub fn page(number: u32, text: &str) -> sohoa::store::NewPage {
+    sohoa::store::NewPage {
+        number,
+        text: text.to_owned(),
+        confidence: Some(90.0),
+        width: None,
+        height: None,
+        dpi: None,
+        source: sohoa::load::TextSource::Ocr,
+        error: None,
+        note: None,
+        words: Vec::new(),
+    }
+}
