@@ -213,6 +213,13 @@ fn main() {
             if *fuzzy { " ~" } else { "" }
         );
     }
+    println!("fastest queries:");
+    for (q, ms, total, fuzzy) in per_query.iter().rev().take(10) {
+        println!(
+            "  {ms:8.1} ms  {total:>8}{}  {q}",
+            if *fuzzy { " ~" } else { "" }
+        );
+    }
     println!(
         "latency over {} queries x {rounds}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         requests.len(),

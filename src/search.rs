@@ -372,12 +372,48 @@ fn hit(
     terms: &[HighlightTerm],
 ) -> Hit {
     // The page with the most distinct query terms, then the most matches; the first
-    // page when nothing matches (filters alone, or approximate matches).
-    let (page, text) = pages
+    // page when nothing matches (filters alone). A quick count on each page's folded
+    // text first: tokenizing every page of twenty documents costs more than the search.
+    let quick = |text: &str| {
+        let mut folded = String::with_capacity(text.len());
+        crate::fold::fold_word(text, &mut folded);
+        let counts: Vec<usize> = terms
+            .iter()
+            .map(|t| {
+                t.words
+                    .first()
+                    .map_or(0, |w| folded.matches(w.as_str()).count())
+            })
+            .collect();
+        (
+            counts.iter().filter(|n| **n > 0).count(),
+            counts.iter().sum::<usize>(),
+        )
+    };
+    let mut scored: Vec<((usize, usize), usize)> = if terms.is_empty() {
+        Vec::new()
+    } else {
+        pages
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| (quick(t), i))
+            .collect()
+    };
+    if scored.iter().all(|(s, _)| s.0 == 0) && !terms.is_empty() {
+        // Approximate matches are not substrings: compare word by word.
+        scored = pages
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| (page_score(t, terms), i))
+            .collect();
+    }
+    let best = scored
         .iter()
-        .enumerate()
-        .max_by_key(|(i, (_, text))| (page_score(text, terms), std::cmp::Reverse(*i)))
-        .map(|(_, (n, t))| (*n, t.as_str()))
+        .max_by_key(|(score, i)| (*score, std::cmp::Reverse(*i)))
+        .map_or(0, |(_, i)| *i);
+    let (page, text) = pages
+        .get(best)
+        .map(|(n, t)| (*n, t.as_str()))
         .unwrap_or((1, ""));
     let s = snippet(text, terms);
     let f = fields.unwrap_or_default();
