@@ -264,13 +264,7 @@ fn for_each_labeled(
 
 /// Re-reads fields and re-files every document; staff classifications stay.
 fn reanalyze_all(store: &mut dyn Store, classifier: &Classifier) -> anyhow::Result<(u64, u64)> {
-    let mut ids = Vec::new();
-    store.each_document(&mut |doc| {
-        if doc.status != crate::store::DocStatus::Failed {
-            ids.push(doc.id);
-        }
-        Ok(())
-    })?;
+    let ids = store.readable_document_ids()?;
     let (mut documents, mut changed) = (0, 0);
     for id in ids {
         let Some(doc) = store.document(id)? else {

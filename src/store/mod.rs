@@ -471,6 +471,9 @@ pub trait Store: Send {
     fn put_training(&mut self, training: &Training) -> Result<(), StoreError>;
     fn training(&self) -> Result<Option<Training>, StoreError>;
     fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError>;
+    /// Ids of every document that is not a failure (all versions), in order: what
+    /// re-filing walks.
+    fn readable_document_ids(&self) -> Result<Vec<i64>, StoreError>;
     /// Visits every document (all versions) in id order, one at a time.
     fn each_document(
         &self,

@@ -1105,6 +1105,15 @@ impl Store for SqliteStore {
         self.document_row(id)
     }
 
+    fn readable_document_ids(&self) -> Result<Vec<i64>, StoreError> {
+        let ids = self
+            .conn
+            .prepare_cached("SELECT id FROM documents WHERE status != 'failed' ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        Ok(ids)
+    }
+
     fn each_document(
         &self,
         visit: &mut dyn FnMut(StoredDocument) -> Result<(), StoreError>,
