@@ -359,9 +359,12 @@ fn agency(text: &str, number_line: Option<usize>) -> Option<String> {
         let kept: String = original[..cut].iter().collect();
         // Stray marks OCR leaves at the edges ("‘SỞ", "ĐÀO TẠO.", "- ").
         let kept = kept.trim_matches(|c: char| !c.is_alphanumeric());
-        let is_title = DOC_TYPES
-            .iter()
-            .any(|t| fold_full(t.name) == fold_full(kept));
+        // A title ends the header: a type's name, or a citizen's form ("ĐƠN ĐĂNG KÝ…",
+        // "TỜ KHAI…"), which has no number line above it to stop at.
+        let key = fold_full(kept);
+        let is_title = DOC_TYPES.iter().any(|t| fold_full(t.name) == key)
+            || key.starts_with("don ")
+            || key.starts_with("to khai");
         if is_title {
             break;
         }
@@ -696,6 +699,10 @@ mod tests {
              subject=đề nghị cấp Giấy chứng nhận quyền sử dụng đất lần đầu",
         );
         check("BÁO CÁO\nKết quả công tác quý I", "type=BC");
+        check(
+            "ỦY BAN NHÂN DÂN\nXÃ NGHI PHÚ\nĐƠN ĐĂNG KÝ ĐẤT ĐAI\nKính gửi: UBND xã",
+            "agency=ỦY BAN NHÂN DÂN / XÃ NGHI PHÚ",
+        );
         check(
             "V/V: tăng cường phòng cháy, chữa cháy",
             "type=CV; subject=tăng cường phòng cháy, chữa cháy",

@@ -99,12 +99,16 @@ fn matches(tokens: &[Token], terms: &[HighlightTerm]) -> Vec<(usize, usize, usiz
     out
 }
 
-/// Whether `word` is within the edits fuzzy search allows of `wanted` (one, two for
-/// words of seven letters or more), as the index's fuzzy matching does.
+/// Whether `word` is within the edits fuzzy search allows of `wanted` (none for words
+/// of three letters or fewer, one, two from seven letters), as the index does.
 pub fn within_edits(word: &str, wanted: &str) -> bool {
     let a: Vec<char> = word.chars().collect();
     let b: Vec<char> = wanted.chars().collect();
-    let allowed = if b.len() >= 7 { 2 } else { 1 };
+    let allowed = match b.len() {
+        0..=3 => 0,
+        4..=6 => 1,
+        _ => 2,
+    };
     if a.len().abs_diff(b.len()) > allowed {
         return false;
     }

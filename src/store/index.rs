@@ -29,6 +29,8 @@ use tantivy::tokenizer::{
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use unicode_normalization::UnicodeNormalization;
 
+/// Shorter words are never matched approximately.
+const FUZZY_MIN_LETTERS: usize = 4;
 /// A marked form found in more than this share of documents gets no exact-marks boost.
 const UBIQUITOUS_SHARE: f64 = 0.3;
 /// Tokenizer of the folded text: words lower-cased, every mark and `đ` folded.
@@ -301,7 +303,11 @@ impl SearchIndex {
                 Box::new(RegexQuery::from_pattern(&pattern, self.f.text).ok()?)
             }
             (TermKind::Prefix, _) => Box::new(PhrasePrefixQuery::new(terms)),
-            (_, 1) if fuzzy => fuzzy_word(&terms[0], &words[0]),
+            // Words of three letters or fewer stay exact: one edit away from "dat" are
+            // "dan", "cat", "bat" and a hundred others.
+            (_, 1) if fuzzy && words[0].chars().count() >= FUZZY_MIN_LETTERS => {
+                fuzzy_word(&terms[0], &words[0])
+            }
             (_, 1) => Box::new(TermQuery::new(
                 terms[0].clone(),
                 IndexRecordOption::WithFreqs,
@@ -311,7 +317,14 @@ impl SearchIndex {
                 terms
                     .iter()
                     .zip(&words)
-                    .map(|(t, w)| (Occur::Must, fuzzy_word(t, w)))
+                    .map(|(t, w)| {
+                        let q = if w.chars().count() >= FUZZY_MIN_LETTERS {
+                            fuzzy_word(t, w)
+                        } else {
+                            Box::new(TermQuery::new(t.clone(), IndexRecordOption::WithFreqs))
+                        };
+                        (Occur::Must, q)
+                    })
                     .collect(),
             )),
             (_, _) => Box::new(PhraseQuery::new(terms)),
