@@ -59,8 +59,9 @@ pub struct IngestConfig {
     /// A page still in OCR after this long fails with that reason; its document keeps
     /// its other pages. Ordinary pages take seconds: this catches pathological ones.
     pub page_time_limit: Duration,
-    /// Files each stored document by sector and procedure.
-    pub classifier: Arc<Classifier>,
+    /// Files each stored document by sector and procedure; `None`: the built-in
+    /// taxonomy, untrained (made when the run starts, not with every config).
+    pub classifier: Option<Arc<Classifier>>,
 }
 
 impl Default for IngestConfig {
@@ -73,11 +74,7 @@ impl Default for IngestConfig {
             command: "ingest".into(),
             retry_failed: false,
             page_time_limit: DEFAULT_PAGE_TIME_LIMIT,
-            classifier: Arc::new(Classifier::new(
-                &Taxonomy::builtin(),
-                None,
-                ClassifyConfig::default(),
-            )),
+            classifier: None,
         }
     }
 }
@@ -250,6 +247,13 @@ pub fn ingest(
         OcrEngine::new(&config.lang)?;
     }
     let reader = store.reader()?;
+    let classifier = config.classifier.clone().unwrap_or_else(|| {
+        Arc::new(Classifier::new(
+            &Taxonomy::builtin(),
+            None,
+            ClassifyConfig::default(),
+        ))
+    });
     let run = store.begin_run(&config.command)?;
     progress.start(candidates.len() as u64);
     let jobs = config.jobs.max(1);
@@ -290,14 +294,7 @@ pub fn ingest(
                 }
             });
         });
-        let result = write_all(
-            out_rx,
-            store,
-            run,
-            &config.classifier,
-            &mut summary,
-            progress,
-        );
+        let result = write_all(out_rx, store, run, &classifier, &mut summary, progress);
         if result.is_err() {
             halt.store(true, Ordering::SeqCst);
         }

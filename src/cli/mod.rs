@@ -249,7 +249,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_file_bytes: max_file_mib.saturating_mul(1 << 20),
                     ..Limits::default()
                 },
-                classifier: Arc::new(classifier),
+                classifier: Some(Arc::new(classifier)),
                 ..IngestConfig::default()
             };
             if let Some(jobs) = jobs {
