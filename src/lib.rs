@@ -1,6 +1,7 @@
 //! sohoa ("số hóa", digitization): scanned administrative records in, searchable
 //! archive out. See ARCHITECTURE.md for the map.
 
+pub mod authenticity;
 pub mod classify;
 pub mod cli;
 pub mod discover;

@@ -132,6 +132,8 @@ pub struct IngestSummary {
     pub pages_failed: u64,
     pub mean_confidence: Option<f32>,
     pub elapsed_seconds: f64,
+    /// Of which building and signing the documents' records (the log's cost).
+    pub signing_seconds: f64,
     pub pages_per_minute: f64,
     pub failures: Vec<Failure>,
 }
@@ -225,6 +227,7 @@ pub fn ingest(
     stop: &AtomicBool,
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
+    let signing_before = store.signing_time();
     let mut candidates = discover::discover(paths)?;
     if config.retry_failed {
         // Failed files outside the given paths are retried too: that is what was asked.
@@ -301,6 +304,7 @@ pub fn ingest(
         result
     });
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    summary.signing_seconds = (store.signing_time() - signing_before).as_secs_f64();
     summary.pages_per_minute = if summary.elapsed_seconds > 0.0 {
         summary.pages as f64 * 60.0 / summary.elapsed_seconds
     } else {
@@ -660,6 +664,7 @@ fn empty_page(number: u32) -> NewPage {
         error: None,
         note: None,
         words: Vec::new(),
+        image_sha256: None,
     }
 }
 
@@ -682,6 +687,12 @@ fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, settings: OcrSe
         }
         PageContent::Empty { reason } => new.note = Some(reason),
         PageContent::Ocr(image) => {
+            // The fixity of what was read: the decoded pixels, not the file's encoding.
+            new.image_sha256 = Some(crate::authenticity::pixels_sha256(
+                image.width(),
+                image.height(),
+                image.as_raw(),
+            ));
             let recognized = ocr::with_thread_engine(settings.lang, |engine| {
                 engine.recognize(&image, page.dpi, settings.deadline)
             });

@@ -265,6 +265,7 @@ pub fn document(rng: &mut Rng, index: u64, page_chars: usize) -> NewDocument {
             error: None,
             note: None,
             words: Vec::new(),
+            image_sha256: None,
         });
     }
     doc.analysis = Some(Analysis {

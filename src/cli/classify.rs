@@ -1,7 +1,6 @@
 //! `sohoa classify ...`, the taxonomy and classifier as the other commands load them,
 //! search filters resolved against the taxonomy, and the analysis part of `show`.
 
-use super::open_existing;
 use crate::classify::metrics::{Evaluation, FIELD_NAMES, LabeledDocument};
 use crate::classify::{
     ClassSource, Classification, Classifier, ClassifyConfig, DEFAULT_REVIEW_BELOW, Taxonomy,
@@ -92,6 +91,7 @@ pub fn build_classifier(
 
 pub fn run(
     db: &Path,
+    keys: &Path,
     taxonomy: Option<&Path>,
     command: ClassifyCommand,
 ) -> anyhow::Result<ExitCode> {
@@ -103,7 +103,7 @@ pub fn run(
             procedure,
             by,
         } => {
-            let mut store = open_existing(db)?;
+            let mut store = super::auth::open_signing(db, keys, true)?;
             if store.document(id)?.is_none() {
                 bail!("no document with id {id} in {}", db.display());
             }
@@ -137,6 +137,7 @@ pub fn run(
             };
             store.correct(id, &classification, &by)?;
             store.flush_index()?;
+            super::auth::seal(&mut store, db)?;
             println!(
                 "document {id}: {}{}",
                 found.name,
@@ -154,7 +155,7 @@ pub fn run(
                 bail!("say what to learn from: --from-corrections and/or --labeled FILE.jsonl");
             }
             // Training before the first ingest is fine: the archive starts with it.
-            let mut store = crate::store::SqliteStore::open(db)?;
+            let mut store = super::auth::open_signing(db, keys, false)?;
             let started = std::time::Instant::now();
             let mut training = Training::default();
             let mut sources = Vec::new();
@@ -181,6 +182,7 @@ pub fn run(
             store.put_training(&training)?;
             let classifier = Classifier::new(&taxonomy, Some(&training), config);
             let (documents, changed) = reanalyze_all(&mut store, &classifier)?;
+            super::auth::seal(&mut store, db)?;
             println!(
                 "trained on {} in {:.2} s; re-filed {documents} documents, {changed} changed sector or procedure",
                 training.description,
@@ -189,9 +191,10 @@ pub fn run(
             Ok(ExitCode::SUCCESS)
         }
         ClassifyCommand::Run { review_below } => {
-            let mut store = open_existing(db)?;
+            let mut store = super::auth::open_signing(db, keys, true)?;
             let classifier = build_classifier(&taxonomy, &store, review_below)?;
             let (documents, changed) = reanalyze_all(&mut store, &classifier)?;
+            super::auth::seal(&mut store, db)?;
             println!("re-filed {documents} documents, {changed} changed sector or procedure");
             Ok(ExitCode::SUCCESS)
         }

@@ -1,5 +1,6 @@
 //! The command line: argument parsing and output. `anyhow` lives here and nowhere else.
 
+mod auth;
 mod classify;
 
 use crate::classify::DEFAULT_REVIEW_BELOW;
@@ -33,6 +34,9 @@ pub struct Cli {
     /// A procedure taxonomy (JSON) replacing the built-in one (see README).
     #[arg(long, global = true, env = "SOHOA_TAXONOMY", value_name = "FILE")]
     pub taxonomy: Option<PathBuf>,
+    /// The directory of the archive's private signing keys [default: <db>.keys].
+    #[arg(long, global = true, env = "SOHOA_KEYS", value_name = "DIR")]
+    pub keys: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -130,6 +134,47 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The archive's signing keys: create, show, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: auth::KeysCommand,
+    },
+    /// Check the whole archive against its signed log (or one verification code).
+    Verify {
+        /// Do not re-read and re-hash the source files.
+        #[arg(long)]
+        no_files: bool,
+        /// Answer whether the record with this verification code exists and is intact.
+        #[arg(long)]
+        code: Option<String>,
+        /// A tree head saved earlier (`sohoa tree-head`): the log must extend it.
+        #[arg(long = "tree-head", value_name = "FILE")]
+        tree_heads: Vec<PathBuf>,
+        /// Also trust this public key (hex, or a .pub file).
+        #[arg(long = "public-key", value_name = "KEY")]
+        public_keys: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a self-contained proof that document ID's record is in the signed log
+    /// (or, with --since, that the log only grew since an older tree head).
+    Proof {
+        id: Option<i64>,
+        #[arg(long, value_name = "TREE_HEAD.json")]
+        since: Option<PathBuf>,
+    },
+    /// Check a proof offline, with nothing but the archive's public key.
+    VerifyProof {
+        proof: PathBuf,
+        /// The archive's public key (hex, or its .pub file).
+        #[arg(long = "public-key", value_name = "KEY")]
+        public_key: String,
+        /// The scan the proof is about: its bytes must be the archived source.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Print the latest signed tree head (keep it to audit the archive later).
+    TreeHead,
     /// File documents by sector and procedure: correct, retrain, evaluate, re-run.
     Classify {
         #[command(subcommand)]
@@ -263,7 +308,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
                 report,
             };
-            ingest(&cli.db, &paths, &config, &output)
+            let keys = auth::keys_dir(&cli.db, cli.keys.as_deref());
+            ingest(&cli.db, &keys, &paths, &config, &output)
         }
         Command::Runs { limit, json } => {
             let store = open_existing(&cli.db)?;
@@ -324,18 +370,65 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Classify { command } => classify::run(&cli.db, cli.taxonomy.as_deref(), command),
+        Command::Classify { command } => classify::run(
+            &cli.db,
+            &auth::keys_dir(&cli.db, cli.keys.as_deref()),
+            cli.taxonomy.as_deref(),
+            command,
+        ),
+        Command::Keys { command } => auth::keys_command(
+            &cli.db,
+            &auth::keys_dir(&cli.db, cli.keys.as_deref()),
+            command,
+        ),
+        Command::Verify {
+            no_files,
+            code,
+            tree_heads,
+            public_keys,
+            json,
+        } => auth::verify_command(
+            &cli.db,
+            &auth::keys_dir(&cli.db, cli.keys.as_deref()),
+            auth::VerifyArgs {
+                no_files,
+                code,
+                tree_heads,
+                public_keys,
+                json,
+            },
+        ),
+        Command::Proof { id, since } => auth::proof_command(
+            &cli.db,
+            &auth::keys_dir(&cli.db, cli.keys.as_deref()),
+            id,
+            since.as_deref(),
+        ),
+        Command::VerifyProof {
+            proof,
+            public_key,
+            file,
+        } => auth::verify_proof_command(&proof, &public_key, file.as_deref()),
+        Command::TreeHead => auth::tree_head_command(&cli.db),
         Command::Show { id, json } => {
             let store = open_existing(&cli.db)?;
             let Some(doc) = store.document(id)? else {
                 bail!("no document with id {id} in {}", cli.db.display());
             };
+            let code = auth::current_code(&store, id)?;
             let mut out = std::io::stdout().lock();
             if json {
-                serde_json::to_writer_pretty(&mut out, &ExportedDocument::new(doc))?;
+                let mut exported = ExportedDocument::new(doc);
+                exported.verification_code = code;
+                serde_json::to_writer_pretty(&mut out, &exported)?;
                 writeln!(out)?;
             } else {
                 print_document(&mut out, &doc)?;
+                writeln!(
+                    out,
+                    "  verification code: {}",
+                    code.as_deref().unwrap_or("- (not signed yet)")
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -423,6 +516,7 @@ impl Signals {
 
 fn ingest(
     db: &Path,
+    keys: &Path,
     paths: &[PathBuf],
     config: &IngestConfig,
     output: &IngestOutput,
@@ -430,6 +524,7 @@ fn ingest(
     let signals = Signals::install()?;
     let mut store = SqliteStore::open(db)?;
     store.lock_for_ingest()?;
+    auth::start_signing(&mut store, keys)?;
     let show_bar = !output.quiet && !output.json && std::io::stderr().is_terminal();
     let result = if show_bar {
         pipeline::ingest(
@@ -453,6 +548,12 @@ fn ingest(
         Err(IngestError::StoppedByStore { source, summary }) => (*summary, Some(source)),
         Err(e) => return Err(e.into()),
     };
+    // A signed tree head after every run, interrupted ones included.
+    if fatal.is_none()
+        && let Err(e) = auth::seal(&mut store, db)
+    {
+        eprintln!("sohoa: warning: tree head not signed ({e:#}); the next run signs it");
+    }
     #[derive(Serialize)]
     struct JsonSummary<'a> {
         schema_version: u32,
@@ -791,6 +892,9 @@ struct ExportedDocument {
     schema_version: u32,
     #[serde(flatten)]
     doc: StoredDocument,
+    /// The code of its latest signed record (`show`; `sohoa verify --code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_code: Option<String>,
 }
 
 impl ExportedDocument {
@@ -798,6 +902,7 @@ impl ExportedDocument {
         ExportedDocument {
             schema_version: OUTPUT_SCHEMA_VERSION,
             doc,
+            verification_code: None,
         }
     }
 }

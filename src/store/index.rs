@@ -11,7 +11,6 @@ use crate::classify::Classification;
 use crate::fields::Fields;
 use crate::fold::has_marks;
 use crate::query::{Clause, Term as QueryTerm, TermKind};
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
@@ -24,7 +23,8 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream,
+    AsciiFoldingFilter, BoxTokenStream, LowerCaser, SimpleTokenizer, TextAnalyzer, Token,
+    TokenStream, Tokenizer,
 };
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use unicode_normalization::UnicodeNormalization;
@@ -35,18 +35,32 @@ const FUZZY_MIN_LETTERS: usize = 4;
 const UBIQUITOUS_SHARE: f64 = 0.3;
 /// Tokenizer of the folded text: words lower-cased, every mark and `đ` folded.
 const FOLDED: &str = "sohoa_folded";
+/// Tokenizer of the pairs of adjacent folded words (for phrases).
+const PAIRS: &str = "sohoa_pairs";
 /// Tokenizer of the marked text: words lower-cased, marks kept (for tone-aware ranking).
 const MARKED: &str = "sohoa_marked";
+/// Threads searching one query's segments at once (at most; fewer on fewer cores).
+const SEARCH_THREADS: usize = 4;
 /// Memory for the index writer's buffer; a bigger one makes fewer, larger segments.
 const WRITER_MEMORY: usize = 64 << 20;
 /// A query term with marks also matches its exact marked form, scored this much extra:
 /// `bán` ranks documents with `bán` above those with only `ban` or `bàn`.
 const EXACT_MARKS_BOOST: f32 = 1.5;
 
+/// What a query is built for: ranking needs the exact-marks boosts; counting and
+/// facets need only the set of matches, and skipping the boosts skips their postings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Rank,
+    Match,
+}
+
 #[derive(Clone, Copy)]
 struct Fields_ {
     id: Field,
     text: Field,
+    /// Adjacent folded words, "uy ban", "ban nhan", … at the first word's position.
+    pairs: Field,
     marked: Field,
     sector: Field,
     procedure: Field,
@@ -89,9 +103,11 @@ fn schema() -> (Schema, Fields_) {
     };
     let f = Fields_ {
         id: b.add_u64_field("id", INDEXED | FAST),
-        text: b.add_text_field(
-            "text",
-            text_options(FOLDED, IndexRecordOption::WithFreqsAndPositions),
+        // Words need no positions: phrases are matched on `pairs`.
+        text: b.add_text_field("text", text_options(FOLDED, IndexRecordOption::WithFreqs)),
+        pairs: b.add_text_field(
+            "pairs",
+            text_options(PAIRS, IndexRecordOption::WithFreqsAndPositions),
         ),
         // Only presence and frequency are needed to prefer exact marks: no positions.
         marked: b.add_text_field("marked", text_options(MARKED, IndexRecordOption::WithFreqs)),
@@ -112,14 +128,26 @@ fn schema() -> (Schema, Fields_) {
     (b.build(), f)
 }
 
+/// Whether the index in `dir` was made with `schema` (an unreadable one was not).
+fn same_schema(dir: &Path, schema: &Schema) -> bool {
+    let Ok(index) = Index::open_in_dir(dir) else {
+        return false;
+    };
+    serde_json::to_value(index.schema()).ok() == serde_json::to_value(schema).ok()
+}
+
 fn register_tokenizers(index: &Index) {
+    let folded = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build();
     index.tokenizers().register(
-        FOLDED,
-        TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(LowerCaser)
-            .filter(AsciiFoldingFilter)
-            .build(),
+        PAIRS,
+        TextAnalyzer::from(PairTokenizer {
+            words: folded.clone(),
+        }),
     );
+    index.tokenizers().register(FOLDED, folded);
     index.tokenizers().register(
         MARKED,
         TextAnalyzer::builder(SimpleTokenizer::default())
@@ -143,6 +171,81 @@ fn tokens(index: &Index, tokenizer: &str, text: &str) -> Vec<String> {
     out
 }
 
+/// Adjacent folded words as one token each ("uy ban", "ban nhan", …), at the position
+/// of the first: a phrase is matched on these with half the position lists, and a
+/// phrase of two words with none.
+#[derive(Clone)]
+struct PairTokenizer {
+    words: TextAnalyzer,
+}
+
+struct PairStream<'a> {
+    words: BoxTokenStream<'a>,
+    previous: Option<Token>,
+    pair: Token,
+}
+
+impl Tokenizer for PairTokenizer {
+    type TokenStream<'a> = PairStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> PairStream<'a> {
+        PairStream {
+            words: self.words.token_stream(text),
+            previous: None,
+            pair: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for PairStream<'_> {
+    fn advance(&mut self) -> bool {
+        while self.words.advance() {
+            let word = self.words.token();
+            let Some(previous) = &mut self.previous else {
+                self.previous = Some(word.clone());
+                continue;
+            };
+            self.pair.text.clear();
+            self.pair.text.push_str(&previous.text);
+            self.pair.text.push(' ');
+            self.pair.text.push_str(&word.text);
+            self.pair.position = previous.position;
+            self.pair.offset_from = previous.offset_from;
+            self.pair.offset_to = word.offset_to;
+            self.pair.position_length = 1;
+            previous.clone_from(word);
+            return true;
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        &self.pair
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.pair
+    }
+}
+
+/// The pairs a phrase of `words` is matched by, with their offsets: every other pair
+/// and the last one ("a b c d e" → "a b"@0, "c d"@2, "d e"@3) cover every word in
+/// order, with half the position lists of a phrase of words.
+fn phrase_pairs(field: Field, words: &[String]) -> Vec<(usize, Term)> {
+    let last = words.len().saturating_sub(2);
+    let mut offsets: Vec<usize> = (0..=last).step_by(2).collect();
+    if offsets.last() != Some(&last) {
+        offsets.push(last);
+    }
+    offsets
+        .into_iter()
+        .map(|i| {
+            let pair = format!("{} {}", words[i], words[i + 1]);
+            (i, Term::from_field_text(field, &pair))
+        })
+        .collect()
+}
+
 /// "2024-01-26" → 20240126 (a sortable number); a bound "2024" or "2024-06" becomes the
 /// first or last possible day.
 fn date_number(date: &str, upper: bool) -> Option<u64> {
@@ -163,14 +266,25 @@ impl SearchIndex {
     /// Opens the index in `dir`, creating it when missing (`true`: it must be filled).
     pub fn open(dir: &Path) -> Result<(SearchIndex, bool), StoreError> {
         let (schema, f) = schema();
-        let created = !dir.join("meta.json").exists();
+        let mut created = !dir.join("meta.json").exists();
+        if !created && !same_schema(dir, &schema) {
+            // An index from an older sohoa: derived data, rebuilt from SQLite.
+            std::fs::remove_dir_all(dir)?;
+            created = true;
+        }
         std::fs::create_dir_all(dir)?;
-        let index = if created {
+        let mut index = if created {
             Index::create_in_dir(dir, schema).map_err(index_error)?
         } else {
             Index::open_in_dir(dir).map_err(index_error)?
         };
         register_tokenizers(&index);
+        // Segments are searched in parallel: a query over most of a million pages
+        // takes half the time on two cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        index
+            .set_multithread_executor(threads.min(SEARCH_THREADS))
+            .map_err(index_error)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -200,6 +314,7 @@ impl SearchIndex {
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.id, record.id as u64);
         doc.add_text(f.text, record.text);
+        doc.add_text(f.pairs, record.text);
         doc.add_text(f.marked, record.text);
         if let Some(c) = record.classification {
             doc.add_text(f.sector, &c.sector);
@@ -297,12 +412,23 @@ impl SearchIndex {
                 ),
             ]))
         };
+        let pairs = self.f.pairs;
         let base: Box<dyn TQuery> = match (term.kind.clone(), terms.len()) {
             (TermKind::Prefix, 1) => {
                 let pattern = format!("{}.*", regex_escape(&words[0]));
                 Box::new(RegexQuery::from_pattern(&pattern, self.f.text).ok()?)
             }
-            (TermKind::Prefix, _) => Box::new(PhrasePrefixQuery::new(terms)),
+            (TermKind::Prefix, 2) => {
+                let pattern = format!("{}.*", regex_escape(&words.join(" ")));
+                Box::new(RegexQuery::from_pattern(&pattern, pairs).ok()?)
+            }
+            (TermKind::Prefix, n) => {
+                // The whole words as pairs, then the pair ending in the prefix.
+                let mut parts = phrase_pairs(pairs, &words[..n - 1]);
+                let pair = format!("{} {}", words[n - 2], words[n - 1]);
+                parts.push((n - 2, Term::from_field_text(pairs, &pair)));
+                Box::new(PhrasePrefixQuery::new_with_offset(parts))
+            }
             // Words of three letters or fewer stay exact: one edit away from "dat" are
             // "dan", "cat", "bat" and a hundred others.
             (_, 1) if fuzzy && words[0].chars().count() >= FUZZY_MIN_LETTERS => {
@@ -327,7 +453,12 @@ impl SearchIndex {
                     })
                     .collect(),
             )),
-            (_, _) => Box::new(PhraseQuery::new(terms)),
+            // Two words are one pair: no positions to compare at all.
+            (_, 2) => Box::new(TermQuery::new(
+                phrase_pairs(pairs, &words).remove(0).1,
+                IndexRecordOption::WithFreqs,
+            )),
+            (_, _) => Box::new(PhraseQuery::new_with_offset(phrase_pairs(pairs, &words))),
         };
         if !has_marks(&term.text) || term.kind == TermKind::Prefix {
             return Some((base, Vec::new()));
@@ -408,7 +539,7 @@ impl SearchIndex {
         out
     }
 
-    fn build_query(&self, spec: &SearchSpec) -> Box<dyn TQuery> {
+    fn build_query(&self, spec: &SearchSpec, purpose: Purpose) -> Box<dyn TQuery> {
         let mut parts: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
         if let Some(query) = &spec.query {
             for clause in &query.clauses {
@@ -416,7 +547,9 @@ impl SearchIndex {
                     Clause::AnyOf(terms) if terms.len() == 1 => {
                         if let Some((base, boosts)) = self.clause_parts(&terms[0], spec.fuzzy) {
                             parts.push((Occur::Must, base));
-                            parts.extend(boosts.into_iter().map(|b| (Occur::Should, b)));
+                            if purpose == Purpose::Rank {
+                                parts.extend(boosts.into_iter().map(|b| (Occur::Should, b)));
+                            }
                         }
                     }
                     Clause::AnyOf(terms) => {
@@ -448,11 +581,15 @@ impl SearchIndex {
     }
 
     /// Ranked document ids, the total, and facets over the whole result set.
+    ///
+    /// Two passes, each the cheap kind: the top documents by score alone (block-max WAND
+    /// skips most matches), then count and facets without scoring (blocks of matches, no
+    /// score computed). One scored pass over everything cost 3× both together on a
+    /// million pages, because every match must then be scored.
     pub fn search(&self, spec: &SearchSpec) -> Result<(usize, Vec<SearchHit>, Facets), StoreError> {
-        let query = self.build_query(spec);
         let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(spec.limit.max(1)).and_offset(spec.offset);
-        let facets = FacetCollector { f: self.f };
+        let facets = FacetCollector;
         let ids = |addresses: Vec<(f64, DocAddress)>| -> Result<Vec<SearchHit>, StoreError> {
             addresses
                 .into_iter()
@@ -464,17 +601,26 @@ impl SearchIndex {
                 })
                 .collect()
         };
+        let matching = self.build_query(spec, Purpose::Match);
         let use_score = spec.sort == SortOrder::Relevance && spec.query.is_some();
         let (total, hits, facets) = if use_score {
-            let (total, top, facets) = searcher
-                .search(&query, &(Count, top.order_by_score(), facets))
+            let ranked = if spec.limit == 0 {
+                Vec::new()
+            } else {
+                let query = self.build_query(spec, Purpose::Rank);
+                searcher
+                    .search(&query, &top.order_by_score())
+                    .map_err(index_error)?
+            };
+            let (total, facets) = searcher
+                .search(&matching, &(Count, facets))
                 .map_err(index_error)?;
-            let hits = ids(top.into_iter().map(|(s, a)| (f64::from(s), a)).collect())?;
+            let hits = ids(ranked.into_iter().map(|(s, a)| (f64::from(s), a)).collect())?;
             (total, hits, facets)
         } else {
             let (total, top, facets) = searcher
                 .search(
-                    &query,
+                    &matching,
                     &(
                         Count,
                         top.order_by_fast_field::<u64>("date", tantivy::Order::Desc),
@@ -544,7 +690,7 @@ pub fn number_key(number: &str) -> String {
 fn regex_escape(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars() {
-        if c.is_alphanumeric() {
+        if c.is_alphanumeric() || c == ' ' {
             out.push(c);
         } else {
             out.push('\\');
@@ -555,24 +701,65 @@ fn regex_escape(s: &str) -> String {
 }
 
 /// Counts the result set by sector, type, year and agency, from the fast columns.
-struct FacetCollector {
-    f: Fields_,
+struct FacetCollector;
+
+/// One facet's column in a segment and its counts by term ordinal (dense: ordinals run
+/// 0..terms; years by offset from the segment's first year).
+struct FacetCounts {
+    column: Option<Column<u64>>,
+    base: u64,
+    counts: Vec<u64>,
+}
+
+impl FacetCounts {
+    fn ordinals(column: &Option<StrColumn>) -> FacetCounts {
+        FacetCounts {
+            column: column.as_ref().map(|c| c.ords().clone()),
+            base: 0,
+            counts: vec![0; column.as_ref().map_or(0, |c| c.num_terms())],
+        }
+    }
+
+    fn values(column: Column<u64>) -> FacetCounts {
+        let (base, top) = (column.min_value(), column.max_value());
+        let span = if column.num_docs() == 0 || top < base {
+            0
+        } else {
+            (top - base + 1) as usize
+        };
+        FacetCounts {
+            // Years are a handful of values; anything wider is not a year column.
+            counts: vec![0; span.min(10_000)],
+            column: Some(column),
+            base,
+        }
+    }
+
+    fn collect(&mut self, docs: &[u32], buffer: &mut Vec<Option<u64>>) {
+        let Some(column) = &self.column else { return };
+        buffer.clear();
+        buffer.resize(docs.len(), None);
+        column.first_vals(docs, buffer);
+        for value in buffer.iter().flatten() {
+            if let Some(n) = value
+                .checked_sub(self.base)
+                .and_then(|i| self.counts.get_mut(i as usize))
+            {
+                *n += 1;
+            }
+        }
+    }
 }
 
 struct FacetSegment {
-    sector: Option<StrColumn>,
-    doc_type: Option<StrColumn>,
-    agency: Option<StrColumn>,
-    year: Column<u64>,
-    /// Counts by term ordinal (dense: ordinals run 0..terms), and by year.
-    sectors: Vec<u64>,
-    types: Vec<u64>,
-    agencies: Vec<u64>,
-    years: HashMap<u64, u64>,
-}
-
-fn ord_counts(column: &Option<StrColumn>) -> Vec<u64> {
-    vec![0; column.as_ref().map_or(0, |c| c.num_terms())]
+    sector_names: Option<StrColumn>,
+    type_names: Option<StrColumn>,
+    agency_names: Option<StrColumn>,
+    sectors: FacetCounts,
+    types: FacetCounts,
+    agencies: FacetCounts,
+    years: FacetCounts,
+    buffer: Vec<Option<u64>>,
 }
 
 impl Collector for FacetCollector {
@@ -584,7 +771,6 @@ impl Collector for FacetCollector {
         _segment: u32,
         reader: &tantivy::SegmentReader,
     ) -> tantivy::Result<FacetSegment> {
-        let _ = self.f;
         let ff = reader.fast_fields();
         let (sector, doc_type, agency) = (
             ff.str("sector")?,
@@ -592,14 +778,14 @@ impl Collector for FacetCollector {
             ff.str("agency_name")?,
         );
         Ok(FacetSegment {
-            sectors: ord_counts(&sector),
-            types: ord_counts(&doc_type),
-            agencies: ord_counts(&agency),
-            sector,
-            doc_type,
-            agency,
-            year: ff.u64("year")?,
-            years: HashMap::new(),
+            sectors: FacetCounts::ordinals(&sector),
+            types: FacetCounts::ordinals(&doc_type),
+            agencies: FacetCounts::ordinals(&agency),
+            years: FacetCounts::values(ff.u64("year")?),
+            sector_names: sector,
+            type_names: doc_type,
+            agency_names: agency,
+            buffer: Vec::new(),
         })
     }
 
@@ -629,26 +815,26 @@ impl SegmentCollector for FacetSegment {
     type Fruit = Facets;
 
     fn collect(&mut self, doc: u32, _score: tantivy::Score) {
-        let count = |column: &Option<StrColumn>, counts: &mut Vec<u64>| {
-            if let Some(ord) = column.as_ref().and_then(|c| c.ords().first(doc))
-                && let Some(n) = counts.get_mut(ord as usize)
-            {
-                *n += 1;
-            }
-        };
-        count(&self.sector, &mut self.sectors);
-        count(&self.doc_type, &mut self.types);
-        count(&self.agency, &mut self.agencies);
-        if let Some(y) = self.year.first(doc) {
-            *self.years.entry(y).or_insert(0) += 1;
+        self.collect_block(&[doc]);
+    }
+
+    /// Matches come in blocks when nothing is scored: one batched column read per facet.
+    fn collect_block(&mut self, docs: &[u32]) {
+        for facet in [
+            &mut self.sectors,
+            &mut self.types,
+            &mut self.agencies,
+            &mut self.years,
+        ] {
+            facet.collect(docs, &mut self.buffer);
         }
     }
 
     fn harvest(self) -> Facets {
-        let names = |column: &Option<StrColumn>, counts: &[u64]| {
+        let names = |column: &Option<StrColumn>, facet: &FacetCounts| {
             let mut out = std::collections::BTreeMap::new();
             if let Some(c) = column {
-                for (ord, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                for (ord, n) in facet.counts.iter().enumerate().filter(|(_, n)| **n > 0) {
                     let mut s = String::new();
                     if c.ord_to_str(ord as u64, &mut s).unwrap_or(false) {
                         out.insert(s, *n);
@@ -658,14 +844,17 @@ impl SegmentCollector for FacetSegment {
             out
         };
         Facets {
-            sector: names(&self.sector, &self.sectors),
-            doc_type: names(&self.doc_type, &self.types),
+            sector: names(&self.sector_names, &self.sectors),
+            doc_type: names(&self.type_names, &self.types),
             year: self
                 .years
+                .counts
                 .iter()
-                .map(|(y, n)| (y.to_string(), *n))
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| ((self.years.base + i as u64).to_string(), *n))
                 .collect(),
-            agency: names(&self.agency, &self.agencies),
+            agency: names(&self.agency_names, &self.agencies),
         }
     }
 }

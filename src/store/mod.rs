@@ -5,8 +5,11 @@
 //! same trait, not a rewrite.
 
 mod index;
+mod log;
 mod sqlite;
 
+use crate::authenticity::merkle::Hash;
+use crate::authenticity::{Record, Signer, TreeHead};
 use crate::classify::{Classification, Training};
 use crate::fields::Fields;
 use crate::load::TextSource;
@@ -162,6 +165,8 @@ pub struct NewPage {
     /// Why it holds no text although nothing failed (e.g. neither image nor text).
     pub note: Option<String>,
     pub words: Vec<Word>,
+    /// SHA-256 of the decoded gray pixels OCR read (`authenticity::pixels_sha256`).
+    pub image_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -485,4 +490,61 @@ pub trait Store: Send {
     fn failures(&self, run: Option<i64>) -> Result<Vec<FailureRecord>, StoreError>;
     /// Paths of current documents that failed (wholly or partly), for `--retry-failed`.
     fn failed_paths(&self) -> Result<Vec<String>, StoreError>;
+
+    // Authentication: the signed log (see `authenticity`).
+
+    /// The key that signs every record written from now on through this handle (a
+    /// document stored, re-analysed or corrected gets a new record in the same
+    /// transaction). Without one nothing is signed.
+    fn set_signer(&mut self, signer: Option<Signer>) -> Result<(), StoreError>;
+    /// Every key that ever signed here (public halves), oldest first.
+    fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+    /// Records for documents that have none (stored before a key existed); how many.
+    fn record_unrecorded(&mut self) -> Result<u64, StoreError>;
+    /// Signs a tree head over the log when it grew since the last one.
+    fn seal(&mut self) -> Result<Option<TreeHead>, StoreError>;
+    fn tree_heads(&self) -> Result<Vec<TreeHead>, StoreError>;
+    /// Every log entry in leaf order, one at a time.
+    fn each_log_entry(
+        &self,
+        visit: &mut dyn FnMut(LogEntry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+    /// Log entries of one document, oldest first.
+    fn log_entries_of(&self, document_id: i64) -> Result<Vec<LogEntry>, StoreError>;
+    /// Log entries with this verification code.
+    fn log_entries_by_code(&self, code: &str) -> Result<Vec<LogEntry>, StoreError>;
+    /// The Merkle leaf hashes, in order (an error names a gap).
+    fn leaf_hashes(&self) -> Result<Vec<Hash>, StoreError>;
+    /// Document `id`'s record as the database holds it now (None: missing or failed).
+    fn current_record(&self, document_id: i64) -> Result<Option<Record>, StoreError>;
+    /// Documents that are not failures, in id order, with each one's known locations
+    /// (path, whether gone): what `verify` walks.
+    fn recordable_documents(&self) -> Result<Vec<(i64, Vec<(String, bool)>)>, StoreError>;
+    /// Time spent building and signing records through this handle.
+    fn signing_time(&self) -> std::time::Duration;
+}
+
+/// One entry of the signed log: a record of one document version.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// Its index among the Merkle tree's leaves (0-based, no gaps).
+    pub leaf: u64,
+    pub document_id: i64,
+    /// The record's canonical JSON (RFC 8785): exactly the signed bytes.
+    pub record: String,
+    pub record_hash: String,
+    pub leaf_hash: String,
+    pub code: String,
+    pub key_id: String,
+    pub signature: String,
+    pub logged_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningKeyRecord {
+    pub key_id: String,
+    /// Hex of the Ed25519 public key.
+    pub public_key: String,
+    pub created_at: String,
+    pub retired_at: Option<String>,
 }

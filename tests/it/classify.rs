@@ -45,7 +45,7 @@ const BUILDING: &[&str] = &[
 ];
 
 /// Three documents of three sectors, ingested; returns the archive path.
-fn archive(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn archive(dir: &Path) -> std::path::PathBuf {
     let scans = dir.join("scans");
     std::fs::create_dir_all(&scans).unwrap();
     for (name, lines) in [
@@ -61,7 +61,7 @@ fn archive(dir: &Path) -> std::path::PathBuf {
     db
 }
 
-fn id_of(db: &Path, file: &str) -> i64 {
+pub(crate) fn id_of(db: &Path, file: &str) -> i64 {
     count(
         db,
         &format!("SELECT id FROM documents WHERE path LIKE '%/{file}'"),

@@ -1,5 +1,6 @@
 //! sohoa's integration tests: one binary, one module per feature.
 
+mod authenticity;
 mod bad_input;
 mod classify;
 mod cli;

@@ -258,5 +258,6 @@ pub fn page(number: u32, text: &str) -> sohoa::store::NewPage {
         error: None,
         note: None,
         words: Vec::new(),
+        image_sha256: None,
     }
 }

@@ -1,0 +1,409 @@
+//! `keys`, `verify`, `proof`, `verify-proof`, `tree-head`: the archive's signing keys
+//! and everything that checks what they signed.
+
+use super::open_existing;
+use crate::authenticity::verify::{self, VerifyConfig};
+use crate::authenticity::{
+    ConsistencyProof, InclusionProof, Signer, TreeHead, keys, merkle, parse_code, parse_public_key,
+};
+use crate::store::{SqliteStore, Store};
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use ed25519_dalek::VerifyingKey;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create the archive's signing key (and sign any documents stored before it).
+    Init,
+    /// Print the public keys and which one signs now.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start signing with a new key; records signed by older keys stay verifiable.
+    Rotate,
+}
+
+/// The key directory: `--keys`, else `<db>.keys/`.
+pub(crate) fn keys_dir(db: &Path, keys: Option<&Path>) -> PathBuf {
+    keys.map_or_else(|| keys::default_dir(db), Path::to_path_buf)
+}
+
+/// Where the latest signed tree head is copied after every run: outside the database,
+/// so that a database rolled back to an older copy is caught by `verify`.
+pub(crate) fn head_file(db: &Path) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".head.json");
+    PathBuf::from(path)
+}
+
+/// The key that signs now: the archive's newest, read from the key directory; a new
+/// one when the archive has none yet (said on stderr).
+fn active_signer(store: &SqliteStore, dir: &Path) -> anyhow::Result<Signer> {
+    let current = store
+        .signing_keys()?
+        .into_iter()
+        .rev()
+        .find(|k| k.retired_at.is_none());
+    match current {
+        Some(key) => keys::load(dir, &key.key_id).with_context(|| {
+            format!(
+                "the archive signs with key {}, whose private key is not in {} (restore it, or \
+                 `sohoa keys rotate` to start signing with a new one)",
+                key.key_id,
+                dir.display()
+            )
+        }),
+        None => {
+            let signer = keys::create(dir)?;
+            eprintln!(
+                "sohoa: created the archive's signing key {} in {} (keep it safe; `sohoa keys show` prints the public key)",
+                signer.id(),
+                dir.display()
+            );
+            Ok(signer)
+        }
+    }
+}
+
+/// The store, signing with the archive's key; documents stored before signing existed
+/// get their records now.
+pub(crate) fn open_signing(
+    db: &Path,
+    keys: &Path,
+    must_exist: bool,
+) -> anyhow::Result<SqliteStore> {
+    let mut store = if must_exist {
+        open_existing(db)?
+    } else {
+        SqliteStore::open(db)?
+    };
+    start_signing(&mut store, keys)?;
+    Ok(store)
+}
+
+/// Makes `store` sign with the archive's key from now on.
+pub(crate) fn start_signing(store: &mut SqliteStore, keys: &Path) -> anyhow::Result<()> {
+    let signer = active_signer(store, keys)?;
+    store.set_signer(Some(signer))?;
+    let backfilled = store.record_unrecorded()?;
+    if backfilled > 0 {
+        eprintln!("sohoa: signed the records of {backfilled} documents stored before signing");
+    }
+    Ok(())
+}
+
+/// Signs a tree head over the log if it grew, and keeps a copy beside the database.
+pub(crate) fn seal(store: &mut SqliteStore, db: &Path) -> anyhow::Result<()> {
+    if let Some(head) = store.seal()? {
+        let path = head_file(db);
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&head)? + "\n")
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn keys_command(
+    db: &Path,
+    dir: &Path,
+    command: KeysCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        KeysCommand::Init => {
+            let mut store = SqliteStore::open(db)?;
+            if let Some(key) = store.signing_keys()?.last() {
+                bail!(
+                    "the archive already has signing key {} (`sohoa keys show`; `sohoa keys rotate` for a new one)",
+                    key.key_id
+                );
+            }
+            drop(store);
+            store = open_signing(db, dir, false)?;
+            seal(&mut store, db)?;
+            print_keys(&store, false)?;
+        }
+        KeysCommand::Show { json } => {
+            let store = open_existing(db)?;
+            print_keys(&store, json)?;
+        }
+        KeysCommand::Rotate => {
+            let mut store = SqliteStore::open(db)?;
+            let signer = keys::create(dir)?;
+            store.set_signer(Some(signer.clone()))?;
+            store.record_unrecorded()?;
+            seal(&mut store, db)?;
+            println!("now signing with key {}", signer.id());
+            print_keys(&store, false)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_keys(store: &SqliteStore, json: bool) -> anyhow::Result<()> {
+    let keys = store.signing_keys()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&keys)?);
+        return Ok(());
+    }
+    if keys.is_empty() {
+        println!("no signing key yet (`sohoa keys init`)");
+    }
+    for key in keys {
+        let state = match &key.retired_at {
+            None => "signs now".to_owned(),
+            Some(at) => format!("retired {at}"),
+        };
+        println!(
+            "key {}  public {}  created {}  {state}",
+            key.key_id, key.public_key, key.created_at
+        );
+    }
+    Ok(())
+}
+
+/// Public keys given as hex or as files holding hex (`<id>.pub`).
+fn read_public_keys(given: &[String]) -> anyhow::Result<Vec<VerifyingKey>> {
+    given
+        .iter()
+        .map(|k| {
+            let text = if Path::new(k).is_file() {
+                std::fs::read_to_string(k).with_context(|| format!("cannot read {k}"))?
+            } else {
+                k.clone()
+            };
+            parse_public_key(&text).with_context(|| format!("--public-key {k}"))
+        })
+        .collect()
+}
+
+fn read_tree_head(path: &Path) -> anyhow::Result<TreeHead> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a sohoa tree head", path.display()))
+}
+
+pub(crate) struct VerifyArgs {
+    pub no_files: bool,
+    pub code: Option<String>,
+    pub tree_heads: Vec<PathBuf>,
+    pub public_keys: Vec<String>,
+    pub json: bool,
+}
+
+pub(crate) fn verify_command(db: &Path, dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let store = open_existing(db)?;
+    let mut trusted = keys::public_keys(dir)?;
+    trusted.extend(read_public_keys(&args.public_keys)?);
+    if let Some(code) = &args.code {
+        let code = parse_code(code)?;
+        let answer = verify::check_code(&store, &code, &trusted)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        } else {
+            match (&answer.record, answer.status) {
+                (_, "not-found") | (None, _) => println!("{code}: no record with this code"),
+                (Some(r), status) => {
+                    let f = r.fields.clone().unwrap_or_default();
+                    println!("{code}: {status}");
+                    println!(
+                        "  {} {} of {}, {}",
+                        f.doc_type_name.as_deref().unwrap_or("document"),
+                        f.number.as_deref().unwrap_or("(no number)"),
+                        f.date.as_deref().unwrap_or("(no date)"),
+                        f.agency.as_deref().unwrap_or("(agency unknown)")
+                    );
+                    println!(
+                        "  record {}  document {}  signed by key {}",
+                        answer.record_hash.as_deref().unwrap_or("-"),
+                        r.document_id,
+                        answer.signed_by.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        return Ok(if answer.status == "intact" {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    let mut kept_heads = Vec::new();
+    let beside = head_file(db);
+    if beside.exists() {
+        kept_heads.push((beside.display().to_string(), read_tree_head(&beside)?));
+    }
+    for path in &args.tree_heads {
+        kept_heads.push((path.display().to_string(), read_tree_head(path)?));
+    }
+    let started = std::time::Instant::now();
+    let report = verify::verify_archive(
+        &store,
+        &VerifyConfig {
+            files: !args.no_files,
+            trusted,
+            kept_heads,
+        },
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let mut out = std::io::stdout().lock();
+        for p in &report.problems {
+            writeln!(out, "PROBLEM {}: {}", p.kind, p.detail)?;
+        }
+        for note in &report.notes {
+            writeln!(out, "note: {note}")?;
+        }
+        writeln!(
+            out,
+            "{}: {} documents, {} log entries, {} tree heads, {} files re-hashed in {:.2} s: {}",
+            db.display(),
+            report.documents,
+            report.log_entries,
+            report.tree_heads,
+            report.files_checked,
+            started.elapsed().as_secs_f64(),
+            if report.problems.is_empty() {
+                "intact".to_owned()
+            } else {
+                format!("{} problems", report.problems.len())
+            }
+        )?;
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `sohoa proof ID`: a self-contained inclusion proof of the document's latest record;
+/// `sohoa proof --since HEAD`: a consistency proof from an older tree head.
+pub(crate) fn proof_command(
+    db: &Path,
+    dir: &Path,
+    id: Option<i64>,
+    since: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    // Seals first, so the proof covers everything stored so far.
+    let mut store = open_signing(db, dir, true)?;
+    seal(&mut store, db)?;
+    let heads = store.tree_heads()?;
+    let Some(head) = heads.last().cloned() else {
+        bail!("the archive's log is empty: nothing to prove");
+    };
+    let leaves = store.leaf_hashes()?;
+    let leaves = &leaves[..head.tree_size as usize];
+    let json = match (id, since) {
+        (Some(id), None) => {
+            let Some(entry) = store.log_entries_of(id)?.pop() else {
+                bail!("document {id} has no signed record in {}", db.display());
+            };
+            let record = serde_json::from_str(&entry.record)
+                .with_context(|| format!("log entry {} is not a record", entry.leaf))?;
+            let proof = InclusionProof {
+                proof_version: 1,
+                record,
+                record_hash: entry.record_hash,
+                verification_code: entry.code,
+                key_id: entry.key_id,
+                signature: entry.signature,
+                leaf_index: entry.leaf,
+                inclusion_path: merkle::inclusion_proof(leaves, entry.leaf as usize)
+                    .iter()
+                    .map(hex::encode)
+                    .collect(),
+                tree_head: head,
+            };
+            serde_json::to_string_pretty(&proof)?
+        }
+        (None, Some(path)) => {
+            let old = read_tree_head(path)?;
+            if old.tree_size > head.tree_size {
+                bail!(
+                    "{} covers {} entries, more than the archive's log ({}): the archive was rolled back",
+                    path.display(),
+                    old.tree_size,
+                    head.tree_size
+                );
+            }
+            let proof = ConsistencyProof {
+                proof: merkle::consistency_proof(leaves, old.tree_size as usize)
+                    .iter()
+                    .map(hex::encode)
+                    .collect(),
+                old_head: old,
+                new_head: head,
+            };
+            serde_json::to_string_pretty(&proof)?
+        }
+        _ => bail!("give a document id, or --since TREE_HEAD.json"),
+    };
+    println!("{json}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn verify_proof_command(
+    proof: &Path,
+    public_key: &str,
+    file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let public = read_public_keys(&[public_key.to_owned()])?.remove(0);
+    let text = std::fs::read_to_string(proof)
+        .with_context(|| format!("cannot read {}", proof.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", proof.display()))?;
+    let checks = if value.get("old_head").is_some() {
+        if file.is_some() {
+            bail!("--file goes with a document's proof, not a consistency proof");
+        }
+        let proof: ConsistencyProof = serde_json::from_value(value)
+            .with_context(|| format!("{}: not a sohoa consistency proof", proof.display()))?;
+        proof.check(&public)?
+    } else {
+        let proof: InclusionProof = serde_json::from_value(value)
+            .with_context(|| format!("{}: not a sohoa proof", proof.display()))?;
+        let bytes = match file {
+            Some(f) => {
+                Some(std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?)
+            }
+            None => None,
+        };
+        proof.check(&public, bytes.as_deref())?
+    };
+    let mut ok = true;
+    for (what, passed) in &checks {
+        println!("{} {what}", if *passed { "ok  " } else { "FAIL" });
+        ok &= passed;
+    }
+    println!(
+        "{}: {}",
+        proof.display(),
+        if ok { "valid" } else { "NOT valid" }
+    );
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub(crate) fn tree_head_command(db: &Path) -> anyhow::Result<ExitCode> {
+    let store = open_existing(db)?;
+    let Some(head) = store.tree_heads()?.pop() else {
+        bail!("no signed tree head yet in {}", db.display());
+    };
+    println!("{}", serde_json::to_string_pretty(&head)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The verification code of a document's latest record, for `show`.
+pub(crate) fn current_code(store: &SqliteStore, id: i64) -> anyhow::Result<Option<String>> {
+    Ok(store.log_entries_of(id)?.pop().map(|e| e.code))
+}

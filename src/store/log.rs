@@ -1,0 +1,277 @@
+//! The signed log in SQLite: records of document versions (`records`, one row per Merkle
+//! leaf, never updated or deleted by sohoa), signed tree heads (`tree_heads`) and the
+//! public halves of the signing keys (`signing_keys`). Free functions over a connection
+//! so they run inside the transaction that changes the document.
+
+use super::{LogEntry, SigningKeyRecord, StoreError};
+use crate::authenticity::merkle::{self, Hash};
+use crate::authenticity::{
+    self, PageHashes, RECORD_VERSION, Record, Signer, TreeHead, signed_classification,
+    verification_code,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+
+fn auth_error(e: authenticity::AuthError) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// The record of document `id` as the database holds it now; None for a document that
+/// is missing or failed (failures are not records).
+pub fn record_of(conn: &Connection, id: i64) -> Result<Option<Record>, StoreError> {
+    #[allow(clippy::type_complexity)]
+    let row: Option<(
+        i64,
+        i64,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+        String,
+        String,
+    )> = conn
+        .prepare_cached(
+            "SELECT record_id, version, path, sha256, size, format, status, ingested_at
+             FROM documents WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .optional()?;
+    let Some((record_id, version, path, sha256, size, format, status, ingested_at)) = row else {
+        return Ok(None);
+    };
+    if status == "failed" {
+        return Ok(None);
+    }
+    let pages = conn
+        .prepare_cached(
+            "SELECT number, image_sha256, text FROM pages WHERE document_id = ?1 ORDER BY number",
+        )?
+        .query_map([id], |r| {
+            let text: String = r.get(2)?;
+            Ok(PageHashes {
+                number: r.get(0)?,
+                image_sha256: r.get(1)?,
+                text_sha256: authenticity::sha256_hex(text.as_bytes()),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Record {
+        record_version: RECORD_VERSION,
+        document_id: id,
+        record_id,
+        version,
+        path,
+        source_sha256: sha256,
+        size: size.map(|s| s as u64),
+        format,
+        status,
+        pages,
+        fields: super::sqlite::load_fields(conn, id)?,
+        classification: super::sqlite::load_classification(conn, id)?
+            .as_ref()
+            .map(signed_classification),
+        ingested_at,
+    }))
+}
+
+/// Appends document `id`'s record to the log, signed, unless its latest record already
+/// says the same. Returns whether it appended.
+pub fn append_record(conn: &Connection, signer: &Signer, id: i64) -> Result<bool, StoreError> {
+    let Some(record) = record_of(conn, id)? else {
+        return Ok(false);
+    };
+    let bytes = record.canonical().map_err(auth_error)?;
+    let hash = authenticity::sha256(&bytes);
+    let hash_hex = hex::encode(hash);
+    let latest: Option<String> = conn
+        .prepare_cached(
+            "SELECT record_hash FROM records WHERE document_id = ?1 ORDER BY leaf DESC LIMIT 1",
+        )?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    if latest.as_deref() == Some(hash_hex.as_str()) {
+        return Ok(false);
+    }
+    let text = String::from_utf8(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    conn.prepare_cached(
+        "INSERT INTO records (leaf, document_id, record, record_hash, leaf_hash, code, key_id,
+                              signature)
+         VALUES ((SELECT COALESCE(MAX(leaf) + 1, 0) FROM records), ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id,
+        text,
+        hash_hex,
+        hex::encode(merkle::leaf_hash(text.as_bytes())),
+        verification_code(&hash),
+        signer.id(),
+        signer.sign(text.as_bytes()),
+    ])?;
+    Ok(true)
+}
+
+fn entry(r: &rusqlite::Row) -> rusqlite::Result<LogEntry> {
+    Ok(LogEntry {
+        leaf: r.get::<_, i64>(0)? as u64,
+        document_id: r.get(1)?,
+        record: r.get(2)?,
+        record_hash: r.get(3)?,
+        leaf_hash: r.get(4)?,
+        code: r.get(5)?,
+        key_id: r.get(6)?,
+        signature: r.get(7)?,
+        logged_at: r.get(8)?,
+    })
+}
+
+const ENTRY_COLUMNS: &str =
+    "leaf, document_id, record, record_hash, leaf_hash, code, key_id, signature, logged_at";
+
+pub fn each_entry(
+    conn: &Connection,
+    visit: &mut dyn FnMut(LogEntry) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM records ORDER BY leaf"
+    ))?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        visit(entry(row)?)?;
+    }
+    Ok(())
+}
+
+pub fn entries_where(
+    conn: &Connection,
+    condition: &str,
+    value: &dyn rusqlite::ToSql,
+) -> Result<Vec<LogEntry>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM records WHERE {condition} ORDER BY leaf"
+        ))?
+        .query_map([value], entry)?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Every leaf hash in order (32 bytes each: a million entries are 32 MB).
+pub fn leaf_hashes(conn: &Connection) -> Result<Vec<Hash>, StoreError> {
+    let mut out = Vec::new();
+    let mut statement = conn.prepare_cached("SELECT leaf, leaf_hash FROM records ORDER BY leaf")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let (leaf, hash): (i64, String) = (row.get(0)?, row.get(1)?);
+        if leaf as usize != out.len() {
+            return Err(StoreError::Corrupt(format!(
+                "the log has no entry {} (next is {leaf})",
+                out.len()
+            )));
+        }
+        let hash = hex::decode(&hash)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("log entry {leaf}: bad leaf hash")))?;
+        out.push(hash);
+    }
+    Ok(out)
+}
+
+pub fn tree_heads(conn: &Connection) -> Result<Vec<TreeHead>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT tree_size, root_hash, timestamp, key_id, signature FROM tree_heads
+             ORDER BY tree_size",
+        )?
+        .query_map([], |r| {
+            Ok(TreeHead {
+                tree_size: r.get::<_, i64>(0)? as u64,
+                root_hash: r.get(1)?,
+                timestamp: r.get(2)?,
+                key_id: r.get(3)?,
+                signature: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Signs a tree head over the whole log when it grew since the last one.
+pub fn seal(conn: &Connection, signer: &Signer) -> Result<Option<TreeHead>, StoreError> {
+    let size: i64 = conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))?;
+    let last: Option<i64> =
+        conn.query_row("SELECT MAX(tree_size) FROM tree_heads", [], |r| r.get(0))?;
+    if last == Some(size) || (size == 0 && last.is_none()) {
+        return Ok(None);
+    }
+    let leaves = leaf_hashes(conn)?;
+    let timestamp: String =
+        conn.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| {
+            r.get(0)
+        })?;
+    let head = TreeHead::sign(size as u64, &merkle::root(&leaves), timestamp, signer)
+        .map_err(auth_error)?;
+    conn.execute(
+        "INSERT INTO tree_heads (tree_size, root_hash, timestamp, key_id, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            head.tree_size as i64,
+            head.root_hash,
+            head.timestamp,
+            head.key_id,
+            head.signature
+        ],
+    )?;
+    Ok(Some(head))
+}
+
+pub fn signing_keys(conn: &Connection) -> Result<Vec<SigningKeyRecord>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT key_id, public_key, created_at, retired_at FROM signing_keys ORDER BY created_at, key_id",
+        )?
+        .query_map([], |r| {
+            Ok(SigningKeyRecord {
+                key_id: r.get(0)?,
+                public_key: r.get(1)?,
+                created_at: r.get(2)?,
+                retired_at: r.get(3)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+/// Makes `signer` the key that signs from now on; earlier keys are retired (their
+/// signatures stay valid).
+pub fn add_signing_key(conn: &Connection, signer: &Signer) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE signing_keys SET retired_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE retired_at IS NULL AND key_id != ?1",
+        [signer.id()],
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO signing_keys (key_id, public_key) VALUES (?1, ?2)",
+        params![signer.id(), hex::encode(signer.public_key().as_bytes())],
+    )?;
+    Ok(())
+}
+
+/// Documents that should have a record and have none (stored before signing existed,
+/// or while no key was set).
+pub fn unrecorded(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id FROM documents d WHERE status != 'failed'
+             AND NOT EXISTS (SELECT 1 FROM records r WHERE r.document_id = d.id) ORDER BY id",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
