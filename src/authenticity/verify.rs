@@ -278,7 +278,8 @@ pub fn verify_archive(store: &dyn Store, config: &VerifyConfig) -> Result<Report
 
     // Documents: what the database holds now against their latest signed record.
     let mut seen = HashSet::new();
-    for (id, locations) in store.recordable_documents()? {
+    for document in store.recordable_documents()? {
+        let (id, locations) = (document.id, document.locations);
         report.documents += 1;
         seen.insert(id);
         let Some(now) = store.current_record(id)? else {
@@ -311,8 +312,7 @@ pub fn verify_archive(store: &dyn Store, config: &VerifyConfig) -> Result<Report
             let signed_sha = serde_json::from_str::<Record>(&entry.record)
                 .ok()
                 .and_then(|r| r.source_sha256);
-            for (path, gone) in locations.iter().filter(|(_, gone)| !gone) {
-                let _ = gone;
+            for (path, _) in locations.iter().filter(|(_, gone)| !gone) {
                 report.files_checked += 1;
                 match file_sha256(path) {
                     Ok(sha) if Some(&sha) == signed_sha.as_ref() => {}

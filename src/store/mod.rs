@@ -519,9 +519,17 @@ pub trait Store: Send {
     fn current_record(&self, document_id: i64) -> Result<Option<Record>, StoreError>;
     /// Documents that are not failures, in id order, with each one's known locations
     /// (path, whether gone): what `verify` walks.
-    fn recordable_documents(&self) -> Result<Vec<(i64, Vec<(String, bool)>)>, StoreError>;
+    fn recordable_documents(&self) -> Result<Vec<RecordableDocument>, StoreError>;
     /// Time spent building and signing records through this handle.
     fn signing_time(&self) -> std::time::Duration;
+}
+
+/// A document that must have a signed record, and where its source files are.
+#[derive(Debug, Clone)]
+pub struct RecordableDocument {
+    pub id: i64,
+    /// Known paths of its bytes, and whether each is gone (seen missing by a run).
+    pub locations: Vec<(String, bool)>,
 }
 
 /// One entry of the signed log: a record of one document version.

@@ -7,7 +7,7 @@ use super::{
     NewDocument, RunRecord, RunStatus, SearchHit, SearchResults, SearchSpec, Store, StoreError,
     Stored, StoredDocument, StoredPage, VersionRef,
 };
-use super::{LogEntry, SigningKeyRecord};
+use super::{LogEntry, RecordableDocument, SigningKeyRecord};
 use crate::authenticity::merkle::Hash;
 use crate::authenticity::{Record, Signer, TreeHead};
 use crate::classify::{ClassSource, Classification, Training};
@@ -1335,8 +1335,8 @@ impl Store for SqliteStore {
         log::record_of(&self.conn, document_id)
     }
 
-    fn recordable_documents(&self) -> Result<Vec<(i64, Vec<(String, bool)>)>, StoreError> {
-        let mut out: Vec<(i64, Vec<(String, bool)>)> = Vec::new();
+    fn recordable_documents(&self) -> Result<Vec<RecordableDocument>, StoreError> {
+        let mut out: Vec<RecordableDocument> = Vec::new();
         let mut statement = self.conn.prepare(
             "SELECT d.id, l.path, l.gone_run IS NOT NULL FROM documents d
              LEFT JOIN locations l ON l.document_id = d.id
@@ -1349,11 +1349,14 @@ impl Store for SqliteStore {
                 Some(path) => Some((path, row.get(2)?)),
                 None => None,
             };
-            if out.last().map(|(last, _)| *last) != Some(id) {
-                out.push((id, Vec::new()));
+            if out.last().map(|d| d.id) != Some(id) {
+                out.push(RecordableDocument {
+                    id,
+                    locations: Vec::new(),
+                });
             }
-            if let (Some(location), Some((_, locations))) = (location, out.last_mut()) {
-                locations.push(location);
+            if let (Some(location), Some(document)) = (location, out.last_mut()) {
+                document.locations.push(location);
             }
         }
         Ok(out)
