@@ -679,6 +679,13 @@ fn print_summary(db: &Path, s: &IngestSummary) {
     if s.skipped_not_scans > 0 {
         println!("  skipped {} files that are not scans", s.skipped_not_scans);
     }
+    if s.signing_seconds > 0.0 {
+        println!(
+            "  records signed and logged in {:.3} s ({:.3} % of the run)",
+            s.signing_seconds,
+            s.signing_seconds * 100.0 / s.elapsed_seconds.max(f64::EPSILON)
+        );
+    }
     if let Some(c) = s.mean_confidence {
         println!("  mean OCR confidence {c:.1}%");
     }
