@@ -29,9 +29,18 @@ pub fn fold_full(text: &str) -> String {
 /// the pages they look at, so this is on the search path.
 pub fn fold_word(word: &str, out: &mut String) {
     out.clear();
+    let table = latin_folds();
     for c in word.chars() {
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
+            continue;
+        }
+        // Vietnamese letters are all in Latin-1, Latin Extended-A/B and Latin Extended
+        // Additional, and each folds to one ASCII letter: a table lookup.
+        if let Some(&folded) = latin_index(c).and_then(|i| table.get(i))
+            && folded != 0
+        {
+            out.push(folded as char);
             continue;
         }
         unicode_normalization::char::decompose_canonical(c, |d| {
@@ -44,6 +53,48 @@ pub fn fold_word(word: &str, out: &mut String) {
     }
 }
 
+/// The Latin ranges the fold table covers, laid end to end.
+const LATIN_RANGES: [(u32, u32); 2] = [(0x00C0, 0x024F), (0x1E00, 0x1EFF)];
+
+fn latin_index(c: char) -> Option<usize> {
+    let mut base = 0;
+    for (start, end) in LATIN_RANGES {
+        let code = c as u32;
+        if (start..=end).contains(&code) {
+            return Some(base + (code - start) as usize);
+        }
+        base += (end - start + 1) as usize;
+    }
+    None
+}
+
+/// For each letter of `LATIN_RANGES`: the ASCII letter it folds to, or 0 when it does
+/// not fold to exactly one (those take the general path).
+fn latin_folds() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        LATIN_RANGES
+            .iter()
+            .flat_map(|(start, end)| *start..=*end)
+            .map(|code| {
+                let Some(c) = char::from_u32(code) else {
+                    return 0;
+                };
+                let mut folded = String::new();
+                unicode_normalization::char::decompose_canonical(c, |d| {
+                    if !is_combining_mark(d) {
+                        folded.extend(fold_d(d).to_lowercase());
+                    }
+                });
+                match folded.as_bytes() {
+                    [b] if b.is_ascii_alphabetic() => *b,
+                    _ => 0,
+                }
+            })
+            .collect()
+    })
+}
+
 /// True when the text carries any Vietnamese mark (tone, breve, circumflex, horn or `đ`).
 pub fn has_marks(text: &str) -> bool {
     text.nfd()
@@ -53,6 +104,17 @@ pub fn has_marks(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fold_table_agrees_with_the_general_path() {
+        for (start, end) in LATIN_RANGES {
+            for c in (start..=end).filter_map(char::from_u32) {
+                let mut fast = String::new();
+                fold_word(&c.to_string(), &mut fast);
+                assert_eq!(fast, fold_full(&c.to_string()), "{c:?}");
+            }
+        }
+    }
 
     fn check(input: &str, full: &str) {
         assert_eq!(fold_full(input), full, "fold_full({input:?})");
