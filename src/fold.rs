@@ -29,28 +29,39 @@ pub fn fold_full(text: &str) -> String {
 /// the pages they look at, so this is on the search path.
 pub fn fold_word(word: &str, out: &mut String) {
     out.clear();
-    let table = latin_folds();
     for c in word.chars() {
-        if c.is_ascii() {
-            out.push(c.to_ascii_lowercase());
-            continue;
-        }
-        // Vietnamese letters are all in Latin-1, Latin Extended-A/B and Latin Extended
-        // Additional, and each folds to one ASCII letter: a table lookup.
-        if let Some(&folded) = latin_index(c).and_then(|i| table.get(i))
-            && folded != 0
-        {
-            out.push(folded as char);
-            continue;
-        }
-        unicode_normalization::char::decompose_canonical(c, |d| {
-            if !is_combining_mark(d) {
-                for l in fold_d(d).to_lowercase() {
-                    out.push(l);
-                }
-            }
-        });
+        push_folded(c, out);
     }
+}
+
+/// Appends `c` folded (lower-case, no marks, `đ` → `d`) to `out`.
+#[inline]
+pub fn push_folded(c: char, out: &mut String) {
+    if c.is_ascii() {
+        out.push(c.to_ascii_lowercase());
+        return;
+    }
+    if let Some(folded) = folded_letter(c) {
+        out.push(folded as char);
+        return;
+    }
+    unicode_normalization::char::decompose_canonical(c, |d| {
+        if !is_combining_mark(d) {
+            for l in fold_d(d).to_lowercase() {
+                out.push(l);
+            }
+        }
+    });
+}
+
+/// The ASCII letter a Latin letter folds to: Vietnamese letters are all in Latin-1,
+/// Latin Extended-A/B and Latin Extended Additional, and each folds to one letter, so
+/// this is a table lookup. None for anything else (the general path decides).
+#[inline]
+pub fn folded_letter(c: char) -> Option<u8> {
+    latin_index(c)
+        .and_then(|i| latin_folds().get(i).copied())
+        .filter(|b| *b != 0)
 }
 
 /// The Latin ranges the fold table covers, laid end to end.

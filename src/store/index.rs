@@ -6,6 +6,7 @@
 //! Why tantivy and not SQLite FTS5 (measured, see ARCHITECTURE.md): FTS5 computes bm25
 //! for every match before sorting, 150 ms per common query at 20,000 pages already.
 
+use super::tokenize::{Form, PairTokenizer, WordTokenizer};
 use super::{Facets, SearchFilters, SearchHit, SearchSpec, SortOrder, StoreError};
 use crate::classify::Classification;
 use crate::fields::Fields;
@@ -22,10 +23,7 @@ use tantivy::query::{
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, BoxTokenStream, LowerCaser, SimpleTokenizer, TextAnalyzer, Token,
-    TokenStream, Tokenizer,
-};
+use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use unicode_normalization::UnicodeNormalization;
 
@@ -34,11 +32,11 @@ const FUZZY_MIN_LETTERS: usize = 4;
 /// A marked form found in more than this share of documents gets no exact-marks boost.
 const UBIQUITOUS_SHARE: f64 = 0.3;
 /// Tokenizer of the folded text: words lower-cased, every mark and `đ` folded.
-const FOLDED: &str = "sohoa_folded";
+const FOLDED: &str = "sohoa_words";
 /// Tokenizer of the pairs of adjacent folded words (for phrases).
-const PAIRS: &str = "sohoa_pairs";
+const PAIRS: &str = "sohoa_word_pairs";
 /// Tokenizer of the marked text: words lower-cased, marks kept (for tone-aware ranking).
-const MARKED: &str = "sohoa_marked";
+const MARKED: &str = "sohoa_marked_words";
 /// Threads searching one query's segments at once (at most; fewer on fewer cores).
 const SEARCH_THREADS: usize = 4;
 /// Memory for the index writer's buffer; a bigger one makes fewer, larger segments.
@@ -137,23 +135,16 @@ fn same_schema(dir: &Path, schema: &Schema) -> bool {
 }
 
 fn register_tokenizers(index: &Index) {
-    let folded = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build();
-    index.tokenizers().register(
-        PAIRS,
-        TextAnalyzer::from(PairTokenizer {
-            words: folded.clone(),
-        }),
+    let tokenizers = index.tokenizers();
+    tokenizers.register(
+        FOLDED,
+        TextAnalyzer::from(WordTokenizer { form: Form::Folded }),
     );
-    index.tokenizers().register(FOLDED, folded);
-    index.tokenizers().register(
+    tokenizers.register(
         MARKED,
-        TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(LowerCaser)
-            .build(),
+        TextAnalyzer::from(WordTokenizer { form: Form::Marked }),
     );
+    tokenizers.register(PAIRS, TextAnalyzer::from(PairTokenizer));
 }
 
 /// The words of `text` as the index sees them with `tokenizer`.
@@ -169,63 +160,6 @@ fn tokens(index: &Index, tokenizer: &str, text: &str) -> Vec<String> {
         out.push(stream.token().text.clone());
     }
     out
-}
-
-/// Adjacent folded words as one token each ("uy ban", "ban nhan", …), at the position
-/// of the first: a phrase is matched on these with half the position lists, and a
-/// phrase of two words with none.
-#[derive(Clone)]
-struct PairTokenizer {
-    words: TextAnalyzer,
-}
-
-struct PairStream<'a> {
-    words: BoxTokenStream<'a>,
-    previous: Option<Token>,
-    pair: Token,
-}
-
-impl Tokenizer for PairTokenizer {
-    type TokenStream<'a> = PairStream<'a>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> PairStream<'a> {
-        PairStream {
-            words: self.words.token_stream(text),
-            previous: None,
-            pair: Token::default(),
-        }
-    }
-}
-
-impl TokenStream for PairStream<'_> {
-    fn advance(&mut self) -> bool {
-        while self.words.advance() {
-            let word = self.words.token();
-            let Some(previous) = &mut self.previous else {
-                self.previous = Some(word.clone());
-                continue;
-            };
-            self.pair.text.clear();
-            self.pair.text.push_str(&previous.text);
-            self.pair.text.push(' ');
-            self.pair.text.push_str(&word.text);
-            self.pair.position = previous.position;
-            self.pair.offset_from = previous.offset_from;
-            self.pair.offset_to = word.offset_to;
-            self.pair.position_length = 1;
-            previous.clone_from(word);
-            return true;
-        }
-        false
-    }
-
-    fn token(&self) -> &Token {
-        &self.pair
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        &mut self.pair
-    }
 }
 
 /// The pairs a phrase of `words` is matched by, with their offsets: every other pair
@@ -351,6 +285,13 @@ impl SearchIndex {
     pub fn commit(&self, mut writer: IndexWriter) -> Result<(), StoreError> {
         writer.commit().map_err(index_error)?;
         writer.wait_merging_threads().map_err(index_error)?;
+        self.reader.reload().map_err(index_error)?;
+        Ok(())
+    }
+
+    /// Commits and keeps the writer (its merges continue in the background).
+    pub fn commit_keeping(&self, writer: &mut IndexWriter) -> Result<(), StoreError> {
+        writer.commit().map_err(index_error)?;
         self.reader.reload().map_err(index_error)?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 mod index;
 mod log;
 mod sqlite;
+mod tokenize;
 
 use crate::authenticity::merkle::Hash;
 use crate::authenticity::{Record, Signer, TreeHead};

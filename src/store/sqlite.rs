@@ -230,6 +230,25 @@ pub struct SqliteStore {
     /// Signs the record of every document this handle writes.
     signer: Option<Signer>,
     signing_time: Duration,
+    /// Documents stored through this handle go straight to the index writer, which
+    /// indexes them on its own threads while this one goes on writing SQLite; the next
+    /// `flush_index` commits them instead of reading them back.
+    live: std::cell::RefCell<Option<LiveIndex>>,
+}
+
+struct LiveIndex {
+    writer: tantivy::IndexWriter,
+    /// Documents added to the writer, each with the last queue row their state covers.
+    added: std::collections::HashMap<i64, i64>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Merges still running would leave small segments and unreferenced files.
+        if let Some(live) = self.live.get_mut().take() {
+            let _ = live.writer.wait_merging_threads();
+        }
+    }
 }
 
 /// A document as the index needs it: its text, fields and classification.
@@ -242,6 +261,9 @@ const INDEX_THREADS: usize = 1;
 /// Reads through a memory map instead of a copy per page read: showing twenty search
 /// results reads a hundred scattered pages. (SQLite caps it at 2 GB by default.)
 const MMAP_BYTES: u64 = 1 << 40;
+/// Threads of the index writer kept while documents are being stored: indexing runs
+/// beside the SQLite writes, on the other core.
+const LIVE_INDEX_THREADS: usize = 2;
 /// Bytes per SQLite page for new archives (SQLite's default is 4,096).
 const DATABASE_PAGE_SIZE: usize = 16_384;
 
@@ -275,6 +297,7 @@ impl SqliteStore {
             index: std::cell::OnceCell::new(),
             signer: None,
             signing_time: Duration::ZERO,
+            live: std::cell::RefCell::new(None),
         };
         store.migrate(&name)?;
         Ok(store)
@@ -365,7 +388,55 @@ impl SqliteStore {
 
     /// Rebuilds the search index from scratch: every document queued, then applied.
     /// Returns how many documents search now sees.
+    /// Hands newly stored documents to the live index writer (created on first use;
+    /// when another process holds the index, the queue covers them instead).
+    fn index_live(&self, docs: &[(i64, &NewDocument)]) -> Result<(), StoreError> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let index = self.index()?;
+        let mut live = self.live.borrow_mut();
+        if live.is_none() {
+            let Some(writer) = index.writer(LIVE_INDEX_THREADS)? else {
+                return Ok(());
+            };
+            *live = Some(LiveIndex {
+                writer,
+                added: std::collections::HashMap::new(),
+            });
+        }
+        let live = live.as_mut().expect("set above");
+        let covered: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM search_changes",
+            [],
+            |r| r.get(0),
+        )?;
+        for (id, doc) in docs {
+            let text = doc
+                .pages
+                .iter()
+                .map(|p| p.text.as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            // A new document's id was never in the index (ids are only reused after a
+            // failed document is deleted, and failures are never indexed): no delete.
+            index.add(
+                &live.writer,
+                &IndexRecord {
+                    id: *id,
+                    text: &text,
+                    fields: doc.analysis.as_ref().map(|a| &a.fields),
+                    classification: doc.analysis.as_ref().map(|a| &a.classification),
+                },
+            )?;
+            live.added.insert(*id, covered);
+        }
+        Ok(())
+    }
+
     pub fn rebuild_index(&mut self) -> Result<u64, StoreError> {
+        // Uncommitted live additions are covered by the queue, rebuilt below anyway.
+        drop(self.live.get_mut().take());
         let index = self.index()?;
         let Some(writer) = index.writer(INDEX_THREADS)? else {
             return Err(StoreError::Index(
@@ -865,6 +936,15 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         self.signing_time += spent;
+        let new: Vec<(i64, &NewDocument)> = docs
+            .iter()
+            .zip(&stored)
+            .filter_map(|(doc, s)| match s {
+                Stored::New(id) if doc.status != DocStatus::Failed => Some((*id, doc)),
+                _ => None,
+            })
+            .collect();
+        self.index_live(&new)?;
         Ok(stored)
     }
 
@@ -1033,19 +1113,29 @@ impl Store for SqliteStore {
         let Some(&(last, _)) = pending.last() else {
             return Ok(true);
         };
-        // A large backlog (a bulk load, a rebuild) is worth a second indexing thread.
-        let threads = if pending.len() > 5_000 {
-            2
-        } else {
-            INDEX_THREADS
-        };
-        let Some(writer) = index.writer(threads)? else {
-            return Ok(false);
+        let (mut writer, added) = match self.live.borrow_mut().take() {
+            Some(live) => (live.writer, live.added),
+            None => {
+                // A large backlog (a bulk load, a rebuild) is worth a second thread.
+                let threads = if pending.len() > 5_000 {
+                    2
+                } else {
+                    INDEX_THREADS
+                };
+                match index.writer(threads)? {
+                    Some(w) => (w, std::collections::HashMap::new()),
+                    None => return Ok(false),
+                }
+            }
         };
         let mut seen = std::collections::HashSet::new();
-        for (_, id) in pending.iter().rev() {
+        for (seq, id) in pending.iter().rev() {
             // The latest state of each document is all that matters.
             if !seen.insert(*id) {
+                continue;
+            }
+            // Already handed over when it was stored, and unchanged since.
+            if added.get(id).is_some_and(|covered| seq <= covered) {
                 continue;
             }
             index.delete(&writer, *id);
@@ -1061,7 +1151,13 @@ impl Store for SqliteStore {
                 )?;
             }
         }
-        index.commit(writer)?;
+        index.commit_keeping(&mut writer)?;
+        // The writer stays for the next documents; its merges go on in the background
+        // (and are waited for when this handle is dropped).
+        *self.live.borrow_mut() = Some(LiveIndex {
+            writer,
+            added: std::collections::HashMap::new(),
+        });
         // Applied: forget them. A crash before this line replays them (harmless).
         self.conn
             .execute("DELETE FROM search_changes WHERE seq <= ?1", [last])?;
