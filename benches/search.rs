@@ -108,7 +108,7 @@ fn main() {
             if batch.len() == 500 || written == pages {
                 store.put_documents(run, &batch).unwrap();
                 batch.clear();
-                if index % 20_000 < 500 {
+                if index % 100_000 < 500 {
                     store.flush_index().unwrap();
                 }
             }

@@ -40,7 +40,7 @@ const MARKED: &str = "sohoa_marked_words";
 /// Threads searching one query's segments at once (at most; fewer on fewer cores).
 const SEARCH_THREADS: usize = 4;
 /// Memory for the index writer's buffer; a bigger one makes fewer, larger segments.
-const WRITER_MEMORY: usize = 64 << 20;
+const WRITER_MEMORY: usize = 256 << 20;
 /// A query term with marks also matches its exact marked form, scored this much extra:
 /// `bán` ranks documents with `bán` above those with only `ban` or `bàn`.
 const EXACT_MARKS_BOOST: f32 = 1.5;
@@ -107,8 +107,8 @@ fn schema() -> (Schema, Fields_) {
             "pairs",
             text_options(PAIRS, IndexRecordOption::WithFreqsAndPositions),
         ),
-        // Only presence and frequency are needed to prefer exact marks: no positions.
-        marked: b.add_text_field("marked", text_options(MARKED, IndexRecordOption::WithFreqs)),
+        // Presence is all that preferring exact marks needs: no frequencies, no positions.
+        marked: b.add_text_field("marked", text_options(MARKED, IndexRecordOption::Basic)),
         sector: b.add_text_field("sector", STRING | FAST),
         procedure: b.add_text_field("procedure", STRING),
         doc_type: b.add_text_field("doc_type", STRING | FAST),

@@ -217,6 +217,15 @@ const MIGRATIONS: &[&str] = &[
         signature TEXT NOT NULL
     );
     "#,
+    // 6: filters run in the search index since schema 4; these SQL indexes only cost
+    // space (and time on every insert).
+    r#"
+    DROP INDEX document_fields_number;
+    DROP INDEX document_fields_date;
+    DROP INDEX document_fields_type;
+    DROP INDEX classifications_sector;
+    DROP INDEX classifications_review;
+    "#,
 ];
 
 pub struct SqliteStore {
@@ -251,8 +260,58 @@ impl Drop for SqliteStore {
     }
 }
 
-/// A document as the index needs it: its text, fields and classification.
+/// A document as the index needs it: its text, fields and classification (only the
+/// parts the index holds are filled in).
 type IndexParts = (String, Option<Fields>, Option<Classification>);
+
+/// What the index needs of visible documents, one row each: the text (pages joined in
+/// order) and the indexed fields and classification.
+const INDEX_ROW: &str = "SELECT d.id,
+        (SELECT group_concat(p.text, char(10) ORDER BY p.number) FROM pages p
+         WHERE p.document_id = d.id),
+        f.document_id IS NOT NULL, f.doc_type, f.number, f.agency, f.issue_date, f.citizen_ids,
+        c.sector, c.procedure_code, c.needs_review
+    FROM documents d
+    LEFT JOIN document_fields f ON f.document_id = d.id
+    LEFT JOIN classifications c ON c.document_id = d.id
+    WHERE d.current = 1 AND d.status != 'failed'";
+
+fn index_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, IndexParts)> {
+    let has_fields: bool = r.get(2)?;
+    let fields = if has_fields {
+        let ids: Option<String> = r.get(7)?;
+        Some(Fields {
+            doc_type: r.get(3)?,
+            number: r.get(4)?,
+            agency: r.get(5)?,
+            date: r.get(6)?,
+            citizen_ids: ids
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default(),
+            ..Fields::default()
+        })
+    } else {
+        None
+    };
+    let classification = match r.get::<_, Option<String>>(8)? {
+        Some(sector) => Some(Classification {
+            sector,
+            sector_name: String::new(),
+            procedure_code: r.get(9)?,
+            procedure_name: None,
+            confidence: 0.0,
+            needs_review: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
+            source: ClassSource::Model,
+            reasons: Vec::new(),
+        }),
+        None => None,
+    };
+    let text: Option<String> = r.get(1)?;
+    Ok((
+        r.get(0)?,
+        (text.unwrap_or_default(), fields, classification),
+    ))
+}
 
 /// Threads the index writer uses. Ingest's cores are busy with OCR; one is enough to
 /// index thousands of pages a second.
@@ -264,6 +323,8 @@ const MMAP_BYTES: u64 = 1 << 40;
 /// Threads of the index writer kept while documents are being stored: indexing runs
 /// beside the SQLite writes, on the other core.
 const LIVE_INDEX_THREADS: usize = 2;
+/// Threads of the writer that rebuilds the whole index (`reindex`): both cores.
+const REBUILD_INDEX_THREADS: usize = 2;
 /// Bytes per SQLite page for new archives (SQLite's default is 4,096).
 const DATABASE_PAGE_SIZE: usize = 16_384;
 
@@ -364,30 +425,14 @@ impl SqliteStore {
 
     /// Everything the index needs of one document, or None when search must not see it.
     fn index_record_parts(&self, id: i64) -> Result<Option<IndexParts>, StoreError> {
-        let visible: Option<bool> = self
+        Ok(self
             .conn
-            .prepare_cached(
-                "SELECT current = 1 AND status != 'failed' FROM documents WHERE id = ?1",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        if visible != Some(true) {
-            return Ok(None);
-        }
-        let pages: Vec<String> = self
-            .conn
-            .prepare_cached("SELECT text FROM pages WHERE document_id = ?1 ORDER BY number")?
-            .query_map([id], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(Some((
-            pages.join("\n"),
-            load_fields(&self.conn, id)?,
-            load_classification(&self.conn, id)?,
-        )))
+            .prepare_cached(&format!("{INDEX_ROW} AND d.id = ?1"))?
+            .query_row([id], index_row)
+            .optional()?
+            .map(|(_, parts)| parts))
     }
 
-    /// Rebuilds the search index from scratch: every document queued, then applied.
-    /// Returns how many documents search now sees.
     /// Hands newly stored documents to the live index writer (created on first use;
     /// when another process holds the index, the queue covers them instead).
     fn index_live(&self, docs: &[(i64, &NewDocument)]) -> Result<(), StoreError> {
@@ -434,11 +479,13 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Rebuilds the search index from scratch from SQLite: emptied, every visible
+    /// document added (no per-document deletes: it is empty), committed.
     pub fn rebuild_index(&mut self) -> Result<u64, StoreError> {
-        // Uncommitted live additions are covered by the queue, rebuilt below anyway.
+        // Uncommitted live additions are rebuilt below anyway.
         drop(self.live.get_mut().take());
         let index = self.index()?;
-        let Some(writer) = index.writer(INDEX_THREADS)? else {
+        let Some(writer) = index.writer(REBUILD_INDEX_THREADS)? else {
             return Err(StoreError::Index(
                 "another process is writing the index; run again when it has finished".into(),
             ));
@@ -446,13 +493,38 @@ impl SqliteStore {
         writer
             .delete_all_documents()
             .map_err(|e| StoreError::Index(e.to_string()))?;
-        index.commit(writer)?;
-        self.conn.execute(
-            "INSERT INTO search_changes (document_id) SELECT id FROM documents",
+        // A bulk build leaves segments the size of the writer's memory and no merge pass
+        // (a third of the build's time): a handful of large segments, which searches run
+        // in parallel. Later commits merge as usual.
+        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        // Changes queued up to here are covered by what is read below; later ones are
+        // replayed by the next flush (replaying is idempotent).
+        let covered: i64 = self.conn.query_row(
+            "SELECT COALESCE(MAX(seq), 0) FROM search_changes",
             [],
+            |r| r.get(0),
         )?;
-        self.flush_index()?;
-        Ok(self.index()?.len())
+        // One statement streams every document: no query per document.
+        let mut statement = self.conn.prepare(&format!("{INDEX_ROW} ORDER BY d.id"))?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let (id, (text, fields, classification)) = index_row(row)?;
+            index.add(
+                &writer,
+                &IndexRecord {
+                    id,
+                    text: &text,
+                    fields: fields.as_ref(),
+                    classification: classification.as_ref(),
+                },
+            )?;
+        }
+        drop(rows);
+        drop(statement);
+        index.commit(writer)?;
+        self.conn
+            .execute("DELETE FROM search_changes WHERE seq <= ?1", [covered])?;
+        Ok(index.len())
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
