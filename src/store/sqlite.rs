@@ -1,4 +1,5 @@
-//! SQLite backend: WAL, versioned migrations, FTS5 over `đ`-folded page text.
+//! SQLite backend: WAL, versioned migrations, documents, versions and locations, the
+//! search-index change queue and the signed log (`log`). Search itself is in `index`.
 
 use super::index::{IndexRecord, SearchIndex};
 use super::log;
