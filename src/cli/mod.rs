@@ -817,11 +817,7 @@ fn search(store: &dyn Store, request: &SearchRequest, json: bool) -> anyhow::Res
         } else {
             String::new()
         },
-        if response.approximate {
-            " — approximate: no exact match, words matched allowing OCR errors"
-        } else {
-            ""
-        }
+        approximate_note(&response.hits)
     )?;
     print_hits(
         &mut out,
@@ -849,6 +845,19 @@ fn search(store: &dyn Store, request: &SearchRequest, json: bool) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// Says how many results are approximate (words matched allowing OCR errors): exact
+/// matches come first and are not marked.
+fn approximate_note(hits: &[crate::search::Hit]) -> String {
+    let approximate = hits.iter().filter(|h| h.approximate).count();
+    match (hits.len() - approximate, approximate) {
+        (_, 0) => String::new(),
+        (0, _) => " — approximate: no exact match, words matched allowing OCR errors".into(),
+        (exact, approximate) => format!(
+            " — {exact} exact, then {approximate} approximate (words matched allowing OCR errors, ~)"
+        ),
+    }
+}
+
 fn print_hits(
     out: &mut impl Write,
     hits: &[crate::search::Hit],
@@ -871,6 +880,11 @@ fn print_hits(
             format!(", score {:.2}", hit.score)
         } else {
             String::new()
+        };
+        let score = if hit.approximate {
+            format!("{score}, approximate ~")
+        } else {
+            score
         };
         writeln!(
             out,
