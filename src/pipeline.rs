@@ -20,7 +20,6 @@ use crate::store::{
 };
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -346,10 +345,6 @@ pub fn ingest(
     Ok(summary)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
 fn mtime(meta: &std::fs::Metadata) -> Option<i64> {
     let modified = meta.modified().ok()?;
     let since = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
@@ -550,7 +545,7 @@ fn plan(
     if candidate.from_walk && !candidate.scan_extension && load::detect(&bytes).is_none() {
         return Ok(Plan::Done(ToWriter::Skipped));
     }
-    let sha = sha256_hex(&bytes);
+    let sha = crate::authenticity::sha256_hex(&bytes);
     doc.sha256 = Some(sha.clone());
     if let Some(content) = reader.content(&sha).ok().flatten() {
         let retry_this = config.retry_failed && content.status != DocStatus::Ok;

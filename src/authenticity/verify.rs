@@ -3,7 +3,7 @@
 //! it concerns and never stops at the first.
 
 use super::merkle::{self, Hash};
-use super::{Record, TreeHead, canonical, key_id, sha256, sha256_hex, signature_valid};
+use super::{Record, TreeHead, canonical, key_id, sha256, signature_valid};
 use crate::store::{LogEntry, Store, StoreError};
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
@@ -293,11 +293,15 @@ pub fn verify_archive(store: &dyn Store, config: &VerifyConfig) -> Result<Report
             );
             continue;
         };
+        // The signed record is parsed only when needed (altered, or files to check),
+        // and then once: an intact archive checked without files parses none.
+        let signed = std::cell::OnceCell::new();
+        let signed = || signed.get_or_init(|| serde_json::from_str::<Record>(&entry.record).ok());
         let now_bytes = canonical(&now).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if hex::encode(sha256(&now_bytes)) != entry.record_hash {
-            let what = match serde_json::from_str::<Record>(&entry.record) {
-                Ok(signed) => differences(&signed, &now).join(", "),
-                Err(_) => "record".into(),
+            let what = match signed() {
+                Some(signed) => differences(signed, &now).join(", "),
+                None => "record".into(),
             };
             report.problem(
                 Some(id),
@@ -309,9 +313,7 @@ pub fn verify_archive(store: &dyn Store, config: &VerifyConfig) -> Result<Report
             );
         }
         if config.files {
-            let signed_sha = serde_json::from_str::<Record>(&entry.record)
-                .ok()
-                .and_then(|r| r.source_sha256);
+            let signed_sha = signed().as_ref().and_then(|r| r.source_sha256.clone());
             for (path, _) in locations.iter().filter(|(_, gone)| !gone) {
                 report.files_checked += 1;
                 match file_sha256(path) {
@@ -409,9 +411,4 @@ pub fn check_code(
         record_hash: Some(entry.record_hash),
         signed_by: Some(entry.key_id),
     })
-}
-
-/// The sha256 of a file's bytes, for `verify-proof --file`.
-pub fn bytes_sha256(bytes: &[u8]) -> String {
-    sha256_hex(bytes)
 }
