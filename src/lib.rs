@@ -13,6 +13,7 @@ pub mod ocr;
 pub mod pipeline;
 pub mod query;
 pub mod search;
+pub mod serve;
 pub mod snippet;
 pub mod store;
 pub mod synth;

@@ -438,6 +438,40 @@ fn hit(
     }
 }
 
+/// A response as `search --json` and the web API give it (schema in README).
+#[derive(Serialize)]
+pub struct SearchOutput<'a> {
+    pub schema_version: u32,
+    pub query: &'a str,
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    pub sort: SortOrder,
+    pub approximate: bool,
+    pub facets: &'a crate::store::Facets,
+    pub hits: &'a [Hit],
+}
+
+impl<'a> SearchOutput<'a> {
+    pub fn new(
+        schema_version: u32,
+        request: &'a SearchRequest,
+        response: &'a SearchResponse,
+    ) -> SearchOutput<'a> {
+        SearchOutput {
+            schema_version,
+            query: &request.text,
+            total: response.total,
+            offset: request.offset,
+            limit: request.limit,
+            sort: request.sort,
+            approximate: response.approximate,
+            facets: &response.facets,
+            hits: &response.hits,
+        }
+    }
+}
+
 /// Runs a request. Exact matches come first; when there are fewer than `FUZZY_BELOW`,
 /// documents matching the words approximately follow them, marked `approximate`.
 pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse, SearchError> {

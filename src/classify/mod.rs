@@ -85,6 +85,49 @@ pub struct Classification {
     pub reasons: Vec<String>,
 }
 
+/// A classification set by staff (`classify set`, the web service's correction form):
+/// `sector` by id or name, `procedure` by code or part of its name.
+pub fn staff_classification(
+    taxonomy: &Taxonomy,
+    sector: &str,
+    procedure: Option<&str>,
+    by: &str,
+) -> Result<Classification, CorrectionError> {
+    let found = taxonomy
+        .find_sector(sector)
+        .ok_or_else(|| CorrectionError::NoSector {
+            sector: sector.to_owned(),
+            known: taxonomy.sector_list(),
+        })?;
+    let procedure = match procedure.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Some(taxonomy.find_procedure(&found.id, p).ok_or_else(|| {
+            CorrectionError::NoProcedure {
+                procedure: p.to_owned(),
+                sector: found.name.clone(),
+            }
+        })?),
+        None => None,
+    };
+    Ok(Classification {
+        sector: found.id.clone(),
+        sector_name: found.name.clone(),
+        procedure_code: procedure.map(|p| p.code.clone()),
+        procedure_name: procedure.map(|p| p.name.clone()),
+        confidence: 1.0,
+        needs_review: false,
+        source: ClassSource::Staff,
+        reasons: vec![format!("set by {by}")],
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorrectionError {
+    #[error("no sector {sector:?} in the taxonomy; sectors: {known}")]
+    NoSector { sector: String, known: String },
+    #[error("no procedure {procedure:?} in sector {sector}; give its code or more of its name")]
+    NoProcedure { procedure: String, sector: String },
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct ClassifyConfig {
     /// Documents classified with less confidence are flagged `needs_review`.

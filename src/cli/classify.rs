@@ -2,10 +2,7 @@
 //! search filters resolved against the taxonomy, and the analysis part of `show`.
 
 use crate::classify::metrics::{Evaluation, FIELD_NAMES, LabeledDocument};
-use crate::classify::{
-    ClassSource, Classification, Classifier, ClassifyConfig, DEFAULT_REVIEW_BELOW, Taxonomy,
-    Training,
-};
+use crate::classify::{Classifier, ClassifyConfig, DEFAULT_REVIEW_BELOW, Taxonomy, Training};
 use crate::pipeline::{analyze, document_text};
 use crate::store::{Store, StoredDocument};
 use anyhow::{Context, bail};
@@ -107,41 +104,26 @@ pub fn run(
             if store.document(id)?.is_none() {
                 bail!("no document with id {id} in {}", db.display());
             }
-            let found = taxonomy.find_sector(&sector).with_context(|| {
-                format!(
-                    "no sector {sector:?} in the taxonomy; sectors: {}",
-                    taxonomy.sector_list()
-                )
-            })?;
-            let procedure = match &procedure {
-                Some(p) => Some(taxonomy.find_procedure(&found.id, p).with_context(|| {
-                    format!(
-                        "no procedure {p:?} in sector {}; give its code or more of its name",
-                        found.name
-                    )
-                })?),
-                None => None,
-            };
             let by = by
                 .or_else(|| std::env::var("USER").ok())
                 .unwrap_or_else(|| "unknown".into());
-            let classification = Classification {
-                sector: found.id.clone(),
-                sector_name: found.name.clone(),
-                procedure_code: procedure.map(|p| p.code.clone()),
-                procedure_name: procedure.map(|p| p.name.clone()),
-                confidence: 1.0,
-                needs_review: false,
-                source: ClassSource::Staff,
-                reasons: vec![format!("set by {by}")],
-            };
+            let classification = crate::classify::staff_classification(
+                &taxonomy,
+                &sector,
+                procedure.as_deref(),
+                &by,
+            )?;
             store.correct(id, &classification, &by)?;
             store.flush_index()?;
             super::auth::seal(&mut store, db)?;
             println!(
                 "document {id}: {}{}",
-                found.name,
-                procedure.map_or(String::new(), |p| format!(" / {} {}", p.code, p.name))
+                classification.sector_name,
+                classification
+                    .procedure_code
+                    .as_ref()
+                    .zip(classification.procedure_name.as_ref())
+                    .map_or(String::new(), |(code, name)| format!(" / {code} {name}"))
             );
             Ok(ExitCode::SUCCESS)
         }

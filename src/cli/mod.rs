@@ -1,7 +1,8 @@
 //! The command line: argument parsing and output. `anyhow` lives here and nowhere else.
 
-mod auth;
+pub(crate) mod auth;
 mod classify;
+mod serve;
 
 use crate::classify::DEFAULT_REVIEW_BELOW;
 use crate::load::{Limits, OcrMode};
@@ -138,6 +139,22 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: auth::KeysCommand,
+    },
+    /// Serve the web interface for records staff, the JSON API and public verification.
+    Serve {
+        /// Address to listen on (port 0 picks a free one; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
+    /// Staff accounts of the web service.
+    Users {
+        #[command(subcommand)]
+        command: serve::UsersCommand,
+    },
+    /// API tokens for other systems.
+    Tokens {
+        #[command(subcommand)]
+        command: serve::TokensCommand,
     },
     /// Check the whole archive against its signed log (or one verification code).
     Verify {
@@ -381,6 +398,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             &auth::keys_dir(&cli.db, cli.keys.as_deref()),
             command,
         ),
+        Command::Serve { addr } => serve::serve_command(
+            &cli.db,
+            &auth::keys_dir(&cli.db, cli.keys.as_deref()),
+            cli.taxonomy.as_deref(),
+            addr,
+        ),
+        Command::Users { command } => serve::users_command(&cli.db, command),
+        Command::Tokens { command } => serve::tokens_command(&cli.db, command),
         Command::Verify {
             no_files,
             code,
@@ -765,29 +790,7 @@ fn search(store: &dyn Store, request: &SearchRequest, json: bool) -> anyhow::Res
     let response = crate::search::run(store, request)?;
     let mut out = std::io::stdout().lock();
     if json {
-        #[derive(Serialize)]
-        struct JsonResults<'a> {
-            schema_version: u32,
-            query: &'a str,
-            total: usize,
-            offset: usize,
-            limit: usize,
-            sort: SortOrder,
-            approximate: bool,
-            facets: &'a crate::store::Facets,
-            hits: &'a [crate::search::Hit],
-        }
-        let body = JsonResults {
-            schema_version: OUTPUT_SCHEMA_VERSION,
-            query: &request.text,
-            total: response.total,
-            offset: request.offset,
-            limit: request.limit,
-            sort: request.sort,
-            approximate: response.approximate,
-            facets: &response.facets,
-            hits: &response.hits,
-        };
+        let body = crate::search::SearchOutput::new(OUTPUT_SCHEMA_VERSION, request, &response);
         serde_json::to_writer_pretty(&mut out, &body)?;
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
@@ -909,17 +912,17 @@ fn print_hits(
 /// A document as `export` and `show --json` write it. Documented in README; add
 /// fields freely, never rename or remove them without bumping the schema version.
 #[derive(Serialize)]
-struct ExportedDocument {
+pub(crate) struct ExportedDocument {
     schema_version: u32,
     #[serde(flatten)]
     doc: StoredDocument,
     /// The code of its latest signed record (`show`; `sohoa verify --code`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    verification_code: Option<String>,
+    pub(crate) verification_code: Option<String>,
 }
 
 impl ExportedDocument {
-    fn new(doc: StoredDocument) -> ExportedDocument {
+    pub(crate) fn new(doc: StoredDocument) -> ExportedDocument {
         ExportedDocument {
             schema_version: OUTPUT_SCHEMA_VERSION,
             doc,

@@ -4,6 +4,7 @@
 //! PostgreSQL backend for many workers is meant to be a sibling module implementing the
 //! same trait, not a rewrite.
 
+pub mod accounts;
 mod index;
 mod log;
 mod sqlite;
@@ -19,6 +20,7 @@ use crate::query::Query;
 use serde::Serialize;
 use thiserror::Error;
 
+pub use accounts::Accounts;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Error)]
@@ -45,6 +47,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("search index: {0}")]
     Index(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("another sohoa ingest is writing to {path} ({holder}); run again when it has finished")]
     Busy { path: String, holder: String },
 }

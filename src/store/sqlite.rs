@@ -227,6 +227,8 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX classifications_sector;
     DROP INDEX classifications_review;
     "#,
+    // 7: staff accounts, sessions, API tokens and the audit log of the web service.
+    super::accounts::SCHEMA,
 ];
 
 pub struct SqliteStore {
@@ -1538,5 +1540,80 @@ impl Store for SqliteStore {
 
     fn signing_time(&self) -> Duration {
         self.signing_time
+    }
+}
+
+impl super::accounts::Accounts for SqliteStore {
+    fn add_user(
+        &mut self,
+        name: &str,
+        role: super::accounts::Role,
+        password_hash: &str,
+    ) -> Result<i64, StoreError> {
+        super::accounts::add_user(&self.conn, name, role, password_hash)
+    }
+    fn remove_user(&mut self, name: &str) -> Result<bool, StoreError> {
+        super::accounts::remove_user(&self.conn, name)
+    }
+    fn set_password(&mut self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
+        super::accounts::set_password(&mut self.conn, name, password_hash)
+    }
+    fn user(&self, name: &str) -> Result<Option<super::accounts::User>, StoreError> {
+        super::accounts::user(&self.conn, name)
+    }
+    fn users(&self) -> Result<Vec<super::accounts::User>, StoreError> {
+        super::accounts::users(&self.conn)
+    }
+    fn create_session(
+        &mut self,
+        token_sha256: &str,
+        user_id: i64,
+        csrf: &str,
+        expires_unix: i64,
+    ) -> Result<(), StoreError> {
+        super::accounts::create_session(&self.conn, token_sha256, user_id, csrf, expires_unix)
+    }
+    fn session(
+        &self,
+        token_sha256: &str,
+        now_unix: i64,
+    ) -> Result<Option<super::accounts::Session>, StoreError> {
+        super::accounts::session(&self.conn, token_sha256, now_unix)
+    }
+    fn end_session(&mut self, token_sha256: &str) -> Result<(), StoreError> {
+        super::accounts::end_session(&self.conn, token_sha256)
+    }
+    fn create_token(
+        &mut self,
+        user_id: i64,
+        label: &str,
+        token_sha256: &str,
+    ) -> Result<i64, StoreError> {
+        super::accounts::create_token(&self.conn, user_id, label, token_sha256)
+    }
+    fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError> {
+        super::accounts::revoke_token(&self.conn, id)
+    }
+    fn tokens(&self) -> Result<Vec<super::accounts::ApiToken>, StoreError> {
+        super::accounts::tokens(&self.conn)
+    }
+    fn token_user(&self, token_sha256: &str) -> Result<Option<super::accounts::User>, StoreError> {
+        super::accounts::token_user(&self.conn, token_sha256)
+    }
+    fn audit(
+        &mut self,
+        user: &str,
+        action: &str,
+        document_id: Option<i64>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        super::accounts::audit(&self.conn, user, action, document_id, detail)
+    }
+    fn audit_log(
+        &self,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<super::accounts::AuditEntry>, StoreError> {
+        super::accounts::audit_log(&self.conn, limit, offset)
     }
 }

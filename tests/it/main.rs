@@ -12,5 +12,6 @@ mod real_scans;
 mod relevance;
 mod samples;
 mod search;
+mod serve;
 mod support;
 mod text_layer;

@@ -1,0 +1,215 @@
+//! `serve`, `users`, `tokens`: the web service and who may use it.
+
+use super::open_existing;
+use crate::serve::auth;
+use crate::store::Accounts;
+use crate::store::accounts::Role;
+use anyhow::{Context, bail};
+use clap::{Subcommand, ValueEnum};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Add a staff account (the password is asked for, or read from stdin).
+    Add {
+        name: String,
+        #[arg(long, value_enum, default_value_t = RoleArg::Staff)]
+        role: RoleArg,
+    },
+    /// Remove an account; its sessions and API tokens stop working, its audit entries stay.
+    Remove { name: String },
+    /// Set a new password (signs the user out everywhere).
+    Passwd { name: String },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    /// Create an API token acting as USER; printed once, only its hash is kept.
+    Create {
+        #[arg(long)]
+        user: String,
+        /// What the token is for ("cổng dịch vụ công", "nightly report").
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token by its id (see `tokens list`).
+    Revoke { id: i64 },
+    /// List tokens (ids, owners, labels; never the tokens themselves).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RoleArg {
+    Staff,
+    Admin,
+}
+
+/// A password from the terminal (twice, not echoed) or the first line of stdin.
+fn read_password(prompt: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let first = prompt_hidden(&format!("{prompt}: "))?;
+        let again = prompt_hidden("again: ")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.chars().count() < auth::MIN_PASSWORD_CHARS {
+        bail!(
+            "password too short: at least {} characters",
+            auth::MIN_PASSWORD_CHARS
+        );
+    }
+    Ok(password)
+}
+
+/// Reads a line with the terminal's echo off.
+fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    // SAFETY: termios calls on stdin's descriptor with a zeroed struct they fill in.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    let have_tty = unsafe { libc::tcgetattr(0, &mut saved) } == 0;
+    if have_tty {
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if have_tty {
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &saved) };
+    }
+    eprintln!();
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub(crate) fn users_command(db: &Path, command: UsersCommand) -> anyhow::Result<ExitCode> {
+    let mut store = crate::store::SqliteStore::open(db)?;
+    match command {
+        UsersCommand::Add { name, role } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                bail!("a user name is one word without spaces");
+            }
+            if store.user(&name)?.is_some() {
+                bail!(
+                    "user '{name}' already exists (`sohoa users passwd {name}` sets a new password)"
+                );
+            }
+            let password = read_password(&format!("password for {name}"))?;
+            let role = match role {
+                RoleArg::Staff => Role::Staff,
+                RoleArg::Admin => Role::Admin,
+            };
+            store.add_user(&name, role, &auth::hash_password(&password)?)?;
+            println!("user {name} added ({})", role.as_str());
+        }
+        UsersCommand::Remove { name } => {
+            if !store.remove_user(&name)? {
+                bail!("no user '{name}'");
+            }
+            println!("user {name} removed; their sessions and tokens no longer work");
+        }
+        UsersCommand::Passwd { name } => {
+            if store.user(&name)?.is_none() {
+                bail!("no user '{name}'");
+            }
+            let password = read_password(&format!("new password for {name}"))?;
+            store.set_password(&name, &auth::hash_password(&password)?)?;
+            println!("password of {name} changed; their sessions were ended");
+        }
+        UsersCommand::List { json } => {
+            let users = store.users()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+            } else {
+                for u in users {
+                    println!(
+                        "{:<20} {:<6} since {}",
+                        u.name,
+                        u.role.as_str(),
+                        u.created_at
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn tokens_command(db: &Path, command: TokensCommand) -> anyhow::Result<ExitCode> {
+    let mut store = open_existing(db)?;
+    match command {
+        TokensCommand::Create { user, label } => {
+            let Some(owner) = store.user(&user)? else {
+                bail!("no user '{user}' (`sohoa users add {user}` first)");
+            };
+            let token = format!("{}{}", auth::TOKEN_PREFIX, auth::new_token()?);
+            let id = store.create_token(owner.id, &label, &auth::token_hash(&token))?;
+            eprintln!(
+                "token {id} for {user} (shown once; send it as 'Authorization: Bearer TOKEN'):"
+            );
+            println!("{token}");
+        }
+        TokensCommand::Revoke { id } => {
+            if !store.revoke_token(id)? {
+                bail!("no active token {id}");
+            }
+            println!("token {id} revoked");
+        }
+        TokensCommand::List { json } => {
+            let tokens = store.tokens()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                for t in tokens {
+                    println!(
+                        "{:>4}  {:<16} {:<24} created {}{}",
+                        t.id,
+                        t.user,
+                        t.label,
+                        t.created_at,
+                        t.revoked_at
+                            .map_or(String::new(), |r| format!(", revoked {r}"))
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn serve_command(
+    db: &Path,
+    keys: &Path,
+    taxonomy: Option<&Path>,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    let _ = open_existing(db)?;
+    let taxonomy = super::classify::load_taxonomy(taxonomy)?;
+    crate::serve::serve(crate::serve::ServeConfig {
+        addr,
+        db: db.to_path_buf(),
+        keys: keys.to_path_buf(),
+        taxonomy,
+    })
+    .with_context(|| format!("sohoa serve {}", db.display()))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,314 @@
+//! The JSON API (described in `openapi.json`, served at `/api/openapi.json`). Search and
+//! documents use the same schemas as `sohoa search --json` and `sohoa show --json`.
+
+use super::pages::{SearchParams, Staff};
+use super::{AppState, HttpError, check_csrf};
+use crate::authenticity::verify::check_code;
+use crate::authenticity::{parse_code, sha256_hex};
+use crate::store::accounts::Role;
+use crate::store::{Accounts, Store};
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+pub fn json_error(e: HttpError) -> Response {
+    (e.status, Json(serde_json::json!({ "error": e.message }))).into_response()
+}
+
+fn reply<T: Serialize>(result: Result<T, HttpError>) -> Response {
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => json_error(e),
+    }
+}
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+pub async fn search(State(state): State<Arc<AppState>>, Query(p): Query<SearchParams>) -> Response {
+    let request = match p.request(&state, 20) {
+        Ok(r) => r,
+        Err(e) => return json_error(e),
+    };
+    reply(
+        state
+            .with_store(move |store| {
+                let response = crate::search::run(store, &request)?;
+                let body = crate::search::SearchOutput::new(
+                    crate::cli::OUTPUT_SCHEMA_VERSION,
+                    &request,
+                    &response,
+                );
+                Ok(serde_json::to_value(body).map_err(|e| {
+                    HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                })?)
+            })
+            .await,
+    )
+}
+
+pub async fn document(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+) -> Response {
+    reply(
+        state
+            .with_store(move |store| {
+                let doc = store
+                    .document(id)?
+                    .ok_or_else(|| HttpError::not_found(format!("no document {id}")))?;
+                let mut exported = crate::cli::ExportedDocument::new(doc);
+                exported.verification_code = store.log_entries_of(id)?.pop().map(|e| e.code);
+                super::audit(store, &staff, "view-document", Some(id), "api")?;
+                Ok(serde_json::to_value(exported).map_err(|e| {
+                    HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                })?)
+            })
+            .await,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct Correction {
+    sector: String,
+    procedure: Option<String>,
+}
+
+pub async fn correct_classification(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Json(body): Json<Correction>,
+) -> Response {
+    let given = headers
+        .get(super::auth::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok());
+    if let Err(e) = check_csrf(&staff, given) {
+        return json_error(e);
+    }
+    let done = tokio::task::spawn_blocking(move || {
+        super::correct(&state, &staff, id, &body.sector, body.procedure.as_deref())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        ))
+    });
+    reply(done.map(|c| serde_json::json!({ "id": id, "classification": c })))
+}
+
+pub async fn sectors(State(state): State<Arc<AppState>>) -> Response {
+    let sectors: Vec<_> = state
+        .taxonomy
+        .sectors
+        .iter()
+        .map(|s| serde_json::json!({ "id": s.id, "name": s.name }))
+        .collect();
+    Json(sectors).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct Paging {
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Query(p): Query<Paging>,
+) -> Response {
+    if staff.user.role != Role::Admin {
+        return json_error(HttpError::new(StatusCode::FORBIDDEN, "admins only"));
+    }
+    let (limit, offset) = (p.limit.unwrap_or(100).min(1000), p.offset.unwrap_or(0));
+    reply(
+        state
+            .with_store(move |s| Ok(s.audit_log(limit, offset)?))
+            .await,
+    )
+}
+
+pub async fn me(Extension(staff): Extension<Staff>) -> Response {
+    Json(serde_json::json!({
+        "name": staff.user.name,
+        "role": staff.user.role,
+        "csrf_token": staff.csrf,
+    }))
+    .into_response()
+}
+
+/// What the public learns about a record: enough to trust a copy, nothing personal.
+/// No subject line, no names, no citizen ID numbers; digit runs that look like ID
+/// numbers are masked even inside the fields shown.
+#[derive(Debug, Serialize)]
+pub struct PublicAnswer {
+    /// intact, altered, superseded, deleted, not-found.
+    pub status: &'static str,
+    pub code: Option<String>,
+    pub document_type: Option<String>,
+    pub number: Option<String>,
+    pub date: Option<String>,
+    pub agency: Option<String>,
+    pub source_sha256: Option<String>,
+    pub record_hash: Option<String>,
+    pub signed_by: Option<String>,
+    /// For an uploaded file: true when its bytes are the archived original's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_matches: Option<bool>,
+}
+
+/// Replaces runs of 9 or more digits (CMND has 9, CCCD 12) with bullets.
+pub fn mask_personal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let flush = |digits: &mut String, out: &mut String| {
+        if digits.len() >= 9 {
+            out.extend(std::iter::repeat_n('•', digits.len()));
+        } else {
+            out.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut digits, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut digits, &mut out);
+    out
+}
+
+fn public_answer(
+    store: &dyn Store,
+    state: &AppState,
+    code: &str,
+) -> Result<PublicAnswer, HttpError> {
+    let answer = check_code(store, code, &state.trusted)?;
+    let fields = answer
+        .record
+        .as_ref()
+        .and_then(|r| r.fields.clone())
+        .unwrap_or_default();
+    let masked = |v: Option<String>| v.map(|v| mask_personal(&v));
+    Ok(PublicAnswer {
+        status: answer.status,
+        code: Some(answer.code),
+        document_type: masked(fields.doc_type_name.or(fields.doc_type)),
+        number: masked(fields.number),
+        date: fields.date,
+        agency: masked(fields.agency),
+        source_sha256: answer.record.as_ref().and_then(|r| r.source_sha256.clone()),
+        record_hash: answer.record_hash,
+        signed_by: answer.signed_by,
+        file_matches: None,
+    })
+}
+
+fn not_found() -> PublicAnswer {
+    PublicAnswer {
+        status: "not-found",
+        code: None,
+        document_type: None,
+        number: None,
+        date: None,
+        agency: None,
+        source_sha256: None,
+        record_hash: None,
+        signed_by: None,
+        file_matches: None,
+    }
+}
+
+pub async fn answer_for_code(
+    state: &Arc<AppState>,
+    code: String,
+) -> Result<PublicAnswer, HttpError> {
+    let code = parse_code(&code).map_err(|e| HttpError::bad_request(e.to_string()))?;
+    let shared = Arc::clone(state);
+    state
+        .with_store(move |store| public_answer(store, &shared, &code))
+        .await
+}
+
+/// The answer for a file's bytes: the archived document with exactly these bytes.
+pub async fn answer_for_file(
+    state: &Arc<AppState>,
+    bytes: Vec<u8>,
+) -> Result<PublicAnswer, HttpError> {
+    let sha = sha256_hex(&bytes);
+    let shared = Arc::clone(state);
+    state
+        .with_store(move |store| {
+            let Some(known) = store.content(&sha)? else {
+                return Ok(not_found());
+            };
+            let Some(entry) = store.log_entries_of(known.document_id)?.pop() else {
+                return Ok(not_found());
+            };
+            let mut answer = public_answer(store, &shared, &entry.code)?;
+            answer.file_matches = Some(answer.source_sha256.as_deref() == Some(sha.as_str()));
+            Ok(answer)
+        })
+        .await
+}
+
+pub async fn verify_code(State(state): State<Arc<AppState>>, Path(code): Path<String>) -> Response {
+    reply(answer_for_code(&state, code).await)
+}
+
+pub async fn verify_file(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    if body.is_empty() {
+        return json_error(HttpError::bad_request(
+            "send the file's bytes as the request body",
+        ));
+    }
+    reply(answer_for_file(&state, body.to_vec()).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_id_numbers_only() {
+        let check = |input: &str, expect: &str| assert_eq!(mask_personal(input), expect, "{input}");
+        check("CCCD 040203001234 cấp", "CCCD •••••••••••• cấp");
+        check("CMND 187654321", "CMND •••••••••");
+        check("1906/SGDĐT-CTrTT", "1906/SGDĐT-CTrTT");
+        check("ngày 2024-01-26", "ngày 2024-01-26");
+    }
+
+    #[test]
+    fn openapi_is_valid_json_with_every_route() {
+        let spec: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(spec["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+        for path in [
+            "/api/search",
+            "/api/documents/{id}",
+            "/api/documents/{id}/pages/{page}/image",
+            "/api/documents/{id}/classification",
+            "/api/sectors",
+            "/api/audit",
+            "/api/me",
+            "/api/verify/{code}",
+            "/api/verify/file",
+        ] {
+            assert!(spec["paths"][path].is_object(), "{path} not documented");
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! `sohoa serve`: the archive on the web. Records staff search and read documents and
+//! correct classifications in the browser (server-rendered pages, `pages`); other systems
+//! use the JSON API (`api`, described by `openapi.json`); anyone may check a certified
+//! copy on the public verification page.
+//!
+//! The service reads the database the nightly ingest writes (SQLite in WAL mode: readers
+//! never wait for the writer). Request handlers run on tokio; everything touching the
+//! store runs on tokio's blocking threads with a handle from a small pool, because a
+//! store handle is `Send` but not `Sync`. The service never keeps the search index's
+//! writer: a correction takes a fresh handle, writes, tries to update the index, and drops
+//! it, so the ingest's writer is never locked out for long (if the ingest holds it, the
+//! change waits in the index queue for the ingest's next flush).
+
+mod api;
+pub mod auth;
+mod html;
+mod limits;
+mod pages;
+
+use crate::classify::Taxonomy;
+use crate::store::{Accounts, SqliteStore, Store, StoreError};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ed25519_dalek::VerifyingKey;
+use limits::RateLimiter;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use thiserror::Error;
+
+/// Forms and JSON bodies are small; anything larger is refused before it is read.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A scan uploaded for verification: scanner PDFs of a few dozen pages fit.
+pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
+/// A URL's query string (the search box and filters) may not exceed this.
+pub const MAX_QUERY_BYTES: usize = 4096;
+/// No request holds a worker longer than this (a page rendered from a 600 dpi scan
+/// takes about a second; anything slower is stuck).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle store handles kept for reuse: about one per concurrently running request.
+const POOL_SIZE: usize = 16;
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] crate::authenticity::AuthError),
+}
+
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+    /// The archive's signing keys: corrections are signed; verification trusts them.
+    pub keys: PathBuf,
+    pub taxonomy: Taxonomy,
+}
+
+/// What every handler shares.
+pub struct AppState {
+    db: PathBuf,
+    keys: PathBuf,
+    taxonomy: Taxonomy,
+    trusted: Vec<VerifyingKey>,
+    idle: Mutex<Vec<SqliteStore>>,
+    pages: Mutex<pages::PageCache>,
+    sign_in_limit: RateLimiter,
+    public_limit: RateLimiter,
+}
+
+/// A failure as the client sees it: a status and a message that names the problem.
+#[derive(Debug)]
+pub struct HttpError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl HttpError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::NOT_FOUND, what)
+    }
+
+    pub fn bad_request(what: impl Into<String>) -> HttpError {
+        HttpError::new(StatusCode::BAD_REQUEST, what)
+    }
+}
+
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> HttpError {
+        eprintln!("sohoa serve: {e}");
+        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (logged)")
+    }
+}
+
+impl From<crate::search::SearchError> for HttpError {
+    fn from(e: crate::search::SearchError) -> HttpError {
+        match e {
+            crate::search::SearchError::Store(e) => e.into(),
+            other => HttpError::bad_request(other.to_string()),
+        }
+    }
+}
+
+impl AppState {
+    pub fn new(config: ServeConfig) -> Result<AppState, ServeError> {
+        // Opening once up front applies migrations and fails early on a bad path.
+        let store = SqliteStore::open(&config.db)?;
+        let trusted = crate::authenticity::keys::public_keys(&config.keys).unwrap_or_default();
+        Ok(AppState {
+            db: config.db,
+            keys: config.keys,
+            taxonomy: config.taxonomy,
+            trusted,
+            idle: Mutex::new(vec![store]),
+            pages: Mutex::new(pages::PageCache::default()),
+            sign_in_limit: RateLimiter::new(limits::SIGN_IN_PER_MINUTE, limits::SIGN_IN_BURST),
+            public_limit: RateLimiter::new(limits::PUBLIC_PER_MINUTE, limits::PUBLIC_BURST),
+        })
+    }
+
+    /// Runs `work` with a pooled store handle on a blocking thread.
+    pub async fn with_store<T, F>(self: &Arc<Self>, work: F) -> Result<T, HttpError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteStore) -> Result<T, HttpError> + Send + 'static,
+    {
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let pooled = state.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+            let mut store = match pooled {
+                Some(s) => s,
+                None => SqliteStore::open(&state.db)?,
+            };
+            let result = work(&mut store);
+            if let Ok(mut idle) = state.idle.lock()
+                && idle.len() < POOL_SIZE
+            {
+                idle.push(store);
+            }
+            result
+        })
+        .await
+        .map_err(|e| {
+            HttpError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("request failed: {e}"),
+            )
+        })?
+    }
+
+    /// A handle of its own for a change that is signed and indexed, dropped afterwards
+    /// so it never keeps the index writer (see the module comment).
+    pub fn writer(&self) -> Result<SqliteStore, HttpError> {
+        let mut store = SqliteStore::open(&self.db)?;
+        crate::cli::auth::start_signing(&mut store, &self.keys).map_err(|e| {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot sign changes: {e:#}"),
+            )
+        })?;
+        Ok(store)
+    }
+
+    pub fn db(&self) -> &std::path::Path {
+        &self.db
+    }
+}
+
+/// The whole service: routes, sign-in, limits and headers.
+pub fn router(state: Arc<AppState>) -> Router {
+    let public = Router::new()
+        .route("/verify", get(pages::verify_form).post(pages::verify_code))
+        .route(
+            "/verify/file",
+            post(pages::verify_file).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
+        .route("/api/verify/{code}", get(api::verify_code))
+        .route(
+            "/api/verify/file",
+            post(api::verify_file).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            limits::public_rate,
+        ));
+    let staff = Router::new()
+        .route("/", get(pages::search))
+        .route("/documents/{id}", get(pages::document))
+        .route("/documents/{id}/pages/{page}/image", get(pages::page_image))
+        .route(
+            "/documents/{id}/classification",
+            post(pages::correct_classification),
+        )
+        .route("/admin/audit", get(pages::audit))
+        .route("/api/search", get(api::search))
+        .route("/api/documents/{id}", get(api::document))
+        .route(
+            "/api/documents/{id}/pages/{page}/image",
+            get(pages::page_image),
+        )
+        .route(
+            "/api/documents/{id}/classification",
+            post(api::correct_classification),
+        )
+        .route("/api/sectors", get(api::sectors))
+        .route("/api/audit", get(api::audit))
+        .route("/api/me", get(api::me))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            pages::require_staff,
+        ));
+    Router::new()
+        .merge(public)
+        .merge(staff)
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/api/openapi.json", get(api::openapi))
+        .route("/static/style.css", get(html::stylesheet))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limits::guard))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+/// Security headers on every response; pages are never framed, sniffed or cached.
+pub(crate) fn secure(response: &mut Response) {
+    let headers = response.headers_mut();
+    let set =
+        |headers: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
+            headers.insert(name, HeaderValue::from_static(value));
+        };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; img-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM. Prints the address it listens on first (port 0
+/// picks a free one), so scripts and tests can find it.
+pub fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let addr = config.addr;
+    let state = Arc::new(AppState::new(config)?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let bound = listener.local_addr()?;
+        println!("sohoa: serving {} on http://{bound}/", state.db().display());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// Checks a request's CSRF token against the session's (browser sessions only).
+pub(crate) fn check_csrf(staff: &pages::Staff, given: Option<&str>) -> Result<(), HttpError> {
+    match &staff.csrf {
+        None => Ok(()),
+        Some(expected) if given.is_some_and(|g| auth::same_secret(g, expected)) => Ok(()),
+        Some(_) => Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token: reload the page and try again",
+        )),
+    }
+}
+
+/// Records who looked at or changed what. A failure to log is reported, not hidden.
+pub(crate) fn audit(
+    store: &mut SqliteStore,
+    staff: &pages::Staff,
+    action: &str,
+    document_id: Option<i64>,
+    detail: &str,
+) -> Result<(), HttpError> {
+    store.audit(&staff.user.name, action, document_id, detail)?;
+    Ok(())
+}
+
+/// Applies a staff correction: signed, sealed, and indexed unless the ingest holds the
+/// index (then at its next flush). Returns the document's new classification.
+pub(crate) fn correct(
+    state: &AppState,
+    staff: &pages::Staff,
+    id: i64,
+    sector: &str,
+    procedure: Option<&str>,
+) -> Result<crate::classify::Classification, HttpError> {
+    let classification =
+        crate::classify::staff_classification(&state.taxonomy, sector, procedure, &staff.user.name)
+            .map_err(|e| HttpError::bad_request(e.to_string()))?;
+    let mut store = state.writer()?;
+    if store.document(id)?.is_none() {
+        return Err(HttpError::not_found(format!("no document {id}")));
+    }
+    store.correct(id, &classification, &staff.user.name)?;
+    store.audit(
+        &staff.user.name,
+        "correct-classification",
+        Some(id),
+        &format!(
+            "{}{}",
+            classification.sector,
+            classification
+                .procedure_code
+                .as_deref()
+                .map_or(String::new(), |p| format!(" / {p}"))
+        ),
+    )?;
+    if let Err(e) = store.flush_index() {
+        eprintln!("sohoa serve: correction of {id} waits for the next index flush ({e})");
+    }
+    if let Err(e) = crate::cli::auth::seal(&mut store, &state.db) {
+        eprintln!("sohoa serve: tree head not written after correcting {id}: {e:#}");
+    }
+    Ok(classification)
+}

@@ -1,0 +1,1071 @@
+//! The pages records staff use all day (search, document, correction, audit log), the
+//! sign-in pages, and the public verification page. Vietnamese throughout.
+
+use super::html::{Viewer, error_page, esc, layout, url};
+use super::{AppState, HttpError, auth, check_csrf};
+use crate::search::{FilterInput, Hit, SearchRequest, SearchResponse};
+use crate::store::accounts::{Role, User};
+use crate::store::{Accounts, SortOrder, SqliteStore, Store};
+use axum::Extension;
+use axum::extract::{Form, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Results per page in the browser.
+const PAGE_SIZE: usize = 20;
+/// Page images are scaled down to this width: sharp on a screen, a few hundred KB.
+const IMAGE_WIDTH: u32 = 1400;
+/// Rendered page images kept in memory; a document is read page after page.
+const PAGE_CACHE_BYTES: usize = 96 * 1024 * 1024;
+
+/// The signed-in user of a request. `csrf` is the session's token; `None` for API
+/// tokens, which a browser never sends on its own.
+#[derive(Clone)]
+pub struct Staff {
+    pub user: User,
+    pub csrf: Option<String>,
+}
+
+impl Staff {
+    fn viewer(&self) -> Viewer<'_> {
+        Viewer {
+            name: &self.user.name,
+            admin: self.user.role == Role::Admin,
+            csrf: self.csrf.as_deref().unwrap_or(""),
+        }
+    }
+}
+
+/// Who sent the request: a bearer API token, else the session cookie.
+async fn identify(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<Staff>, HttpError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .map(auth::token_hash);
+    let session = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| auth::cookie(c, auth::SESSION_COOKIE))
+        .map(auth::token_hash);
+    if bearer.is_none() && session.is_none() {
+        return Ok(None);
+    }
+    state
+        .with_store(move |store| {
+            if let Some(hash) = bearer {
+                return Ok(store
+                    .token_user(&hash)?
+                    .map(|user| Staff { user, csrf: None }));
+            }
+            let hash = session.unwrap_or_default();
+            Ok(store.session(&hash, auth::now_unix())?.map(|s| Staff {
+                user: s.user,
+                csrf: Some(s.csrf),
+            }))
+        })
+        .await
+}
+
+/// Lets signed-in staff through; sends browsers to the sign-in page and API clients
+/// a 401.
+pub async fn require_staff(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    match identify(&state, request.headers()).await {
+        Ok(Some(staff)) => {
+            request.extensions_mut().insert(staff);
+            next.run(request).await
+        }
+        Ok(None) if api => super::api::json_error(HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "sign in first: send 'Authorization: Bearer <token>' (sohoa tokens create) or a session cookie",
+        )),
+        Ok(None) => {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or("/".to_owned(), |p| p.as_str().to_owned());
+            Redirect::to(&format!("/login?next={}", url(&target))).into_response()
+        }
+        Err(e) if api => super::api::json_error(e),
+        Err(e) => error_page(e.status, &e.message, None),
+    }
+}
+
+fn page_error(staff: &Staff) -> impl Fn(HttpError) -> Response + '_ {
+    move |e| error_page(e.status, &e.message, Some(&staff.viewer()))
+}
+
+// ---------------------------------------------------------------- sign-in
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// Only paths on this site: `next=//evil.example` must not redirect away.
+fn local_target(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+fn login_page(next: &str, message: Option<&str>, status: StatusCode) -> Response {
+    let csrf = match auth::new_token() {
+        Ok(t) => t,
+        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+    };
+    let mut response = layout(
+        "Đăng nhập",
+        None,
+        &format!(
+            r#"<section class="panel narrow"><h1>Đăng nhập cán bộ</h1>{message}
+<form method="post" action="/login">
+<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="next" value="{next}">
+<label>Tên đăng nhập<input name="name" autocomplete="username" required autofocus></label>
+<label>Mật khẩu<input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Đăng nhập</button></form></section>"#,
+            message = message.map_or(String::new(), |m| format!(
+                r#"<p class="status-bad">{}</p>"#,
+                esc(m)
+            )),
+            next = esc(next),
+        ),
+    );
+    *response.status_mut() = status;
+    if let Ok(v) = auth::session_cookie(auth::LOGIN_CSRF_COOKIE, &csrf, 3600).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+pub async fn login_form(Query(p): Query<NextParam>) -> Response {
+    login_page(&local_target(p.next.as_deref()), None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    name: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let ip = super::limits::client_ip(&request);
+    if !state.sign_in_limit.allow(ip) {
+        return super::limits::too_many();
+    }
+    let Ok(Form(form)) = Form::<LoginForm>::from_request(request, &()).await else {
+        return login_page("/", Some("Biểu mẫu không hợp lệ."), StatusCode::BAD_REQUEST);
+    };
+    let next = local_target(form.next.as_deref());
+    let cookie_csrf = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| auth::cookie(c, auth::LOGIN_CSRF_COOKIE))
+        .unwrap_or("");
+    if cookie_csrf.is_empty() || !auth::same_secret(cookie_csrf, &form.csrf) {
+        return login_page(
+            &next,
+            Some("Phiên đăng nhập đã hết hạn, vui lòng thử lại."),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let name = form.name.trim().to_owned();
+    let password = form.password;
+    let result = state
+        .with_store(move |store| {
+            let user = store.user(&name)?;
+            let stored = user
+                .as_ref()
+                .map_or(auth::decoy_hash(), |u| u.password_hash.as_str());
+            let matches = auth::password_matches(&password, stored);
+            let Some(user) = user.filter(|_| matches) else {
+                store.audit(&name, "sign-in-failed", None, &format!("from {ip}"))?;
+                return Ok(None);
+            };
+            let token = auth::new_token()?;
+            let csrf = auth::new_token()?;
+            store.create_session(
+                &auth::token_hash(&token),
+                user.id,
+                &csrf,
+                auth::now_unix() + auth::SESSION_SECONDS,
+            )?;
+            store.audit(&user.name, "sign-in", None, &format!("from {ip}"))?;
+            Ok(Some(token))
+        })
+        .await;
+    match result {
+        Ok(Some(token)) => {
+            let mut response = Redirect::to(&next).into_response();
+            let headers = response.headers_mut();
+            for cookie in [
+                auth::session_cookie(auth::SESSION_COOKIE, &token, auth::SESSION_SECONDS),
+                auth::session_cookie(auth::LOGIN_CSRF_COOKIE, "", 0),
+            ] {
+                if let Ok(v) = cookie.parse() {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            response
+        }
+        Ok(None) => login_page(
+            &next,
+            Some("Sai tên đăng nhập hoặc mật khẩu."),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(e) => error_page(e.status, &e.message, None),
+    }
+}
+
+impl From<std::io::Error> for HttpError {
+    fn from(e: std::io::Error) -> HttpError {
+        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Ok(Some(staff)) = identify(&state, &headers).await {
+        if let Err(e) = check_csrf(&staff, form.csrf.as_deref()) {
+            return error_page(e.status, &e.message, Some(&staff.viewer()));
+        }
+        let session = headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| auth::cookie(c, auth::SESSION_COOKIE))
+            .map(auth::token_hash);
+        let name = staff.user.name.clone();
+        let _ = state
+            .with_store(move |store| {
+                if let Some(hash) = session {
+                    store.end_session(&hash)?;
+                }
+                store.audit(&name, "sign-out", None, "")?;
+                Ok(())
+            })
+            .await;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(v) = auth::session_cookie(auth::SESSION_COOKIE, "", 0).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+// ---------------------------------------------------------------- search
+
+#[derive(Deserialize, Default, Clone)]
+pub struct SearchParams {
+    #[serde(default)]
+    pub q: String,
+    pub sector: Option<String>,
+    #[serde(rename = "type")]
+    pub doc_type: Option<String>,
+    pub procedure: Option<String>,
+    pub number: Option<String>,
+    pub agency: Option<String>,
+    pub id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+impl SearchParams {
+    /// The request these parameters ask for; blank form fields mean "no filter".
+    pub fn request(
+        &self,
+        state: &AppState,
+        default_limit: usize,
+    ) -> Result<SearchRequest, HttpError> {
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let input = FilterInput {
+            sector: given(&self.sector),
+            procedure: given(&self.procedure),
+            doc_type: given(&self.doc_type),
+            number: given(&self.number),
+            agency: given(&self.agency),
+            citizen_id: given(&self.id),
+            from: given(&self.from),
+            to: given(&self.to),
+            needs_review: false,
+        };
+        let mut request = SearchRequest::build(&self.q, &input, &state.taxonomy)?.paged(
+            self.limit.unwrap_or(default_limit),
+            self.offset.unwrap_or(0),
+        )?;
+        request.sort = match self.sort.as_deref() {
+            None | Some("") | Some("relevance") => SortOrder::Relevance,
+            Some("date") => SortOrder::Date,
+            Some(other) => {
+                return Err(HttpError::bad_request(format!(
+                    "sort must be relevance or date, not {other:?}"
+                )));
+            }
+        };
+        Ok(request)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.q.trim().is_empty()
+            && [
+                &self.sector,
+                &self.doc_type,
+                &self.procedure,
+                &self.number,
+                &self.agency,
+                &self.id,
+                &self.from,
+                &self.to,
+            ]
+            .iter()
+            .all(|v| v.as_deref().is_none_or(|v| v.trim().is_empty()))
+    }
+
+    /// This search's URL with `changes` applied (`None` removes a parameter).
+    fn link(&self, changes: &[(&str, Option<String>)]) -> String {
+        let mut pairs: Vec<(&str, String)> = [
+            ("q", Some(self.q.clone())),
+            ("sector", self.sector.clone()),
+            ("type", self.doc_type.clone()),
+            ("procedure", self.procedure.clone()),
+            ("number", self.number.clone()),
+            ("agency", self.agency.clone()),
+            ("id", self.id.clone()),
+            ("from", self.from.clone()),
+            ("to", self.to.clone()),
+            ("sort", self.sort.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+        for (key, value) in changes {
+            pairs.retain(|(k, _)| k != key);
+            if let Some(v) = value {
+                pairs.push((key, v.clone()));
+            }
+        }
+        let query: Vec<String> = pairs
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", url(&v)))
+            .collect();
+        format!("/?{}", query.join("&"))
+    }
+}
+
+/// A snippet with its highlighted words in `<mark>`, everything escaped.
+fn marked_snippet(hit: &Hit) -> String {
+    let mut out = String::with_capacity(hit.snippet.len() + 16);
+    let mut ranges = hit.highlights.iter().peekable();
+    let mut buf = [0u8; 4];
+    for (i, c) in hit.snippet.chars().enumerate() {
+        if ranges.peek().is_some_and(|r| r.0 == i) {
+            out.push_str("<mark>");
+        }
+        out.push_str(&esc(c.encode_utf8(&mut buf)));
+        if ranges.peek().is_some_and(|r| r.1 == i + 1) {
+            out.push_str("</mark>");
+            ranges.next();
+        }
+    }
+    out
+}
+
+fn search_form(state: &AppState, p: &SearchParams) -> String {
+    let selected = |a: Option<&str>, b: &str| if a == Some(b) { " selected" } else { "" };
+    let mut sectors = String::from(r#"<option value="">Tất cả lĩnh vực</option>"#);
+    for s in &state.taxonomy.sectors {
+        sectors.push_str(&format!(
+            r#"<option value="{}"{}>{}</option>"#,
+            esc(&s.id),
+            selected(p.sector.as_deref(), &s.id),
+            esc(&s.name)
+        ));
+    }
+    let value = |v: &Option<String>| esc(v.as_deref().unwrap_or(""));
+    format!(
+        r#"<form class="search panel" method="get" action="/">
+<label class="q">Từ khóa (có dấu hoặc không dấu, "cụm từ", -loại trừ, tiền tố*)<input name="q" value="{q}" placeholder="vd: dat dai thua 125" autofocus></label>
+<label>Lĩnh vực<select name="sector">{sectors}</select></label>
+<label>Loại văn bản<input name="type" value="{doc_type}" size="5" placeholder="QĐ, CV"></label>
+<label>Số hiệu<input name="number" value="{number}" size="12"></label>
+<label>Cơ quan<input name="agency" value="{agency}" size="14"></label>
+<label>Từ ngày<input name="from" value="{from}" size="10" placeholder="2024-01"></label>
+<label>Đến ngày<input name="to" value="{to}" size="10" placeholder="2024-06"></label>
+<label>Sắp xếp<select name="sort"><option value="relevance">Phù hợp nhất</option><option value="date"{by_date}>Mới nhất</option></select></label>
+<button type="submit">Tìm kiếm</button></form>"#,
+        q = esc(&p.q),
+        doc_type = value(&p.doc_type),
+        number = value(&p.number),
+        agency = value(&p.agency),
+        from = value(&p.from),
+        to = value(&p.to),
+        by_date = selected(p.sort.as_deref(), "date"),
+    )
+}
+
+fn facets_html(state: &AppState, p: &SearchParams, response: &SearchResponse) -> String {
+    let mut out = String::from(r#"<aside class="facets panel"><h2>Thu hẹp kết quả</h2>"#);
+    let sector_name = |id: &str| {
+        state
+            .taxonomy
+            .sectors
+            .iter()
+            .find(|s| s.id == id)
+            .map_or(id.to_owned(), |s| s.name.clone())
+    };
+    let mut group = |title: &str,
+                     counts: &std::collections::BTreeMap<String, u64>,
+                     link: &dyn Fn(&str) -> String,
+                     label: &dyn Fn(&str) -> String| {
+        if counts.is_empty() {
+            return;
+        }
+        let mut sorted: Vec<(&String, &u64)> = counts.iter().collect();
+        sorted.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        out.push_str(&format!("<h3>{}</h3><ul>", esc(title)));
+        for (key, n) in sorted.into_iter().take(12) {
+            out.push_str(&format!(
+                r#"<li><a href="{}">{}</a><span class="count">{n}</span></li>"#,
+                esc(&link(key)),
+                esc(&label(key))
+            ));
+        }
+        out.push_str("</ul>");
+    };
+    let facets = &response.facets;
+    group(
+        "Lĩnh vực",
+        &facets.sector,
+        &|k| p.link(&[("sector", Some(k.to_owned())), ("offset", None)]),
+        &|k| sector_name(k),
+    );
+    group(
+        "Loại văn bản",
+        &facets.doc_type,
+        &|k| p.link(&[("type", Some(k.to_owned()))]),
+        &|k| k.to_owned(),
+    );
+    group(
+        "Năm",
+        &facets.year,
+        &|k| p.link(&[("from", Some(k.to_owned())), ("to", Some(k.to_owned()))]),
+        &|k| k.to_owned(),
+    );
+    group(
+        "Cơ quan ban hành",
+        &facets.agency,
+        &|k| p.link(&[("agency", Some(k.to_owned()))]),
+        &|k| k.to_owned(),
+    );
+    out.push_str("</aside>");
+    out
+}
+
+fn hit_html(hit: &Hit) -> String {
+    let title = match (&hit.doc_type, &hit.number) {
+        (Some(t), Some(n)) => format!("{t} số {n}"),
+        (None, Some(n)) => format!("Văn bản số {n}"),
+        (Some(t), None) => t.clone(),
+        (None, None) => hit.path.rsplit('/').next().unwrap_or(&hit.path).to_owned(),
+    };
+    let mut badges = String::new();
+    if let Some(name) = hit.sector_name.as_deref().or(hit.sector.as_deref()) {
+        badges.push_str(&format!(r#"<span class="badge">{}</span> "#, esc(name)));
+    }
+    if hit.needs_review {
+        badges.push_str(r#"<span class="badge review">cần rà soát</span> "#);
+    }
+    if hit.approximate {
+        badges.push_str(r#"<span class="badge approx">gần đúng</span> "#);
+    }
+    format!(
+        r#"<article class="hit"><h2><a href="/documents/{id}?page={page}">{title}</a></h2>
+<div class="meta">{badges}{date}{agency} · trang {page}</div><p class="snippet">{snippet}</p></article>"#,
+        id = hit.id,
+        page = hit.page,
+        title = esc(&title),
+        date = hit
+            .date
+            .as_deref()
+            .map_or(String::new(), |d| format!("ngày {} ", esc(d))),
+        agency = hit
+            .agency
+            .as_deref()
+            .map_or(String::new(), |a| format!("· {}", esc(a))),
+        snippet = marked_snippet(hit),
+    )
+}
+
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Query(p): Query<SearchParams>,
+) -> Response {
+    let form = search_form(&state, &p);
+    if p.is_empty() {
+        return layout(
+            "Tìm kiếm",
+            Some(&staff.viewer()),
+            &format!(
+                r#"{form}<section class="panel"><p>Nhập từ khóa hoặc chọn bộ lọc. Từ không dấu khớp mọi cách viết có dấu (<b>dat dai</b> → <b>đất đai</b>); từ có dấu ưu tiên văn bản viết đúng dấu.</p></section>"#
+            ),
+        );
+    }
+    let request = match p.request(&state, PAGE_SIZE) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut r = layout(
+                "Tìm kiếm",
+                Some(&staff.viewer()),
+                &format!(
+                    r#"{form}<section class="panel error"><p>{}</p></section>"#,
+                    esc(&e.message)
+                ),
+            );
+            *r.status_mut() = e.status;
+            return r;
+        }
+    };
+    let searched = state
+        .with_store(move |store| Ok(crate::search::run(store, &request).map(|r| (request, r))?))
+        .await;
+    let (request, response) = match searched {
+        Ok(r) => r,
+        Err(e) => return page_error(&staff)(e),
+    };
+    let summary = if response.approximate {
+        format!(
+            "{} văn bản; không đủ kết quả khớp chính xác nên có thêm kết quả <b>gần đúng</b> (lỗi nhận dạng chữ).",
+            response.total
+        )
+    } else {
+        format!("{} văn bản phù hợp.", response.total)
+    };
+    let hits: String = response.hits.iter().map(hit_html).collect();
+    let mut pager = String::new();
+    if request.offset > 0 {
+        pager.push_str(&format!(
+            r#"<a href="{}">← Trang trước</a>"#,
+            esc(&p.link(&[(
+                "offset",
+                Some(request.offset.saturating_sub(PAGE_SIZE).to_string())
+            )]))
+        ));
+    }
+    if request.offset + response.hits.len() < response.total {
+        pager.push_str(&format!(
+            r#"<a href="{}">Trang sau →</a>"#,
+            esc(&p.link(&[("offset", Some((request.offset + PAGE_SIZE).to_string()))]))
+        ));
+    }
+    layout(
+        "Tìm kiếm",
+        Some(&staff.viewer()),
+        &format!(
+            r#"{form}<div class="layout">{facets}<section class="panel"><p class="summary">{summary}</p>{hits}<div class="pager">{pager}</div></section></div>"#,
+            facets = facets_html(&state, &p, &response),
+        ),
+    )
+}
+
+// ---------------------------------------------------------------- document
+
+#[derive(Deserialize)]
+pub struct PageParam {
+    page: Option<u32>,
+}
+
+pub async fn document(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+    Query(param): Query<PageParam>,
+) -> Response {
+    let who = staff.clone();
+    let loaded = state
+        .with_store(move |store| {
+            let doc = store
+                .document(id)?
+                .ok_or_else(|| HttpError::not_found(format!("Không có văn bản số {id}.")))?;
+            let code = store.log_entries_of(id)?.pop().map(|e| e.code);
+            super::audit(store, &who, "view-document", Some(id), "")?;
+            Ok((doc, code))
+        })
+        .await;
+    let (doc, code) = match loaded {
+        Ok(v) => v,
+        Err(e) => return page_error(&staff)(e),
+    };
+    let page_number = param.page.unwrap_or(1).clamp(1, doc.page_count.max(1));
+    let page = doc.pages.iter().find(|p| p.number == page_number);
+    let f = doc.fields.clone().unwrap_or_default();
+    let row = |label: &str, value: Option<&str>| {
+        format!(
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(label),
+            esc(value.unwrap_or("—"))
+        )
+    };
+    let ids = f.citizen_ids.join(", ");
+    let fields = [
+        row("Số, ký hiệu", f.number.as_deref()),
+        row(
+            "Loại văn bản",
+            f.doc_type_name.as_deref().or(f.doc_type.as_deref()),
+        ),
+        row("Ngày ban hành", f.date.as_deref()),
+        row("Cơ quan ban hành", f.agency.as_deref()),
+        row("Trích yếu", f.subject.as_deref()),
+        row("Số CCCD/CMND", (!ids.is_empty()).then_some(ids.as_str())),
+        row("Tệp gốc", Some(&doc.path)),
+        row("SHA-256", doc.sha256.as_deref()),
+    ]
+    .concat();
+    let class = doc.classification.as_ref();
+    let mut sectors = String::new();
+    for s in &state.taxonomy.sectors {
+        sectors.push_str(&format!(
+            r#"<option value="{}"{}>{}</option>"#,
+            esc(&s.id),
+            if class.is_some_and(|c| c.sector == s.id) {
+                " selected"
+            } else {
+                ""
+            },
+            esc(&s.name)
+        ));
+    }
+    let classification = format!(
+        r#"<table class="fields">{}{}{}{}</table>
+<form method="post" action="/documents/{id}/classification" class="search">
+<input type="hidden" name="csrf" value="{csrf}">
+<label>Lĩnh vực đúng<select name="sector">{sectors}</select></label>
+<label>Mã thủ tục (không bắt buộc)<input name="procedure" size="14" value="{procedure}"></label>
+<button type="submit">Lưu phân loại</button></form>"#,
+        row("Lĩnh vực", class.map(|c| c.sector_name.as_str())),
+        row(
+            "Thủ tục",
+            class.and_then(|c| c.procedure_name.as_deref().or(c.procedure_code.as_deref()))
+        ),
+        row(
+            "Nguồn",
+            class.map(|c| match c.source.as_str() {
+                "staff" => "cán bộ chỉnh sửa",
+                _ => "phân loại tự động",
+            })
+        ),
+        row(
+            "Độ tin cậy",
+            class
+                .map(|c| format!(
+                    "{:.0}%{}",
+                    c.confidence * 100.0,
+                    if c.needs_review {
+                        " — cần rà soát"
+                    } else {
+                        ""
+                    }
+                ))
+                .as_deref()
+        ),
+        id = doc.id,
+        csrf = esc(staff.csrf.as_deref().unwrap_or("")),
+        procedure = esc(class
+            .and_then(|c| c.procedure_code.as_deref())
+            .unwrap_or("")),
+    );
+    let pages: String = (1..=doc.page_count)
+        .map(|n| {
+            format!(
+                r#"<a href="/documents/{}?page={n}"{}>{n}</a>"#,
+                doc.id,
+                if n == page_number {
+                    r#" class="current""#
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    let text = page.map_or("", |p| p.text.as_str());
+    let title = match (&f.doc_type_name, &f.number) {
+        (Some(t), Some(n)) => format!("{t} số {n}"),
+        _ => format!("Văn bản {}", doc.id),
+    };
+    layout(
+        &title,
+        Some(&staff.viewer()),
+        &format!(
+            r#"<h1>{title_html}</h1>
+<div class="doc"><section class="panel pageimg"><div class="pages">Trang: {pages}</div>
+<img src="/documents/{id}/pages/{page_number}/image" alt="Ảnh trang {page_number}"></section>
+<div><section class="panel"><h2>Nội dung trang {page_number}</h2><div class="pagetext">{text}</div></section>
+<section class="panel"><h2>Thông tin văn bản</h2><table class="fields">{fields}</table></section>
+<section class="panel"><h2>Phân loại</h2>{classification}</section>
+<section class="panel"><h2>Mã xác thực</h2><p class="code">{code}</p><p class="meta">Công dân và cơ quan khác kiểm tra bản sao tại <a href="/verify">trang xác thực</a>.</p></section></div></div>"#,
+            title_html = esc(&title),
+            id = doc.id,
+            text = esc(text),
+            code = esc(code.as_deref().unwrap_or("chưa ký")),
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct CorrectionForm {
+    csrf: Option<String>,
+    sector: String,
+    procedure: Option<String>,
+}
+
+pub async fn correct_classification(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Path(id): Path<i64>,
+    Form(form): Form<CorrectionForm>,
+) -> Response {
+    if let Err(e) = check_csrf(&staff, form.csrf.as_deref()) {
+        return page_error(&staff)(e);
+    }
+    let who = staff.clone();
+    let state2 = Arc::clone(&state);
+    let done = tokio::task::spawn_blocking(move || {
+        super::correct(&state2, &who, id, &form.sector, form.procedure.as_deref())
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => Redirect::to(&format!("/documents/{id}")).into_response(),
+        Ok(Err(e)) => page_error(&staff)(e),
+        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+    }
+}
+
+// ---------------------------------------------------------------- page images
+
+/// Rendered page images, least recently used evicted first.
+#[derive(Default)]
+pub struct PageCache {
+    images: HashMap<(i64, u32), Arc<Vec<u8>>>,
+    order: VecDeque<(i64, u32)>,
+    bytes: usize,
+}
+
+impl PageCache {
+    fn get(&mut self, key: (i64, u32)) -> Option<Arc<Vec<u8>>> {
+        let found = self.images.get(&key).cloned()?;
+        self.order.retain(|k| *k != key);
+        self.order.push_back(key);
+        Some(found)
+    }
+
+    fn put(&mut self, key: (i64, u32), png: Arc<Vec<u8>>) {
+        self.bytes += png.len();
+        if let Some(old) = self.images.insert(key, png) {
+            self.bytes -= old.len();
+            self.order.retain(|k| *k != key);
+        }
+        self.order.push_back(key);
+        while self.bytes > PAGE_CACHE_BYTES {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(old) = self.images.remove(&oldest) {
+                self.bytes -= old.len();
+            }
+        }
+    }
+}
+
+/// The page as the archive holds it: decoded from the stored source file (checked
+/// against its recorded SHA-256, so a replaced file is never shown as the original),
+/// scaled to `IMAGE_WIDTH`, as PNG.
+fn render_page(store: &SqliteStore, id: i64, page: u32) -> Result<Vec<u8>, HttpError> {
+    let doc = store
+        .document(id)?
+        .ok_or_else(|| HttpError::not_found(format!("no document {id}")))?;
+    if page == 0 || page > doc.page_count {
+        return Err(HttpError::not_found(format!(
+            "document {id} has {} pages",
+            doc.page_count
+        )));
+    }
+    let mut bytes = None;
+    for path in std::iter::once(&doc.path).chain(doc.locations.iter()) {
+        if let Ok(b) = std::fs::read(path)
+            && doc.sha256.as_deref() == Some(crate::authenticity::sha256_hex(&b).as_str())
+        {
+            bytes = Some(b);
+            break;
+        }
+    }
+    let bytes = bytes.ok_or_else(|| {
+        HttpError::new(
+            StatusCode::GONE,
+            format!(
+                "the source file of document {id} is missing or no longer matches its archived hash"
+            ),
+        )
+    })?;
+    let limits = crate::load::Limits::default();
+    let (_, mut source) = crate::load::open(Arc::new(bytes), &limits)
+        .map_err(|e| HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let loaded = source
+        .load_page(page as usize - 1, crate::load::OcrMode::Force)
+        .map_err(|e| HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let crate::load::PageContent::Ocr(image) = loaded.content else {
+        return Err(HttpError::not_found(format!(
+            "page {page} of document {id} has no image (text only)"
+        )));
+    };
+    let image = if image.width() > IMAGE_WIDTH {
+        let height =
+            (image.height() as u64 * IMAGE_WIDTH as u64 / image.width() as u64).max(1) as u32;
+        image::imageops::resize(
+            &image,
+            IMAGE_WIDTH,
+            height,
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        image
+    };
+    let mut png = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(png)
+}
+
+pub async fn page_image(
+    State(state): State<Arc<AppState>>,
+    Extension(_staff): Extension<Staff>,
+    Path((id, page)): Path<(i64, u32)>,
+) -> Response {
+    let cached = state.pages.lock().ok().and_then(|mut c| c.get((id, page)));
+    let png = match cached {
+        Some(png) => png,
+        None => match state
+            .with_store(move |store| render_page(store, id, page))
+            .await
+        {
+            Ok(png) => {
+                let png = Arc::new(png);
+                if let Ok(mut cache) = state.pages.lock() {
+                    cache.put((id, page), Arc::clone(&png));
+                }
+                png
+            }
+            Err(e) => return (e.status, e.message).into_response(),
+        },
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        png.as_ref().clone(),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------- audit
+
+#[derive(Deserialize)]
+pub struct AuditParams {
+    offset: Option<usize>,
+}
+
+pub async fn audit(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Query(p): Query<AuditParams>,
+) -> Response {
+    if staff.user.role != Role::Admin {
+        return page_error(&staff)(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "Chỉ quản trị viên xem được nhật ký truy cập.",
+        ));
+    }
+    let offset = p.offset.unwrap_or(0);
+    let entries = match state
+        .with_store(move |s| Ok(s.audit_log(100, offset)?))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => return page_error(&staff)(e),
+    };
+    let rows: String = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&e.at),
+                esc(&e.user),
+                esc(&e.action),
+                e.document_id.map_or(String::new(), |d| format!(
+                    r#"<a href="/documents/{d}">{d}</a>"#
+                )),
+                esc(&e.detail)
+            )
+        })
+        .collect();
+    let more = if entries.len() == 100 {
+        format!(
+            r#"<p><a href="/admin/audit?offset={}">Cũ hơn →</a></p>"#,
+            offset + 100
+        )
+    } else {
+        String::new()
+    };
+    layout(
+        "Nhật ký truy cập",
+        Some(&staff.viewer()),
+        &format!(
+            r#"<section class="panel"><h1>Nhật ký truy cập</h1><table class="audit"><tr><th>Thời điểm (UTC)</th><th>Cán bộ</th><th>Thao tác</th><th>Văn bản</th><th>Chi tiết</th></tr>{rows}</table>{more}</section>"#
+        ),
+    )
+}
+
+// ---------------------------------------------------------------- public verification
+
+fn verify_page(result: &str) -> Response {
+    layout(
+        "Xác thực văn bản",
+        None,
+        &format!(
+            r#"<section class="panel narrow"><h1>Xác thực văn bản</h1>
+<p>Nhập mã xác thực in trên bản sao, hoặc tải lên tệp bản sao điện tử, để biết văn bản có khớp với hồ sơ lưu trữ còn nguyên vẹn hay không.</p>
+<form method="post" action="/verify"><label>Mã xác thực<input name="code" placeholder="XXXX-XXXX-XXXX-X" required></label><button type="submit">Kiểm tra mã</button></form>
+<form method="post" action="/verify/file" enctype="multipart/form-data"><label>Tệp bản sao (PDF, ảnh)<input type="file" name="file" required></label><button type="submit">Kiểm tra tệp</button></form>
+</section>{result}"#
+        ),
+    )
+}
+
+pub async fn verify_form() -> Response {
+    verify_page("")
+}
+
+fn answer_html(answer: &super::api::PublicAnswer) -> String {
+    let (label, class) = match answer.status {
+        "intact" => (
+            "Văn bản khớp với hồ sơ lưu trữ, còn nguyên vẹn.",
+            "status-intact",
+        ),
+        "superseded" => (
+            "Văn bản đã có phiên bản mới hơn trong hồ sơ lưu trữ.",
+            "status-bad",
+        ),
+        "altered" => (
+            "CẢNH BÁO: hồ sơ lưu trữ của mã này đã bị thay đổi.",
+            "status-bad",
+        ),
+        "deleted" => ("Văn bản đã bị xóa khỏi hồ sơ lưu trữ.", "status-bad"),
+        _ => (
+            "Không tìm thấy văn bản nào với mã hoặc tệp này.",
+            "status-bad",
+        ),
+    };
+    let row = |l: &str, v: Option<&str>| {
+        format!(
+            "<tr><th>{}</th><td>{}</td></tr>",
+            esc(l),
+            esc(v.unwrap_or("—"))
+        )
+    };
+    let details = if answer.status == "not-found" {
+        String::new()
+    } else {
+        format!(
+            r#"<table class="fields">{}{}{}{}{}{}{}</table>"#,
+            row("Loại văn bản", answer.document_type.as_deref()),
+            row("Số, ký hiệu", answer.number.as_deref()),
+            row("Ngày ban hành", answer.date.as_deref()),
+            row("Cơ quan ban hành", answer.agency.as_deref()),
+            row("SHA-256 tệp gốc", answer.source_sha256.as_deref()),
+            row("Mã xác thực", answer.code.as_deref()),
+            row("Khóa ký", answer.signed_by.as_deref()),
+        )
+    };
+    format!(r#"<section class="panel narrow"><h2 class="{class}">{label}</h2>{details}</section>"#)
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+pub async fn verify_code(
+    State(state): State<Arc<AppState>>,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    match super::api::answer_for_code(&state, form.code).await {
+        Ok(answer) => verify_page(&answer_html(&answer)),
+        Err(e) => {
+            let mut r = verify_page(&format!(
+                r#"<section class="panel narrow error"><p>{}</p></section>"#,
+                esc(&e.message)
+            ));
+            *r.status_mut() = e.status;
+            r
+        }
+    }
+}
+
+pub async fn verify_file(State(state): State<Arc<AppState>>, mut multipart: Multipart) -> Response {
+    let mut bytes = None;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some("file") {
+            match field.bytes().await {
+                Ok(b) => bytes = Some(b),
+                Err(e) => {
+                    return error_page(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!("Không đọc được tệp: {e}"),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
+        return error_page(StatusCode::BAD_REQUEST, "Chưa chọn tệp.", None);
+    };
+    match super::api::answer_for_file(&state, bytes.to_vec()).await {
+        Ok(answer) => verify_page(&answer_html(&answer)),
+        Err(e) => error_page(e.status, &e.message, None),
+    }
+}

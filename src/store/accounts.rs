@@ -1,0 +1,363 @@
+//! Who may use the web service, and what they did: staff accounts, sign-in sessions, API
+//! tokens for other systems, and the audit log of document views and corrections.
+//!
+//! Kept apart from `Store` (the archive itself) so a backend implements the two
+//! separately; both live in the same database. Secrets never reach this module: it keeps
+//! password hashes (argon2, made by `serve::auth`) and SHA-256 hashes of session and API
+//! tokens, so a copy of the database lets no one sign in.
+
+use super::StoreError;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Staff,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Staff => "staff",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "staff" => Some(Role::Staff),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user: String,
+    pub label: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub user: String,
+    /// view-document, view-page, correct-classification, sign-in, sign-in-failed, sign-out.
+    pub action: String,
+    pub document_id: Option<i64>,
+    pub detail: String,
+}
+
+/// A signed-in session as the service sees it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: User,
+    /// The form token that must come back with every change made in this session.
+    pub csrf: String,
+}
+
+pub trait Accounts {
+    /// Fails with `StoreError::Conflict` when the name is taken.
+    fn add_user(&mut self, name: &str, role: Role, password_hash: &str) -> Result<i64, StoreError>;
+    /// Removes the user with their sessions and tokens; their audit entries stay.
+    fn remove_user(&mut self, name: &str) -> Result<bool, StoreError>;
+    /// Also ends the user's sessions: a changed password signs everyone out.
+    fn set_password(&mut self, name: &str, password_hash: &str) -> Result<bool, StoreError>;
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn create_session(
+        &mut self,
+        token_sha256: &str,
+        user_id: i64,
+        csrf: &str,
+        expires_unix: i64,
+    ) -> Result<(), StoreError>;
+    /// The live session with this token hash at `now_unix`, if any.
+    fn session(&self, token_sha256: &str, now_unix: i64) -> Result<Option<Session>, StoreError>;
+    fn end_session(&mut self, token_sha256: &str) -> Result<(), StoreError>;
+    fn create_token(
+        &mut self,
+        user_id: i64,
+        label: &str,
+        token_sha256: &str,
+    ) -> Result<i64, StoreError>;
+    fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError>;
+    fn tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+    /// The user behind an unrevoked token.
+    fn token_user(&self, token_sha256: &str) -> Result<Option<User>, StoreError>;
+    fn audit(
+        &mut self,
+        user: &str,
+        action: &str,
+        document_id: Option<i64>,
+        detail: &str,
+    ) -> Result<(), StoreError>;
+    /// Newest first.
+    fn audit_log(&self, limit: usize, offset: usize) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Schema of the accounts tables (migration 7 of `sqlite`).
+pub(super) const SCHEMA: &str = r#"
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('staff', 'admin')),
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE sessions (
+        token_sha256 TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        expires_unix INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_id);
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        revoked_at TEXT
+    );
+    CREATE INDEX api_tokens_user ON api_tokens(user_id);
+    -- The user's name, not a reference: the log outlives the account.
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        user_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        document_id INTEGER,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+"#;
+
+const USER_COLUMNS: &str = "u.id, u.name, u.role, u.password_hash, u.created_at";
+
+fn user_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
+    let role: String = r.get(2)?;
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        // The CHECK constraint admits only the two roles.
+        role: Role::parse(&role).unwrap_or(Role::Staff),
+        password_hash: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+pub(super) fn add_user(
+    conn: &Connection,
+    name: &str,
+    role: Role,
+    password_hash: &str,
+) -> Result<i64, StoreError> {
+    match conn.execute(
+        "INSERT INTO users (name, role, password_hash) VALUES (?1, ?2, ?3)",
+        params![name, role.as_str(), password_hash],
+    ) {
+        Ok(_) => Ok(conn.last_insert_rowid()),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(StoreError::Conflict(format!(
+                "user '{name}' already exists"
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(super) fn remove_user(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute("DELETE FROM users WHERE name = ?1", [name])? > 0)
+}
+
+pub(super) fn set_password(
+    conn: &mut Connection,
+    name: &str,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
+    let tx = conn.transaction()?;
+    let changed = tx.execute(
+        "UPDATE users SET password_hash = ?2 WHERE name = ?1",
+        params![name, password_hash],
+    )? > 0;
+    tx.execute(
+        "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+        [name],
+    )?;
+    tx.commit()?;
+    Ok(changed)
+}
+
+pub(super) fn user(conn: &Connection, name: &str) -> Result<Option<User>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.name = ?1"
+        ))?
+        .query_row([name], user_row)
+        .optional()?)
+}
+
+pub(super) fn users(conn: &Connection) -> Result<Vec<User>, StoreError> {
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"
+        ))?
+        .query_map([], user_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn create_session(
+    conn: &Connection,
+    token_sha256: &str,
+    user_id: i64,
+    csrf: &str,
+    expires_unix: i64,
+) -> Result<(), StoreError> {
+    // Expired sessions go whenever a new one starts: the table stays small unattended.
+    conn.execute(
+        "DELETE FROM sessions WHERE expires_unix < strftime('%s', 'now')",
+        [],
+    )?;
+    conn.execute(
+        "INSERT INTO sessions (token_sha256, user_id, csrf, expires_unix) VALUES (?1, ?2, ?3, ?4)",
+        params![token_sha256, user_id, csrf, expires_unix],
+    )?;
+    Ok(())
+}
+
+pub(super) fn session(
+    conn: &Connection,
+    token_sha256: &str,
+    now_unix: i64,
+) -> Result<Option<Session>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_sha256 = ?1 AND s.expires_unix > ?2"
+        ))?
+        .query_row(params![token_sha256, now_unix], |r| {
+            Ok(Session {
+                user: user_row(r)?,
+                csrf: r.get(5)?,
+            })
+        })
+        .optional()?)
+}
+
+pub(super) fn end_session(conn: &Connection, token_sha256: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM sessions WHERE token_sha256 = ?1",
+        [token_sha256],
+    )?;
+    Ok(())
+}
+
+pub(super) fn create_token(
+    conn: &Connection,
+    user_id: i64,
+    label: &str,
+    token_sha256: &str,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO api_tokens (token_sha256, user_id, label) VALUES (?1, ?2, ?3)",
+        params![token_sha256, user_id, label],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub(super) fn revoke_token(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         WHERE id = ?1 AND revoked_at IS NULL",
+        [id],
+    )? > 0)
+}
+
+pub(super) fn tokens(conn: &Connection) -> Result<Vec<ApiToken>, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT t.id, u.name, t.label, t.created_at, t.revoked_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id",
+        )?
+        .query_map([], |r| {
+            Ok(ApiToken {
+                id: r.get(0)?,
+                user: r.get(1)?,
+                label: r.get(2)?,
+                created_at: r.get(3)?,
+                revoked_at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub(super) fn token_user(
+    conn: &Connection,
+    token_sha256: &str,
+) -> Result<Option<User>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_sha256 = ?1 AND t.revoked_at IS NULL"
+        ))?
+        .query_row([token_sha256], user_row)
+        .optional()?)
+}
+
+pub(super) fn audit(
+    conn: &Connection,
+    user: &str,
+    action: &str,
+    document_id: Option<i64>,
+    detail: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO audit_log (user_name, action, document_id, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![user, action, document_id, detail],
+    )?;
+    Ok(())
+}
+
+pub(super) fn audit_log(
+    conn: &Connection,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT id, at, user_name, action, document_id, detail FROM audit_log
+             ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+        )?
+        .query_map(params![limit as i64, offset as i64], |r| {
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                user: r.get(2)?,
+                action: r.get(3)?,
+                document_id: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}

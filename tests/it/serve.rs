@@ -1,0 +1,777 @@
+//! `sohoa serve` as clients meet it: the real binary on a random loopback port, spoken
+//! to over raw HTTP/1.1 (so paths reach the server exactly as written, `..` included).
+
+use crate::classify::{archive, id_of};
+use crate::support::{pattern, sohoa, stderr, stdout};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(db: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
+            .arg("--db")
+            .arg(db)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sohoa serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.trim().strip_suffix('/'))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        Server { child, addr }
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        // The server may answer (413) before reading a large body; it then closes.
+        let _ = stream.write_all(body);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        Reply::parse(&raw)
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request("GET", path, headers, b"")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn parse(raw: &[u8]) -> Reply {
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(raw)));
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut body = raw[split + 4..].to_vec();
+        if headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+        {
+            body = dechunk(&body);
+        }
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn cookies(&self) -> HashMap<String, String> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .filter_map(|(_, v)| {
+                let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+                let (k, v) = pair.split_once('=')?;
+                Some((k.to_owned(), v.to_owned()))
+            })
+            .collect()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = body.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&body[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[end + 2..end + 2 + size]);
+        body = &body[end + 2 + size + 2..];
+    }
+}
+
+/// Runs sohoa with `input` on stdin (passwords).
+fn sohoa_stdin(db: &Path, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// application/x-www-form-urlencoded value.
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+const PASSWORD: &str = "mật khẩu đủ dài 2024";
+
+/// The three-document archive plus an image-only scan, a staff user `lan` and an admin
+/// `an`, and an API token for each.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    scans: PathBuf,
+    staff_token: String,
+    admin_token: String,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = archive(dir.path());
+    let scans = dir.path().join("scans");
+    let image_dir = dir.path().join("images");
+    std::fs::create_dir_all(&image_dir).unwrap();
+    pattern(600, 800).save(image_dir.join("scan.png")).unwrap();
+    let out = sohoa(
+        &db,
+        &["ingest", "--ocr", "skip", "-q", image_dir.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (name, role) in [("lan", "staff"), ("an", "admin")] {
+        let out = sohoa_stdin(
+            &db,
+            &["users", "add", name, "--role", role],
+            &format!("{PASSWORD}\n"),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let token = |user: &str| {
+        let out = sohoa(
+            &db,
+            &["tokens", "create", "--user", user, "--label", "test"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_owned()
+    };
+    let (staff_token, admin_token) = (token("lan"), token("an"));
+    Fixture {
+        _dir: dir,
+        db,
+        scans,
+        staff_token,
+        admin_token,
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// The verification code `show` prints for a document.
+fn code_of(db: &Path, id: i64) -> String {
+    let out = sohoa(db, &["show", &id.to_string(), "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    json["verification_code"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn everything_but_public_verification_needs_sign_in() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let id = id_of(&f.db, "land.pdf");
+    for path in [
+        "/api/search?q=dat",
+        &format!("/api/documents/{id}"),
+        &format!("/api/documents/{id}/pages/1/image"),
+        "/api/audit",
+        "/api/me",
+        "/api/sectors",
+    ] {
+        let r = server.get(path, &[]);
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("sign in"),
+            "{path}"
+        );
+        let r = server.get(path, &[("Authorization", "Bearer sohoa_not-a-real-token")]);
+        assert_eq!(r.status, 401, "{path} with a made-up token");
+    }
+    for path in ["/", &format!("/documents/{id}"), "/admin/audit"] {
+        let r = server.get(path, &[]);
+        assert_eq!(r.status, 303, "{path}");
+        assert!(
+            r.header("location").unwrap().starts_with("/login?next="),
+            "{path}"
+        );
+    }
+    let r = server.request(
+        "POST",
+        &format!("/api/documents/{id}/classification"),
+        &[("Content-Type", "application/json")],
+        br#"{"sector":"xay-dung"}"#,
+    );
+    assert_eq!(r.status, 401);
+    // Public: no sign-in needed.
+    assert_eq!(server.get("/verify", &[]).status, 200);
+    assert_eq!(server.get("/api/openapi.json", &[]).status, 200);
+    assert_eq!(server.get("/login", &[]).status, 200);
+}
+
+#[test]
+fn api_searches_reads_documents_renders_pages_and_logs_views() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let auth = bearer(&f.staff_token);
+    let headers = [("Authorization", auth.as_str())];
+    let land = id_of(&f.db, "land.pdf");
+
+    let r = server.get("/api/search?q=thu%20hoi%20dat", &headers);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let json = r.json();
+    assert_eq!(json["hits"][0]["id"].as_i64(), Some(land), "{json}");
+    assert!(
+        json["hits"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("thu hoi")
+    );
+    assert!(json["facets"]["sector"].is_object(), "{json}");
+    assert_eq!(json["schema_version"], 1);
+    // The CLI's filters, as parameters and inline.
+    let by_sector = server
+        .get("/api/search?q=so&sector=xay-dung", &headers)
+        .json();
+    assert!(
+        by_sector["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["sector"] == "xay-dung"),
+        "{by_sector}"
+    );
+    let inline = server.get("/api/search?q=type%3AQD", &headers).json();
+    assert_eq!(inline["hits"][0]["id"].as_i64(), Some(land), "{inline}");
+    // Malformed queries get the parser's message, not a crash.
+    let bad = server.get("/api/search?q=%22unbalanced", &headers);
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(
+        bad.json()["error"].as_str().unwrap().contains("quote"),
+        "{}",
+        bad.text()
+    );
+    let bad = server.get("/api/search?q=dat&sort=sideways", &headers);
+    assert_eq!(bad.status, 400);
+
+    let doc = server
+        .get(&format!("/api/documents/{land}"), &headers)
+        .json();
+    assert_eq!(doc["id"].as_i64(), Some(land));
+    assert!(
+        doc["pages"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("thua dat so 125"),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["verification_code"].as_str(),
+        Some(code_of(&f.db, land).as_str())
+    );
+    assert_eq!(server.get("/api/documents/999999", &headers).status, 404);
+
+    let scan = id_of(&f.db, "scan.png");
+    let image = server.get(&format!("/api/documents/{scan}/pages/1/image"), &headers);
+    assert_eq!(image.status, 200, "{}", image.text());
+    assert_eq!(image.header("content-type"), Some("image/png"));
+    assert!(image.body.starts_with(b"\x89PNG"));
+    let decoded = image::load_from_memory(&image.body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (600, 800));
+    let again = server.get(&format!("/api/documents/{scan}/pages/1/image"), &headers);
+    assert_eq!(again.body, image.body);
+    assert_eq!(
+        server
+            .get(&format!("/api/documents/{scan}/pages/2/image"), &headers)
+            .status,
+        404
+    );
+    // A text-layer page has no image to show.
+    assert_eq!(
+        server
+            .get(&format!("/api/documents/{land}/pages/1/image"), &headers)
+            .status,
+        404
+    );
+    // A replaced source file is never shown as the archived original.
+    pattern(300, 300)
+        .save(f.scans.join("../images/scan.png"))
+        .unwrap();
+    let server2 = Server::start(&f.db);
+    assert_eq!(
+        server2
+            .get(&format!("/api/documents/{scan}/pages/1/image"), &headers)
+            .status,
+        410
+    );
+
+    // The audit log: admins only, and it names who viewed what.
+    assert_eq!(server.get("/api/audit", &headers).status, 403);
+    let admin = bearer(&f.admin_token);
+    let log = server
+        .get("/api/audit", &[("Authorization", admin.as_str())])
+        .json();
+    assert!(
+        log.as_array().unwrap().iter().any(|e| e["user"] == "lan"
+            && e["action"] == "view-document"
+            && e["document_id"].as_i64() == Some(land)),
+        "{log}"
+    );
+}
+
+#[test]
+fn browser_session_signs_in_corrects_with_csrf_and_signs_out() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let land = id_of(&f.db, "land.pdf");
+
+    let form = server.get("/login", &[]);
+    let login_csrf = form.cookies()["sohoa_login_csrf"].clone();
+    assert!(form.text().contains(&login_csrf));
+    let cookie = format!("sohoa_login_csrf={login_csrf}");
+    let post = |name: &str, password: &str, csrf: &str| {
+        let body = format!(
+            "name={name}&password={}&csrf={csrf}&next=%2Fdocuments%2F{land}",
+            form_encode(password)
+        );
+        server.request(
+            "POST",
+            "/login",
+            &[
+                ("Cookie", &cookie),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    assert_eq!(post("lan", "wrong password!!", &login_csrf).status, 401);
+    assert_eq!(post("nobody", PASSWORD, &login_csrf).status, 401);
+    assert_eq!(
+        post("lan", PASSWORD, "forged").status,
+        403,
+        "sign-in form needs its CSRF token"
+    );
+    let ok = post("lan", PASSWORD, &login_csrf);
+    assert_eq!(ok.status, 303, "{}", ok.text());
+    assert_eq!(
+        ok.header("location"),
+        Some(format!("/documents/{land}").as_str())
+    );
+    let set = ok
+        .headers
+        .iter()
+        .find(|(k, v)| k == "set-cookie" && v.starts_with("sohoa_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let session = format!("sohoa_session={}", ok.cookies()["sohoa_session"]);
+    let signed_in = [("Cookie", session.as_str())];
+
+    let page = server.get(&format!("/documents/{land}"), &signed_in);
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("1234/QD-STNMT") && html.contains(&code_of(&f.db, land)),
+        "{html}"
+    );
+    let csrf = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    let search = server.get("/?q=dat+dai", &signed_in);
+    assert!(search.text().contains("<mark>"), "{}", search.text());
+
+    let correct = |csrf: &str| {
+        server.request(
+            "POST",
+            &format!("/documents/{land}/classification"),
+            &[
+                ("Cookie", &session),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            format!("csrf={csrf}&sector=xay-dung&procedure=").as_bytes(),
+        )
+    };
+    assert_eq!(
+        correct("").status,
+        403,
+        "a correction without the CSRF token is refused"
+    );
+    assert_eq!(correct("0000").status, 403);
+    let done = correct(&csrf);
+    assert_eq!(done.status, 303, "{}", done.text());
+    let out = sohoa(&f.db, &["show", &land.to_string(), "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(shown["classification"]["sector"], "xay-dung");
+    assert_eq!(shown["classification"]["source"], "staff");
+    // Signed: the archive still verifies, and the correction shows in search at once.
+    let verify = sohoa(&f.db, &["verify", "--no-files"]);
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+    let found = server
+        .get("/api/search?q=thu+hoi&sector=xay-dung", &signed_in)
+        .json();
+    assert_eq!(found["hits"][0]["id"].as_i64(), Some(land), "{found}");
+    // The JSON API with a session cookie needs the header too.
+    let api = |extra: &[(&str, &str)]| {
+        let mut headers = vec![
+            ("Cookie", session.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        server.request(
+            "POST",
+            &format!("/api/documents/{land}/classification"),
+            &headers,
+            br#"{"sector":"dat-dai"}"#,
+        )
+    };
+    assert_eq!(api(&[]).status, 403);
+    assert_eq!(api(&[("X-CSRF-Token", &csrf)]).status, 200);
+
+    let out = server.request(
+        "POST",
+        "/logout",
+        &[
+            ("Cookie", &session),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        format!("csrf={csrf}").as_bytes(),
+    );
+    assert_eq!(out.status, 303);
+    assert_eq!(
+        server.get("/api/me", &signed_in).status,
+        401,
+        "session ended"
+    );
+}
+
+#[test]
+fn public_verification_answers_without_personal_data() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let land = id_of(&f.db, "land.pdf");
+    let code = code_of(&f.db, land);
+
+    let r = server.get(&format!("/api/verify/{code}"), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let json = r.json();
+    assert_eq!(json["status"], "intact", "{json}");
+    assert_eq!(json["number"], "1234/QD-STNMT");
+    assert_eq!(json["date"], "2024-03-15");
+    let text = r.text();
+    for personal in ["040078001122", "Nguyen Van An", "thu hoi dat", "giai phong"] {
+        assert!(!text.contains(personal), "{personal} leaked: {text}");
+    }
+    let bytes = std::fs::read(f.scans.join("land.pdf")).unwrap();
+    let by_file = server
+        .request("POST", "/api/verify/file", &[], &bytes)
+        .json();
+    assert_eq!(by_file["status"], "intact");
+    assert_eq!(by_file["file_matches"], true);
+    let other = server
+        .request("POST", "/api/verify/file", &[], b"%PDF-1.4 not archived")
+        .json();
+    assert_eq!(other["status"], "not-found");
+    let bad = server.get("/api/verify/not-a-code", &[]);
+    assert_eq!(bad.status, 400);
+
+    let page = server.request(
+        "POST",
+        "/verify",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("code={code}").as_bytes(),
+    );
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("nguyên vẹn") && html.contains("1234/QD-STNMT"),
+        "{html}"
+    );
+    assert!(!html.contains("040078001122") && !html.contains("Nguyen Van An"));
+}
+
+#[test]
+fn hardening_refuses_traversal_oversized_input_and_floods() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let auth = bearer(&f.staff_token);
+    let headers = [("Authorization", auth.as_str())];
+
+    // Every answer carries the security headers.
+    for r in [
+        server.get("/verify", &[]),
+        server.get("/api/search?q=dat", &headers),
+    ] {
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    // No file outside what the archive recorded is ever served.
+    for path in [
+        "/static/../Cargo.toml",
+        "/static/..%2f..%2fCargo.toml",
+        "/static/%2e%2e/%2e%2e/etc/passwd",
+        "/../../etc/passwd",
+        "/documents/..%2f..%2fetc%2fpasswd/pages/1/image",
+        "/api/documents/1/pages/..%2f..%2fetc%2fpasswd/image",
+    ] {
+        let r = server.get(path, &headers);
+        assert!(
+            matches!(r.status, 400 | 404),
+            "{path}: {} {}",
+            r.status,
+            r.text()
+        );
+        assert!(
+            !r.text().contains("root:") && !r.text().contains("[package]"),
+            "{path}"
+        );
+    }
+    // Size limits.
+    let huge = vec![b'x'; 51 * 1024 * 1024];
+    assert_eq!(
+        server
+            .request("POST", "/api/verify/file", &[], &huge)
+            .status,
+        413
+    );
+    let big_form = format!("name=lan&password={}&csrf=x", "a".repeat(100_000));
+    let r = server.request(
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        big_form.as_bytes(),
+    );
+    assert!(matches!(r.status, 413 | 400), "{}", r.status);
+    let long_query = format!("/api/search?q={}", "a".repeat(5000));
+    assert_eq!(server.get(&long_query, &headers).status, 414);
+    // Rate limits: public verification and sign-in.
+    let statuses: Vec<u16> = (0..40)
+        .map(|_| server.get("/api/verify/AAAA-AAAA-AAAA-A", &[]).status)
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let statuses: Vec<u16> = (0..8)
+        .map(|_| {
+            server
+                .request(
+                    "POST",
+                    "/login",
+                    &[("Content-Type", "application/x-www-form-urlencoded")],
+                    b"name=lan&password=guess&csrf=x",
+                )
+                .status
+        })
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // An open redirect through ?next= is not possible.
+    let r = server.get("/login?next=//evil.example/", &[]);
+    assert!(!r.text().contains("evil.example"));
+}
+
+#[test]
+fn accounts_and_tokens_from_the_command_line() {
+    let f = fixture();
+    let short = sohoa_stdin(&f.db, &["users", "add", "minh"], "short\n");
+    assert!(!short.status.success());
+    assert!(stderr(&short).contains("too short"), "{}", stderr(&short));
+    let twice = sohoa_stdin(&f.db, &["users", "add", "lan"], &format!("{PASSWORD}\n"));
+    assert!(
+        stderr(&twice).contains("already exists"),
+        "{}",
+        stderr(&twice)
+    );
+    let list = stdout(&sohoa(&f.db, &["tokens", "list"]));
+    assert!(
+        list.contains("lan") && !list.contains(&f.staff_token),
+        "{list}"
+    );
+    let users = stdout(&sohoa(&f.db, &["users", "list", "--json"]));
+    assert!(
+        !users.contains("argon2"),
+        "password hashes stay inside: {users}"
+    );
+    // Stored hashed: the database file does not contain the token or the password.
+    let raw = std::fs::read(&f.db).unwrap();
+    let contains = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(f.staff_token.as_bytes()) && !contains(PASSWORD.as_bytes()));
+
+    let server = Server::start(&f.db);
+    let auth = bearer(&f.staff_token);
+    assert_eq!(
+        server
+            .get("/api/me", &[("Authorization", auth.as_str())])
+            .status,
+        200
+    );
+    let id = stdout(&sohoa(&f.db, &["tokens", "list", "--json"]));
+    let tokens: serde_json::Value = serde_json::from_str(&id).unwrap();
+    let lan_token = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["user"] == "lan")
+        .unwrap()["id"]
+        .to_string();
+    assert!(
+        sohoa(&f.db, &["tokens", "revoke", &lan_token])
+            .status
+            .success()
+    );
+    assert_eq!(
+        server
+            .get("/api/me", &[("Authorization", auth.as_str())])
+            .status,
+        401,
+        "revoked"
+    );
+    let admin = bearer(&f.admin_token);
+    assert!(sohoa(&f.db, &["users", "remove", "an"]).status.success());
+    assert_eq!(
+        server
+            .get("/api/me", &[("Authorization", admin.as_str())])
+            .status,
+        401,
+        "removed"
+    );
+}
+
+#[test]
+fn keeps_serving_while_an_ingest_writes() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let auth = bearer(&f.staff_token);
+    let headers = [("Authorization", auth.as_str())];
+    let more = f.scans.join("../more");
+    std::fs::create_dir_all(&more).unwrap();
+    for i in 0..30 {
+        let lines = [
+            "UBND TINH NGHE AN".to_owned(),
+            format!("So: {}/QD-UBND", 500 + i),
+            "Vinh, ngay 1 thang 2 nam 2025".to_owned(),
+            format!("QUYET DINH phe duyet ke hoach so hoa ho so dot {i} tai kho luu tru"),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        std::fs::write(
+            more.join(format!("new-{i}.pdf")),
+            crate::support::lines_pdf(&lines),
+        )
+        .unwrap();
+    }
+    let mut ingest = Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .arg("--db")
+        .arg(&f.db)
+        .args(["ingest", "-q", more.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut searches = 0;
+    loop {
+        let r = server.get("/api/search?q=dat", &headers);
+        assert_eq!(r.status, 200, "search during ingest: {}", r.text());
+        searches += 1;
+        if ingest.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    let status = ingest.wait().unwrap();
+    assert!(status.success());
+    assert!(searches > 1);
+    let found = server.get("/api/search?q=%22ke+hoach+so+hoa%22", &headers).json();
+    assert_eq!(
+        found["total"], 30,
+        "new documents searchable from the running service: {found}"
+    );
+}
