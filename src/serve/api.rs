@@ -46,9 +46,7 @@ pub async fn search(State(state): State<Arc<AppState>>, Query(p): Query<SearchPa
                     &request,
                     &response,
                 );
-                Ok(serde_json::to_value(body).map_err(|e| {
-                    HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-                })?)
+                Ok(serde_json::to_value(body)?)
             })
             .await,
     )
@@ -68,9 +66,7 @@ pub async fn document(
                 let mut exported = crate::cli::ExportedDocument::new(doc);
                 exported.verification_code = store.log_entries_of(id)?.pop().map(|e| e.code);
                 super::audit(store, &staff, "view-document", Some(id), "api")?;
-                Ok(serde_json::to_value(exported).map_err(|e| {
-                    HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-                })?)
+                Ok(serde_json::to_value(exported)?)
             })
             .await,
     )

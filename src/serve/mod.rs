@@ -111,6 +111,12 @@ impl From<StoreError> for HttpError {
     }
 }
 
+impl From<serde_json::Error> for HttpError {
+    fn from(e: serde_json::Error) -> HttpError {
+        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
 impl From<crate::search::SearchError> for HttpError {
     fn from(e: crate::search::SearchError) -> HttpError {
         match e {

@@ -606,6 +606,8 @@ pub async fn search(
 #[derive(Deserialize)]
 pub struct PageParam {
     page: Option<u32>,
+    /// Set after a correction was saved, to say so.
+    saved: Option<u8>,
 }
 
 pub async fn document(
@@ -734,12 +736,17 @@ pub async fn document(
 <img src="/documents/{id}/pages/{page_number}/image" alt="Ảnh trang {page_number}"></section>
 <div><section class="panel"><h2>Nội dung trang {page_number}</h2><div class="pagetext">{text}</div></section>
 <section class="panel"><h2>Thông tin văn bản</h2><table class="fields">{fields}</table></section>
-<section class="panel"><h2>Phân loại</h2>{classification}</section>
+<section class="panel" id="classification"><h2>Phân loại</h2>{saved}{classification}</section>
 <section class="panel"><h2>Mã xác thực</h2><p class="code">{code}</p><p class="meta">Công dân và cơ quan khác kiểm tra bản sao tại <a href="/verify">trang xác thực</a>.</p></section></div></div>"#,
             title_html = esc(&title),
             id = doc.id,
             text = esc(text),
             code = esc(code.as_deref().unwrap_or("chưa ký")),
+            saved = if param.saved.is_some() {
+                r#"<p class="status-intact">Đã lưu phân loại; bản ghi mới đã được ký.</p>"#
+            } else {
+                ""
+            },
         ),
     )
 }
@@ -767,7 +774,9 @@ pub async fn correct_classification(
     })
     .await;
     match done {
-        Ok(Ok(_)) => Redirect::to(&format!("/documents/{id}")).into_response(),
+        Ok(Ok(_)) => {
+            Redirect::to(&format!("/documents/{id}?saved=1#classification")).into_response()
+        }
         Ok(Err(e)) => page_error(&staff)(e),
         Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
     }

@@ -2,6 +2,7 @@
 
 mod authenticity;
 mod bad_input;
+mod browser;
 mod classify;
 mod cli;
 mod crash;

@@ -9,13 +9,13 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
-    fn start(db: &Path) -> Server {
+    pub(crate) fn start(db: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
             .arg("--db")
             .arg(db)
@@ -183,19 +183,19 @@ fn form_encode(text: &str) -> String {
         .collect()
 }
 
-const PASSWORD: &str = "mật khẩu đủ dài 2024";
+pub(crate) const PASSWORD: &str = "mật khẩu đủ dài 2024";
 
 /// The three-document archive plus an image-only scan, a staff user `lan` and an admin
 /// `an`, and an API token for each.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    db: PathBuf,
+pub(crate) struct Fixture {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) db: PathBuf,
     scans: PathBuf,
     staff_token: String,
     admin_token: String,
 }
 
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = archive(dir.path());
     let scans = dir.path().join("scans");
@@ -225,7 +225,7 @@ fn fixture() -> Fixture {
     };
     let (staff_token, admin_token) = (token("lan"), token("an"));
     Fixture {
-        _dir: dir,
+        dir,
         db,
         scans,
         staff_token,
@@ -238,7 +238,7 @@ fn bearer(token: &str) -> String {
 }
 
 /// The verification code `show` prints for a document.
-fn code_of(db: &Path, id: i64) -> String {
+pub(crate) fn code_of(db: &Path, id: i64) -> String {
     let out = sohoa(db, &["show", &id.to_string(), "--json"]);
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     json["verification_code"].as_str().unwrap().to_owned()
@@ -769,7 +769,9 @@ fn keeps_serving_while_an_ingest_writes() {
     let status = ingest.wait().unwrap();
     assert!(status.success());
     assert!(searches > 1);
-    let found = server.get("/api/search?q=%22ke+hoach+so+hoa%22", &headers).json();
+    let found = server
+        .get("/api/search?q=%22ke+hoach+so+hoa%22", &headers)
+        .json();
     assert_eq!(
         found["total"], 30,
         "new documents searchable from the running service: {found}"
