@@ -37,19 +37,16 @@ pub async fn search(State(state): State<Arc<AppState>>, Query(p): Query<SearchPa
         Ok(r) => r,
         Err(e) => return json_error(e),
     };
-    reply(
-        state
-            .with_store(move |store| {
-                let response = crate::search::run(store, &request)?;
-                let body = crate::search::SearchOutput::new(
-                    crate::cli::OUTPUT_SCHEMA_VERSION,
-                    &request,
-                    &response,
-                );
-                Ok(serde_json::to_value(body)?)
-            })
-            .await,
-    )
+    let (request, response) = match state.search(request).await {
+        Ok(r) => r,
+        Err(e) => return json_error(e),
+    };
+    Json(crate::search::SearchOutput::new(
+        crate::cli::OUTPUT_SCHEMA_VERSION,
+        &request,
+        &response,
+    ))
+    .into_response()
 }
 
 pub async fn document(

@@ -42,8 +42,15 @@ pub const MAX_QUERY_BYTES: usize = 4096;
 /// No request holds a worker longer than this (a page rendered from a 600 dpi scan
 /// takes about a second; anything slower is stuck).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Idle store handles kept for reuse: about one per concurrently running request.
-const POOL_SIZE: usize = 16;
+/// Store work running at once, and idle handles kept. More would only queue on two
+/// cores, and a handle beyond the pool would be opened (index readers and all) and
+/// thrown away for every request under load.
+const POOL_SIZE: usize = 8;
+/// Search responses remembered. Valid while the index is unchanged (its generation),
+/// and at most `SEARCH_CACHE_SECONDS`, since a document's fields shown in a hit can
+/// change without the index (a file moved).
+const SEARCH_CACHE_ENTRIES: usize = 2_000;
+const SEARCH_CACHE_SECONDS: u64 = 60;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -75,6 +82,8 @@ pub struct AppState {
     taxonomy: Taxonomy,
     trusted: Vec<VerifyingKey>,
     idle: Mutex<Vec<SqliteStore>>,
+    busy: tokio::sync::Semaphore,
+    searches: Mutex<SearchCache>,
     pages: Mutex<pages::PageCache>,
     sign_in_limit: RateLimiter,
     public_limit: RateLimiter,
@@ -137,6 +146,8 @@ impl AppState {
             taxonomy: config.taxonomy,
             trusted,
             idle: Mutex::new(vec![store]),
+            busy: tokio::sync::Semaphore::new(POOL_SIZE),
+            searches: Mutex::new(SearchCache::default()),
             pages: Mutex::new(pages::PageCache::default()),
             sign_in_limit: RateLimiter::new(limits::SIGN_IN_PER_MINUTE, limits::SIGN_IN_BURST),
             public_limit: RateLimiter::new(limits::PUBLIC_PER_MINUTE, limits::PUBLIC_BURST),
@@ -150,6 +161,12 @@ impl AppState {
         F: FnOnce(&mut SqliteStore) -> Result<T, HttpError> + Send + 'static,
     {
         let state = Arc::clone(self);
+        let _permit = self.busy.acquire().await.map_err(|e| {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("shutting down: {e}"),
+            )
+        })?;
         tokio::task::spawn_blocking(move || {
             let pooled = state.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
             let mut store = match pooled {
@@ -173,6 +190,49 @@ impl AppState {
         })?
     }
 
+    /// Runs a search, or answers from the cache when the same request was answered on
+    /// the same index generation.
+    pub async fn search(
+        self: &Arc<Self>,
+        request: crate::search::SearchRequest,
+    ) -> Result<
+        (
+            crate::search::SearchRequest,
+            Arc<crate::search::SearchResponse>,
+        ),
+        HttpError,
+    > {
+        let state = Arc::clone(self);
+        self.with_store(move |store| {
+            let key = format!(
+                "{}|{:?}|{}|{}|{:?}",
+                request.text, request.filters, request.limit, request.offset, request.sort
+            );
+            let generation = store.search_generation()?;
+            let cached = state
+                .searches
+                .lock()
+                .ok()
+                .and_then(|mut c| c.lookup(&key, generation));
+            match cached {
+                Some(Lookup::Fresh(response)) | Some(Lookup::BeingRefreshed(response)) => {
+                    return Ok((request, response));
+                }
+                Some(Lookup::Stale) | None => {}
+            }
+            let response = crate::search::run(store, &request).map(Arc::new);
+            if let Ok(mut cache) = state.searches.lock() {
+                match &response {
+                    Ok(r) => cache.put(key, generation, Arc::clone(r)),
+                    Err(_) => cache.refreshed(&key),
+                }
+            }
+            let response = response?;
+            Ok((request, response))
+        })
+        .await
+    }
+
     /// A handle of its own for a change that is signed and indexed, dropped afterwards
     /// so it never keeps the index writer (see the module comment).
     pub fn writer(&self) -> Result<SqliteStore, HttpError> {
@@ -188,6 +248,70 @@ impl AppState {
 
     pub fn db(&self) -> &std::path::Path {
         &self.db
+    }
+}
+
+/// Search responses by request. After the index changes (an ingest committed), the
+/// first request for a query recomputes it while the others are answered from the
+/// previous generation for that moment, instead of all recomputing at once: a commit
+/// under load was a latency spike of several hundred milliseconds.
+#[derive(Default)]
+struct SearchCache {
+    entries: std::collections::HashMap<String, CachedSearch>,
+    order: std::collections::VecDeque<String>,
+}
+
+struct CachedSearch {
+    generation: u64,
+    at: std::time::Instant,
+    response: Arc<crate::search::SearchResponse>,
+    refreshing: bool,
+}
+
+enum Lookup {
+    Fresh(Arc<crate::search::SearchResponse>),
+    /// Outdated, and another request is computing the new answer: use this one.
+    BeingRefreshed(Arc<crate::search::SearchResponse>),
+    /// Outdated: the caller computes the new answer (and is now marked as doing so).
+    Stale,
+}
+
+impl SearchCache {
+    fn lookup(&mut self, key: &str, generation: u64) -> Option<Lookup> {
+        let entry = self.entries.get_mut(key)?;
+        let young = entry.at.elapsed() < Duration::from_secs(SEARCH_CACHE_SECONDS);
+        Some(if entry.generation == generation && young {
+            Lookup::Fresh(Arc::clone(&entry.response))
+        } else if entry.refreshing && young {
+            Lookup::BeingRefreshed(Arc::clone(&entry.response))
+        } else {
+            entry.refreshing = true;
+            Lookup::Stale
+        })
+    }
+
+    /// The refresh failed: let the next request try.
+    fn refreshed(&mut self, key: &str) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            entry.refreshing = false;
+        }
+    }
+
+    fn put(&mut self, key: String, generation: u64, response: Arc<crate::search::SearchResponse>) {
+        let entry = CachedSearch {
+            generation,
+            at: std::time::Instant::now(),
+            response,
+            refreshing: false,
+        };
+        if self.entries.insert(key.clone(), entry).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > SEARCH_CACHE_ENTRIES {
+            if let Some(oldest) = self.order.pop_front() {
+                self.entries.remove(&oldest);
+            }
+        }
     }
 }
 
@@ -369,4 +493,54 @@ pub(crate) fn correct(
         eprintln!("sohoa serve: tree head not written after correcting {id}: {e:#}");
     }
     Ok(classification)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(total: usize) -> Arc<crate::search::SearchResponse> {
+        Arc::new(crate::search::SearchResponse {
+            total,
+            approximate: false,
+            hits: Vec::new(),
+            facets: Default::default(),
+        })
+    }
+
+    fn kind(lookup: Option<Lookup>) -> (&'static str, Option<usize>) {
+        match lookup {
+            None => ("miss", None),
+            Some(Lookup::Fresh(r)) => ("fresh", Some(r.total)),
+            Some(Lookup::BeingRefreshed(r)) => ("being-refreshed", Some(r.total)),
+            Some(Lookup::Stale) => ("stale", None),
+        }
+    }
+
+    #[test]
+    fn search_cache_recomputes_once_per_index_change() {
+        let mut cache = SearchCache::default();
+        assert_eq!(kind(cache.lookup("q", 1)), ("miss", None));
+        cache.put("q".into(), 1, response(10));
+        assert_eq!(kind(cache.lookup("q", 1)), ("fresh", Some(10)));
+        // The index changed: the first caller recomputes, the others get the old answer.
+        assert_eq!(kind(cache.lookup("q", 2)), ("stale", None));
+        assert_eq!(kind(cache.lookup("q", 2)), ("being-refreshed", Some(10)));
+        cache.put("q".into(), 2, response(11));
+        assert_eq!(kind(cache.lookup("q", 2)), ("fresh", Some(11)));
+        // A failed recomputation lets the next caller try again.
+        assert_eq!(kind(cache.lookup("q", 3)), ("stale", None));
+        cache.refreshed("q");
+        assert_eq!(kind(cache.lookup("q", 3)), ("stale", None));
+    }
+
+    #[test]
+    fn search_cache_forgets_the_oldest_beyond_its_size() {
+        let mut cache = SearchCache::default();
+        for i in 0..=SEARCH_CACHE_ENTRIES {
+            cache.put(format!("q{i}"), 1, response(i));
+        }
+        assert_eq!(kind(cache.lookup("q0", 1)), ("miss", None));
+        assert_eq!(kind(cache.lookup("q1", 1)), ("fresh", Some(1)));
+    }
 }

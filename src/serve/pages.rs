@@ -559,9 +559,7 @@ pub async fn search(
             return r;
         }
     };
-    let searched = state
-        .with_store(move |store| Ok(crate::search::run(store, &request).map(|r| (request, r))?))
-        .await;
+    let searched = state.search(request).await;
     let (request, response) = match searched {
         Ok(r) => r,
         Err(e) => return page_error(&staff)(e),
@@ -575,6 +573,36 @@ pub async fn search(
         format!("{} văn bản phù hợp.", response.total)
     };
     let hits: String = response.hits.iter().map(hit_html).collect();
+    let active: String = [
+        ("sector", "Lĩnh vực", &p.sector),
+        ("type", "Loại", &p.doc_type),
+        ("procedure", "Thủ tục", &p.procedure),
+        ("number", "Số", &p.number),
+        ("agency", "Cơ quan", &p.agency),
+        ("id", "CCCD", &p.id),
+        ("from", "Từ", &p.from),
+        ("to", "Đến", &p.to),
+    ]
+    .iter()
+    .filter_map(|(key, label, value)| {
+        let value = value.as_deref().map(str::trim).filter(|v| !v.is_empty())?;
+        let shown = match *key {
+            "sector" => state
+                .taxonomy
+                .sectors
+                .iter()
+                .find(|s| s.id == value)
+                .map_or(value.to_owned(), |s| s.name.clone()),
+            _ => value.to_owned(),
+        };
+        Some(format!(
+            r#"<a class="badge" href="{}" title="Bỏ bộ lọc">{}: {} ✕</a> "#,
+            esc(&p.link(&[(key, None)])),
+            esc(label),
+            esc(&shown)
+        ))
+    })
+    .collect();
     let mut pager = String::new();
     if request.offset > 0 {
         pager.push_str(&format!(
@@ -595,7 +623,7 @@ pub async fn search(
         "Tìm kiếm",
         Some(&staff.viewer()),
         &format!(
-            r#"{form}<div class="layout">{facets}<section class="panel"><p class="summary">{summary}</p>{hits}<div class="pager">{pager}</div></section></div>"#,
+            r#"{form}<div class="layout">{facets}<section class="panel"><p class="summary">{summary} {active}</p>{hits}<div class="pager">{pager}</div></section></div>"#,
             facets = facets_html(&state, &p, &response),
         ),
     )

@@ -301,6 +301,19 @@ impl SearchIndex {
         self.reader.reload().map_err(index_error)
     }
 
+    /// Changes whenever the searchable segments change (a commit seen by `refresh`).
+    /// tantivy's own generation id counts reloads, changed or not; this hashes what the
+    /// searcher sees: its segments and their deletes.
+    pub fn generation(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for (segment, deletes) in self.reader.searcher().generation().segments() {
+            segment.uuid_string().hash(&mut hasher);
+            deletes.hash(&mut hasher);
+        }
+        hasher.finish()
+    }
+
     fn term_query(&self, field: Field, value: &str) -> Box<dyn TQuery> {
         Box::new(TermQuery::new(
             Term::from_field_text(field, value),

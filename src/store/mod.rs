@@ -458,6 +458,9 @@ pub trait Store: Send {
     /// Current documents matching, ranked, with facets over all of them. Sees what was
     /// stored up to the last `flush_index`.
     fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError>;
+    /// Sees the latest committed index and says which it is: equal numbers mean the
+    /// same searchable content (the web service caches results under it).
+    fn search_generation(&self) -> Result<u64, StoreError>;
     /// Documents most like this one.
     fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError>;
     /// What result lines show of these documents, in the order given.

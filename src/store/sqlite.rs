@@ -1142,6 +1142,12 @@ impl Store for SqliteStore {
         })
     }
 
+    fn search_generation(&self) -> Result<u64, StoreError> {
+        let index = self.index()?;
+        index.refresh()?;
+        Ok(index.generation())
+    }
+
     fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
         let Some((text, _, _)) = self.index_record_parts(document_id)? else {
             return Ok(Vec::new());
