@@ -11,62 +11,10 @@ use std::time::Instant;
 /// Characters per synthetic page: a typed A4 page of Vietnamese prose is 1,500–3,000.
 const PAGE_CHARS: usize = 1500;
 
-/// The query mix: rare and common words, phrases, numbers, filters with broad text,
-/// words that need the fuzzy fallback, with and without marks.
-const QUERIES: &[&str] = &[
-    "quyết định",
-    "quyet dinh",
-    "ủy ban nhân dân",
-    "uy ban nhan dan",
-    "\"ủy ban nhân dân\"",
-    "theo quy định",
-    "hồ sơ",
-    "ho so",
-    "giấy chứng nhận quyền sử dụng đất",
-    "quyen su dung dat",
-    "\"giấy phép xây dựng\"",
-    "đăng ký khai sinh",
-    "bảo hiểm xã hội",
-    "bao hiem",
-    "thu hồi đất",
-    "vốn điều lệ",
-    "trích lục hộ tịch",
-    "lương hưu",
-    "quốc lộ",
-    "đấu giá tài sản",
-    "quyết định sector:dat-dai",
-    "quyết định type:QĐ",
-    "ủy ban nhân dân date:2020-01..2020-12",
-    "hồ sơ sector:ho-tich type:CV",
-    "theo quy định agency:\"sở tư pháp\"",
-    "sector:xay-dung",
-    "type:BC date:2024",
-    "number:1234/QĐ",
-    "number:77",
-    "quy*",
-    "thu*",
-    "thai sản OR khai tử",
-    "quyết định -thanh",
-    "công trình -nghiệm",
-    "chứng thực bản sao",
-    "cải cách hành chính",
-    "thủ tục hành chính",
-    "an toàn giao thông",
-    "người có công",
-    "đầu tư",
-    "trợ giúp pháp lý",
-    "hộ kinh doanh",
-    "nghiệm thu công trình",
-    "giay phep lai xe",
-    "tổ chức thực hiện",
-    "căn cứ luật",
-    "quyết đinh",
-    "ủy ban nhân dăn",
-    "giấy chứnq nhận",
-    "thửa đất giấy phép lái xe",
-    "báo cáo kết quả sector:giao-thong",
-    "Nghệ An",
-];
+/// The query mix, one per line: rare and common words, phrases, numbers, filters with
+/// broad text, words that need the fuzzy fallback, with and without marks. Shared with
+/// `scripts/bench-serve`.
+const QUERIES: &str = include_str!("search-queries.txt");
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -174,9 +122,9 @@ fn main() {
     );
     // Warm the cache as a serving process would be.
     let requests: Vec<(&str, SearchRequest)> = QUERIES
-        .iter()
+        .lines()
         .filter_map(|q| match SearchRequest::parse(q) {
-            Ok(r) => Some((*q, r)),
+            Ok(r) => Some((q, r)),
             Err(e) => {
                 println!("  not run: {q:?}: {e}");
                 None

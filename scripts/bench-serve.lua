@@ -1,59 +1,10 @@
 -- wrk script for scripts/bench-serve: every request a search from the search
--- benchmark's fixed mix (benches/search.rs), as an API client with a bearer token.
-local queries = {
-  "quyết định",
-  "quyet dinh",
-  "ủy ban nhân dân",
-  "uy ban nhan dan",
-  "\"ủy ban nhân dân\"",
-  "theo quy định",
-  "hồ sơ",
-  "ho so",
-  "giấy chứng nhận quyền sử dụng đất",
-  "quyen su dung dat",
-  "\"giấy phép xây dựng\"",
-  "đăng ký khai sinh",
-  "bảo hiểm xã hội",
-  "bao hiem",
-  "thu hồi đất",
-  "vốn điều lệ",
-  "trích lục hộ tịch",
-  "lương hưu",
-  "quốc lộ",
-  "đấu giá tài sản",
-  "quyết định sector:dat-dai",
-  "quyết định type:QĐ",
-  "ủy ban nhân dân date:2020-01..2020-12",
-  "hồ sơ sector:ho-tich type:CV",
-  "theo quy định agency:\"sở tư pháp\"",
-  "sector:xay-dung",
-  "type:BC date:2024",
-  "number:1234/QĐ",
-  "number:77",
-  "quy*",
-  "thu*",
-  "thai sản OR khai tử",
-  "quyết định -thanh",
-  "công trình -nghiệm",
-  "chứng thực bản sao",
-  "cải cách hành chính",
-  "thủ tục hành chính",
-  "an toàn giao thông",
-  "người có công",
-  "đầu tư",
-  "trợ giúp pháp lý",
-  "hộ kinh doanh",
-  "nghiệm thu công trình",
-  "giay phep lai xe",
-  "tổ chức thực hiện",
-  "căn cứ luật",
-  "quyết đinh",
-  "ủy ban nhân dăn",
-  "giấy chứnq nhận",
-  "thửa đất giấy phép lái xe",
-  "báo cáo kết quả sector:giao-thong",
-  "Nghệ An"
-}
+-- benchmark's fixed mix, as an API client with a bearer token.
+-- benches/search-queries.txt, one query per line (the path comes from the script).
+local queries = {}
+for line in io.lines(os.getenv("SOHOA_BENCH_QUERIES")) do
+  if line ~= "" then queries[#queries + 1] = line end
+end
 
 local function encode(s)
   return (s:gsub("[^%w%-_%.~]", function(c) return string.format("%%%02X", string.byte(c)) end))

@@ -57,12 +57,9 @@ pub async fn document(
     reply(
         state
             .with_store(move |store| {
-                let doc = store
-                    .document(id)?
-                    .ok_or_else(|| HttpError::not_found(format!("no document {id}")))?;
+                let (doc, code) = super::viewed_document(store, &staff, id, "api")?;
                 let mut exported = crate::cli::ExportedDocument::new(doc);
-                exported.verification_code = store.log_entries_of(id)?.pop().map(|e| e.code);
-                super::audit(store, &staff, "view-document", Some(id), "api")?;
+                exported.verification_code = code;
                 Ok(serde_json::to_value(exported)?)
             })
             .await,

@@ -444,16 +444,20 @@ pub(crate) fn check_csrf(staff: &pages::Staff, given: Option<&str>) -> Result<()
     }
 }
 
-/// Records who looked at or changed what. A failure to log is reported, not hidden.
-pub(crate) fn audit(
+/// A document as staff see it, with its current verification code; the view is
+/// written to the audit log (`via` says through what: "" for the page, "api").
+pub(crate) fn viewed_document(
     store: &mut SqliteStore,
     staff: &pages::Staff,
-    action: &str,
-    document_id: Option<i64>,
-    detail: &str,
-) -> Result<(), HttpError> {
-    store.audit(&staff.user.name, action, document_id, detail)?;
-    Ok(())
+    id: i64,
+    via: &str,
+) -> Result<(crate::store::StoredDocument, Option<String>), HttpError> {
+    let doc = store
+        .document(id)?
+        .ok_or_else(|| HttpError::not_found(format!("no document {id}")))?;
+    let code = store.log_entries_of(id)?.pop().map(|e| e.code);
+    store.audit(&staff.user.name, "view-document", Some(id), via)?;
+    Ok((doc, code))
 }
 
 /// Applies a staff correction: signed, sealed, and indexed unless the ingest holds the

@@ -646,17 +646,13 @@ pub async fn document(
 ) -> Response {
     let who = staff.clone();
     let loaded = state
-        .with_store(move |store| {
-            let doc = store
-                .document(id)?
-                .ok_or_else(|| HttpError::not_found(format!("Không có văn bản số {id}.")))?;
-            let code = store.log_entries_of(id)?.pop().map(|e| e.code);
-            super::audit(store, &who, "view-document", Some(id), "")?;
-            Ok((doc, code))
-        })
+        .with_store(move |store| super::viewed_document(store, &who, id, ""))
         .await;
     let (doc, code) = match loaded {
         Ok(v) => v,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return page_error(&staff)(HttpError::not_found(format!("Không có văn bản số {id}.")));
+        }
         Err(e) => return page_error(&staff)(e),
     };
     let page_number = param.page.unwrap_or(1).clamp(1, doc.page_count.max(1));
