@@ -85,16 +85,7 @@ pub async fn correct_classification(
     if let Err(e) = check_csrf(&staff, given) {
         return json_error(e);
     }
-    let done = tokio::task::spawn_blocking(move || {
-        super::correct(&state, &staff, id, &body.sector, body.procedure.as_deref())
-    })
-    .await
-    .unwrap_or_else(|e| {
-        Err(HttpError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            e.to_string(),
-        ))
-    });
+    let done = super::correct(&state, &staff, id, body.sector, body.procedure).await;
     reply(done.map(|c| serde_json::json!({ "id": id, "classification": c })))
 }
 

@@ -460,9 +460,37 @@ pub(crate) fn viewed_document(
     Ok((doc, code))
 }
 
+/// Applies a staff correction on a blocking thread, counted against the store work
+/// allowed at once (`correct_now` says how).
+pub(crate) async fn correct(
+    state: &Arc<AppState>,
+    staff: &pages::Staff,
+    id: i64,
+    sector: String,
+    procedure: Option<String>,
+) -> Result<crate::classify::Classification, HttpError> {
+    let _permit = state.busy.acquire().await.map_err(|e| {
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("shutting down: {e}"),
+        )
+    })?;
+    let (state, staff) = (Arc::clone(state), staff.clone());
+    tokio::task::spawn_blocking(move || {
+        correct_now(&state, &staff, id, &sector, procedure.as_deref())
+    })
+    .await
+    .map_err(|e| {
+        HttpError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("request failed: {e}"),
+        )
+    })?
+}
+
 /// Applies a staff correction: signed, sealed, and indexed unless the ingest holds the
 /// index (then at its next flush). Returns the document's new classification.
-pub(crate) fn correct(
+fn correct_now(
     state: &AppState,
     staff: &pages::Staff,
     id: i64,

@@ -791,18 +791,9 @@ pub async fn correct_classification(
     if let Err(e) = check_csrf(&staff, form.csrf.as_deref()) {
         return page_error(&staff)(e);
     }
-    let who = staff.clone();
-    let state2 = Arc::clone(&state);
-    let done = tokio::task::spawn_blocking(move || {
-        super::correct(&state2, &who, id, &form.sector, form.procedure.as_deref())
-    })
-    .await;
-    match done {
-        Ok(Ok(_)) => {
-            Redirect::to(&format!("/documents/{id}?saved=1#classification")).into_response()
-        }
-        Ok(Err(e)) => page_error(&staff)(e),
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), None),
+    match super::correct(&state, &staff, id, form.sector, form.procedure).await {
+        Ok(_) => Redirect::to(&format!("/documents/{id}?saved=1#classification")).into_response(),
+        Err(e) => page_error(&staff)(e),
     }
 }
 
