@@ -15,6 +15,7 @@ use crate::discover::{self, Candidate, DiscoverError};
 use crate::fields;
 use crate::load::{self, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource};
 use crate::ocr::{self, OcrEngine, OcrError};
+use crate::prepare::{self, Preparation, PrepareConfig};
 use crate::store::{
     Analysis, DocStatus, NewDocument, NewPage, RunStatus, Store, StoreError, Stored,
 };
@@ -61,6 +62,8 @@ pub struct IngestConfig {
     /// Files each stored document by sector and procedure; `None`: the built-in
     /// taxonomy, untrained (made when the run starts, not with every config).
     pub classifier: Option<Arc<Classifier>>,
+    /// Page preparation before OCR (orientation, skew, resolution, clean-up, blanks).
+    pub prepare: PrepareConfig,
 }
 
 impl Default for IngestConfig {
@@ -74,6 +77,7 @@ impl Default for IngestConfig {
             retry_failed: false,
             page_time_limit: DEFAULT_PAGE_TIME_LIMIT,
             classifier: None,
+            prepare: PrepareConfig::default(),
         }
     }
 }
@@ -286,6 +290,7 @@ pub fn ingest(
                 time_limit: config.page_time_limit,
                 cancel: Some(stop),
             },
+            prepare: config.prepare,
         };
         scope.spawn(move || {
             pool.scope(|s| {
@@ -597,6 +602,7 @@ fn plan(
 struct OcrSettings<'a> {
     lang: &'a str,
     deadline: ocr::Deadline<'a>,
+    prepare: PrepareConfig,
 }
 
 /// A worker: recognizes queued pages until the queue closes.
@@ -660,6 +666,7 @@ fn empty_page(number: u32) -> NewPage {
         note: None,
         words: Vec::new(),
         image_sha256: None,
+        preparation: None,
     }
 }
 
@@ -689,20 +696,86 @@ fn to_new_page(page: Result<LoadedPage, LoadError>, number: u32, settings: OcrSe
                 image.as_raw(),
             ));
             let recognized = ocr::with_thread_engine(settings.lang, |engine| {
-                engine.recognize(&image, page.dpi, settings.deadline)
+                recognize_prepared(engine, image, page.dpi, settings.prepare, settings.deadline)
             });
             match recognized {
-                Ok(Ok(out)) => {
+                Ok(Ok((Some(out), preparation))) => {
                     new.text = out.text;
                     new.confidence = out.mean_confidence;
                     new.words = out.words;
                     new.source = TextSource::Ocr;
+                    new.preparation = Some(preparation);
+                }
+                Ok(Ok((None, preparation))) => {
+                    new.note = Some(BLANK_PAGE_NOTE.into());
+                    new.preparation = Some(preparation);
                 }
                 Ok(Err(e)) | Err(e) => new.error = Some(e.to_string()),
             }
         }
     }
     new
+}
+
+/// Why a blank page holds no text.
+pub const BLANK_PAGE_NOTE: &str = "blank page: no text found, not OCR'd";
+
+/// OCR confidence under which a page is checked for being upside down (which pixel
+/// statistics cannot see): clean upright pages read at 90+, upside-down ones near 60.
+const RECHECK_ORIENTATION_BELOW: f32 = 80.0;
+
+/// Prepares a page and reads it: `None` for a blank page. A page read with low
+/// confidence is asked for its orientation and, if turned, read again turned; the
+/// reading with the higher confidence is kept.
+pub fn recognize_prepared(
+    engine: &mut OcrEngine,
+    image: image::GrayImage,
+    file_dpi: Option<f32>,
+    config: PrepareConfig,
+    deadline: ocr::Deadline,
+) -> Result<(Option<ocr::OcrOutput>, Preparation), OcrError> {
+    if !config.enabled {
+        let p = prepare::unprepared(image, file_dpi);
+        let page = p.image.as_ref().expect("unprepared pages keep their image");
+        let out = engine.recognize(page, Some(p.dpi), deadline)?;
+        return Ok((Some(out), p.record));
+    }
+    // Kept for a second, turned reading; a page image is a few megabytes.
+    let original = image.clone();
+    let first = {
+        let mut detect =
+            |page: &image::GrayImage, dpi: f32| engine.detect_orientation(page, dpi).ok().flatten();
+        prepare::prepare(image, file_dpi, None, &mut detect)
+    };
+    let Some(page) = &first.image else {
+        return Ok((None, first.record));
+    };
+    let out = engine.recognize(page, Some(first.dpi), deadline)?;
+    let confidence = out.mean_confidence.unwrap_or(0.0);
+    if confidence >= RECHECK_ORIENTATION_BELOW || first.record.rotation != 0 {
+        return Ok((Some(out), first.record));
+    }
+    let mut record = first.record;
+    let Some((turn, turn_confidence)) = engine.detect_orientation(page, first.dpi).ok().flatten()
+    else {
+        return Ok((Some(out), record));
+    };
+    record.orientation_confidence = Some(turn_confidence);
+    if turn == 0 || turn_confidence < prepare::MIN_ORIENTATION_CONFIDENCE {
+        return Ok((Some(out), record));
+    }
+    let mut asked_already = |_: &image::GrayImage, _: f32| None;
+    let mut second = prepare::prepare(original, file_dpi, Some(turn), &mut asked_already);
+    let Some(turned) = &second.image else {
+        return Ok((Some(out), record));
+    };
+    let again = engine.recognize(turned, Some(second.dpi), deadline)?;
+    if again.mean_confidence.unwrap_or(0.0) > confidence {
+        second.record.orientation_confidence = Some(turn_confidence);
+        Ok((Some(again), second.record))
+    } else {
+        Ok((Some(out), record))
+    }
 }
 
 /// A document being assembled by the writer.

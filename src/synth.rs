@@ -32,13 +32,18 @@ impl Rng {
         &items[self.below(items.len())]
     }
 
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     pub fn chance(&mut self, p: f64) -> bool {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
+        self.unit() <= p
     }
 
     /// Zipf-like over 0..n: small indexes much more often (rank ~ 1/r).
     pub fn zipf(&mut self, n: usize) -> usize {
-        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let u = self.unit();
         (((n as f64 + 1.0).powf(u) - 1.0) as usize).min(n - 1)
     }
 }
@@ -266,6 +271,7 @@ pub fn document(rng: &mut Rng, index: u64, page_chars: usize) -> NewDocument {
             note: None,
             words: Vec::new(),
             image_sha256: None,
+            preparation: None,
         });
     }
     doc.analysis = Some(Analysis {

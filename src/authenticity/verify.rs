@@ -412,3 +412,14 @@ pub fn check_code(
         signed_by: Some(entry.key_id),
     })
 }
+
+/// The bytes of a document's source file, read from the first of its known locations
+/// whose bytes still match the archived SHA-256; `None` when every copy is missing or
+/// altered. What is shown or re-published as "the original" must be the original.
+pub fn verified_source(doc: &crate::store::StoredDocument) -> Option<Vec<u8>> {
+    let expected = doc.sha256.as_deref()?;
+    std::iter::once(&doc.path)
+        .chain(doc.locations.iter())
+        .filter_map(|path| std::fs::read(path).ok())
+        .find(|bytes| super::sha256_hex(bytes) == expected)
+}

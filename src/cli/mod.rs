@@ -2,6 +2,7 @@
 
 pub(crate) mod auth;
 mod classify;
+mod pdf;
 mod serve;
 
 use crate::classify::DEFAULT_REVIEW_BELOW;
@@ -84,6 +85,13 @@ pub enum Command {
         /// Flag documents classified with less confidence than this for review.
         #[arg(long, value_name = "CONFIDENCE", default_value_t = DEFAULT_REVIEW_BELOW)]
         review_below: f32,
+        /// Page preparation before OCR: orientation, deskew, resolution, clean-up of poor
+        /// scans, blank pages (off: pages go to OCR as decoded).
+        #[arg(long, value_enum, default_value_t = Switch::On)]
+        prepare: Switch,
+        /// Also write a searchable PDF of every stored document into DIR.
+        #[arg(long, value_name = "DIR")]
+        pdf_out: Option<PathBuf>,
     },
     /// List recent ingest runs.
     Runs {
@@ -134,6 +142,14 @@ pub enum Command {
         id: i64,
         #[arg(long)]
         json: bool,
+    },
+    /// Write a searchable PDF of a document: its original page images under an
+    /// invisible text layer at the OCR words' positions (PDF/A-2b).
+    Pdf {
+        id: i64,
+        /// The PDF to write.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
     },
     /// The archive's signing keys: create, show, rotate.
     Keys {
@@ -207,6 +223,12 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
     Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -290,6 +312,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             max_file_mib,
             page_timeout,
             review_below,
+            prepare,
+            pdf_out,
         } => {
             if !(page_timeout > 0.0 && page_timeout.is_finite()) {
                 bail!("--page-timeout must be a positive number of seconds");
@@ -312,6 +336,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     ..Limits::default()
                 },
                 classifier: Some(Arc::new(classifier)),
+                prepare: crate::prepare::PrepareConfig {
+                    enabled: prepare == Switch::On,
+                },
                 ..IngestConfig::default()
             };
             if let Some(jobs) = jobs {
@@ -324,6 +351,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 quiet,
                 json,
                 report,
+                pdf_out,
             };
             let keys = auth::keys_dir(&cli.db, cli.keys.as_deref());
             ingest(&cli.db, &keys, &paths, &config, &output)
@@ -457,6 +485,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Pdf { id, output } => {
+            let store = open_existing(&cli.db)?;
+            pdf::write_document(&store, id, &output)?;
+            println!("sohoa: wrote {}", output.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export {
             format: ExportFormat::Jsonl,
         } => {
@@ -499,6 +533,8 @@ struct IngestOutput {
     quiet: bool,
     json: bool,
     report: Option<PathBuf>,
+    /// Searchable PDFs of the run's documents go here.
+    pdf_out: Option<PathBuf>,
 }
 
 /// Ctrl-C and SIGTERM stop the run cleanly; a second one exits at once.
@@ -603,6 +639,23 @@ fn ingest(
     } else {
         print_summary(db, &summary);
     }
+    let mut pdf_failures = 0;
+    if let Some(dir) = &output.pdf_out {
+        let ids = store.documents_of_run(summary.run_id)?;
+        pdf_failures = pdf::write_documents(&store, &ids, dir)?;
+        if !output.json {
+            println!(
+                "  searchable PDFs: {} written to {}{}",
+                ids.len() - pdf_failures,
+                dir.display(),
+                if pdf_failures > 0 {
+                    format!(", {pdf_failures} not (see above)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
     if let Some(e) = fatal {
         let hint = e.hint().map_or(String::new(), |h| format!(" ({h})"));
         eprintln!(
@@ -614,7 +667,7 @@ fn ingest(
         eprintln!("sohoa: interrupted; finished documents are kept, run again to finish");
         return Ok(code);
     }
-    Ok(if summary.has_failures() {
+    Ok(if summary.has_failures() || pdf_failures > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -990,6 +1043,9 @@ fn print_document(out: &mut impl Write, doc: &StoredDocument) -> std::io::Result
         }
         if let Some(n) = &page.note {
             writeln!(out, "[{n}]")?;
+        }
+        if let Some(p) = &page.preparation {
+            writeln!(out, "[prepared: {}]", p.describe())?;
         }
         writeln!(out, "{}", page.text)?;
     }

@@ -846,16 +846,7 @@ fn render_page(store: &SqliteStore, id: i64, page: u32) -> Result<Vec<u8>, HttpE
             doc.page_count
         )));
     }
-    let mut bytes = None;
-    for path in std::iter::once(&doc.path).chain(doc.locations.iter()) {
-        if let Ok(b) = std::fs::read(path)
-            && doc.sha256.as_deref() == Some(crate::authenticity::sha256_hex(&b).as_str())
-        {
-            bytes = Some(b);
-            break;
-        }
-    }
-    let bytes = bytes.ok_or_else(|| {
+    let bytes = crate::authenticity::verify::verified_source(&doc).ok_or_else(|| {
         HttpError::new(
             StatusCode::GONE,
             format!(

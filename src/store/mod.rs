@@ -16,6 +16,7 @@ use crate::classify::{Classification, Training};
 use crate::fields::Fields;
 use crate::load::TextSource;
 use crate::ocr::Word;
+use crate::prepare::Preparation;
 use crate::query::Query;
 use serde::Serialize;
 use thiserror::Error;
@@ -172,6 +173,9 @@ pub struct NewPage {
     pub words: Vec<Word>,
     /// SHA-256 of the decoded gray pixels OCR read (`authenticity::pixels_sha256`).
     pub image_sha256: Option<String>,
+    /// What page preparation found and did (OCR'd pages only); word boxes are in the
+    /// prepared image's pixels.
+    pub preparation: Option<Preparation>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -186,6 +190,7 @@ pub struct StoredPage {
     pub error: Option<String>,
     pub note: Option<String>,
     pub word_count: usize,
+    pub preparation: Option<Preparation>,
 }
 
 /// Another version of the same record.
@@ -487,6 +492,10 @@ pub trait Store: Send {
     /// Ids of every document that is not a failure (all versions), in order: what
     /// re-filing walks.
     fn readable_document_ids(&self) -> Result<Vec<i64>, StoreError>;
+    /// Documents a run stored (new and updated ones), not failed, by id.
+    fn documents_of_run(&self, run: i64) -> Result<Vec<i64>, StoreError>;
+    /// Each page's OCR words (page order), in the pixels of the image OCR read.
+    fn page_words(&self, document_id: i64) -> Result<Vec<Vec<Word>>, StoreError>;
     /// Visits every document (all versions) in id order, one at a time.
     fn each_document(
         &self,

@@ -229,6 +229,10 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 7: staff accounts, sessions, API tokens and the audit log of the web service.
     super::accounts::SCHEMA,
+    // 8: what page preparation found and did, per page (JSON, `prepare::Preparation`).
+    r#"
+    ALTER TABLE pages ADD COLUMN preparation TEXT;
+    "#,
 ];
 
 pub struct SqliteStore {
@@ -539,7 +543,7 @@ impl SqliteStore {
     fn load_pages(&self, document_id: i64) -> Result<Vec<StoredPage>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT number, text, confidence, width, height, dpi, text_source, error, note,
-                    json_array_length(words)
+                    json_array_length(words), preparation
              FROM pages WHERE document_id = ?1 ORDER BY number",
         )?;
         let pages = stmt
@@ -555,6 +559,11 @@ impl SqliteStore {
                     error: r.get(7)?,
                     note: r.get(8)?,
                     word_count: r.get::<_, i64>(9)? as usize,
+                    // Written by this program from the same struct: unreadable means
+                    // a newer or damaged field, shown as unknown rather than failing.
+                    preparation: r
+                        .get::<_, Option<String>>(10)?
+                        .and_then(|j| serde_json::from_str(&j).ok()),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -907,12 +916,18 @@ fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Store
     {
         let mut insert_page = tx.prepare_cached(
                 "INSERT INTO pages (document_id, number, text, confidence, width, height, dpi, text_source,
-                                    error, note, words, image_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                    error, note, words, image_sha256, preparation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
         for page in &doc.pages {
             let words = serde_json::to_string(&page.words)
                 .map_err(|e| StoreError::Corrupt(format!("cannot encode words: {e}")))?;
+            let preparation = page
+                .preparation
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("cannot encode preparation: {e}")))?;
             insert_page.execute(params![
                 document_id,
                 page.number,
@@ -926,6 +941,7 @@ fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Store
                 page.note,
                 words,
                 page.image_sha256,
+                preparation,
             ])?;
         }
     }
@@ -1359,6 +1375,33 @@ impl Store for SqliteStore {
             .query_map([], |r| r.get(0))?
             .collect::<Result<Vec<i64>, _>>()?;
         Ok(ids)
+    }
+
+    fn documents_of_run(&self, run: i64) -> Result<Vec<i64>, StoreError> {
+        let ids = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM documents WHERE run_id = ?1 AND status != 'failed' ORDER BY id",
+            )?
+            .query_map([run], |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        Ok(ids)
+    }
+
+    fn page_words(&self, document_id: i64) -> Result<Vec<Vec<crate::ocr::Word>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT words FROM pages WHERE document_id = ?1 ORDER BY number")?;
+        let rows = stmt
+            .query_map([document_id], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.iter()
+            .map(|json| {
+                serde_json::from_str(json).map_err(|e| {
+                    StoreError::Corrupt(format!("words of document {document_id}: {e}"))
+                })
+            })
+            .collect()
     }
 
     fn each_document(

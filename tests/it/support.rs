@@ -259,5 +259,6 @@ pub fn page(number: u32, text: &str) -> sohoa::store::NewPage {
         note: None,
         words: Vec::new(),
         image_sha256: None,
+        preparation: None,
     }
 }
