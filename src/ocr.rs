@@ -186,9 +186,9 @@ impl OcrEngine {
         if found == 0 {
             return Ok(None);
         }
-        // Tesseract reports the page's orientation counter-clockwise; the turn that
-        // undoes it is the same angle clockwise... measured on turned samples (see
-        // the orientation test), 90 means "turn 270 clockwise".
+        // Tesseract reports how far the text is turned clockwise (a page turned 90°
+        // clockwise gives 90, checked on turned samples): turning it the rest of the way
+        // round stands it upright.
         let turn = ((360 - degrees.rem_euclid(360)) % 360) as u16;
         Ok(Some((turn, confidence)))
     }
