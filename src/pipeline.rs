@@ -742,11 +742,22 @@ pub fn recognize_prepared(
     }
     // Kept for a second, turned reading; a page image is a few megabytes.
     let original = image.clone();
+    let mut unavailable = None;
     let first = {
         let mut detect =
-            |page: &image::GrayImage, dpi: f32| engine.detect_orientation(page, dpi).ok().flatten();
-        prepare::prepare(image, file_dpi, None, &mut detect)
+            |page: &image::GrayImage, dpi: f32| match engine.detect_orientation(page, dpi) {
+                Ok(found) => found,
+                Err(e) => {
+                    unavailable = Some(e.to_string());
+                    None
+                }
+            };
+        prepare_caught(image, &original, file_dpi, None, &mut detect)
     };
+    let mut first = first;
+    if let Some(e) = unavailable {
+        first.record.note = Some(format!("orientation not checked: {e}"));
+    }
     let Some(page) = &first.image else {
         return Ok((None, first.record));
     };
@@ -756,16 +767,26 @@ pub fn recognize_prepared(
         return Ok((Some(out), first.record));
     }
     let mut record = first.record;
-    let Some((turn, turn_confidence)) = engine.detect_orientation(page, first.dpi).ok().flatten()
-    else {
-        return Ok((Some(out), record));
+    let (turn, turn_confidence) = match engine.detect_orientation(page, first.dpi) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok((Some(out), record)),
+        Err(e) => {
+            record.note = Some(format!("orientation not checked: {e}"));
+            return Ok((Some(out), record));
+        }
     };
     record.orientation_confidence = Some(turn_confidence);
     if turn == 0 || turn_confidence < prepare::MIN_ORIENTATION_CONFIDENCE {
         return Ok((Some(out), record));
     }
     let mut asked_already = |_: &image::GrayImage, _: f32| None;
-    let mut second = prepare::prepare(original, file_dpi, Some(turn), &mut asked_already);
+    let mut second = prepare_caught(
+        original.clone(),
+        &original,
+        file_dpi,
+        Some(turn),
+        &mut asked_already,
+    );
     let Some(turned) = &second.image else {
         return Ok((Some(out), record));
     };
@@ -775,6 +796,30 @@ pub fn recognize_prepared(
         Ok((Some(again), second.record))
     } else {
         Ok((Some(out), record))
+    }
+}
+
+/// `prepare::prepare`, and if it panics on some unforeseen page, the page as decoded
+/// (`original`) with a note: preparation is an improvement, never a reason to lose a page.
+fn prepare_caught(
+    image: image::GrayImage,
+    original: &image::GrayImage,
+    file_dpi: Option<f32>,
+    turn: Option<u16>,
+    detect: prepare::DetectOrientation,
+) -> prepare::Prepared {
+    match catch_unwind(AssertUnwindSafe(|| {
+        prepare::prepare(image, file_dpi, turn, detect)
+    })) {
+        Ok(prepared) => prepared,
+        Err(panic) => {
+            let mut p = prepare::unprepared(original.clone(), file_dpi);
+            p.record.note = Some(format!(
+                "preparation failed ({}); the page was read as decoded",
+                panic_message(&*panic)
+            ));
+            p
+        }
     }
 }
 

@@ -99,6 +99,9 @@ pub struct Preparation {
     pub blank: bool,
     /// The image OCR read, in pixels (after every step).
     pub prepared_size: [u32; 2],
+    /// Something preparation could not do (e.g. the orientation model is missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A page ready for OCR.
@@ -174,6 +177,7 @@ pub fn prepare(
         cleaned: None,
         blank: false,
         prepared_size: original_size,
+        note: None,
     };
     if text_blobs < MIN_TEXT_BLOBS {
         record.blank = true;
@@ -273,6 +277,7 @@ pub fn unprepared(image: GrayImage, file_dpi: Option<f32>) -> Prepared {
             cleaned: None,
             blank: false,
             prepared_size: size,
+            note: None,
         },
         image: Some(image),
     }
@@ -314,6 +319,9 @@ impl Preparation {
         }
         if let Some(reason) = &self.cleaned {
             facts.push(format!("cleaned: {reason}"));
+        }
+        if let Some(note) = &self.note {
+            facts.push(note.clone());
         }
         facts.join(", ")
     }
@@ -992,23 +1000,12 @@ mod tests {
             } else {
                 turned
             };
-            let record = Preparation {
-                original_size: original,
-                dpi: 300.0,
-                dpi_source: DpiSource::File,
-                scale,
-                rotation,
-                orientation_confidence: None,
-                skew,
-                deskewed,
-                paper: 255,
-                ink: 0,
-                noise: 0.0,
-                border_removed: false,
-                cleaned: None,
-                blank: false,
-                prepared_size,
-            };
+            let mut record = unprepared(GrayImage::new(original[0], original[1]), None).record;
+            record.scale = scale;
+            record.rotation = rotation;
+            record.skew = skew;
+            record.deskewed = deskewed;
+            record.prepared_size = prepared_size;
             for (x, y) in [(0.0, 0.0), (100.0, 900.0), (999.0, 10.0)] {
                 let (px, py) = record.to_prepared(x, y);
                 let (bx, by) = record.to_original(px, py);
@@ -1045,6 +1042,27 @@ mod tests {
         assert!(p.record.cleaned.as_deref().unwrap().starts_with("noisy"));
         let out = p.image.unwrap();
         assert!(out.pixels().all(|p| p.0[0] == 0 || p.0[0] == 255));
+    }
+
+    #[test]
+    fn odd_sizes_and_flat_pages_do_not_trouble_it() {
+        let mut never = no_orientation();
+        for (w, h, value) in [
+            (1, 1, 0u8),
+            (1, 1, 255),
+            (3, 2000, 0),
+            (2000, 3, 128),
+            (40, 40, 0),
+            (5000, 2, 255),
+        ] {
+            let p = prepare(
+                GrayImage::from_pixel(w, h, image::Luma([value])),
+                None,
+                None,
+                &mut never,
+            );
+            assert!(p.record.blank, "{w}x{h} of {value}: {:?}", p.record);
+        }
     }
 
     #[test]

@@ -202,3 +202,42 @@ fn prepare_off_reads_pages_as_decoded() {
     let cer = character_error_rate(&truth, doc["pages"][0]["text"].as_str().unwrap());
     assert!(cer > 0.3, "read upside down without preparation: CER {cer}");
 }
+
+#[test]
+fn a_missing_orientation_model_is_noted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    // A model directory with the languages but without osd.traineddata.
+    let models = dir.path().join("tessdata");
+    std::fs::create_dir(&models).unwrap();
+    for lang in ["vie", "eng"] {
+        std::os::unix::fs::symlink(
+            format!("/usr/share/tesseract-ocr/5/tessdata/{lang}.traineddata"),
+            models.join(format!("{lang}.traineddata")),
+        )
+        .unwrap();
+    }
+    let (clean, _) = clean_page();
+    let (turned, _) = Degradation::Turned(90).apply(&clean, 300.0, 1);
+    let file = dir.path().join("sideways.png");
+    save_png(&turned, &file);
+    let db = dir.path().join("a.db");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .env("TESSDATA_PREFIX", &models)
+        .args(["--db", db.to_str().unwrap(), "ingest", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::stderr(&out)
+    );
+    let doc = show(&db, "sideways.png");
+    assert_eq!(doc["status"], "ok");
+    let note = doc["pages"][0]["preparation"]["note"].as_str().unwrap();
+    assert!(
+        note.starts_with("orientation not checked: cannot start Tesseract for languages 'osd'"),
+        "{note}"
+    );
+}
