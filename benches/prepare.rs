@@ -61,6 +61,7 @@ struct Reading {
     cer: f64,
     blank: bool,
     action: String,
+    seconds: f64,
 }
 
 fn read(image: image::GrayImage, dpi: f32, truth: &str, enabled: bool) -> Reading {
@@ -68,6 +69,7 @@ fn read(image: image::GrayImage, dpi: f32, truth: &str, enabled: bool) -> Readin
         time_limit: Duration::from_secs(300),
         cancel: None,
     };
+    let started = Instant::now();
     let (out, prep) = ocr::with_thread_engine("vie+eng", |engine| {
         recognize_prepared(
             engine,
@@ -97,6 +99,7 @@ fn read(image: image::GrayImage, dpi: f32, truth: &str, enabled: bool) -> Readin
         cer: character_error_rate(truth, &text),
         blank: prep.blank,
         action: action.join(" "),
+        seconds: started.elapsed().as_secs_f64(),
     }
 }
 
@@ -130,8 +133,12 @@ fn main() {
         );
     }
     println!();
-    println!("| degradation | pages | CER without | CER with | blank found | preparation did |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    // Pages/min per degradation: one thread's seconds a page, times the threads.
+    let threads = rayon::current_num_threads() as f64;
+    println!(
+        "| degradation | pages | CER without | CER with | pages/min without | pages/min with | blank found | preparation did |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut false_blanks = 0;
     for (d_index, &degradation) in DEGRADATIONS.iter().enumerate() {
         if only
@@ -166,11 +173,13 @@ fn main() {
         let mut actions: Vec<String> = results.iter().map(|r| r.1.action.clone()).collect();
         actions.dedup();
         println!(
-            "| {} | {} | {:.2} % | {:.2} % | {blanks}/{} | {} |",
+            "| {} | {} | {:.2} % | {:.2} % | {:.0} | {:.0} | {blanks}/{} | {} |",
             degradation.name(),
             results.len(),
             mean(&|r| r.0.cer) * 100.0,
             mean(&|r| r.1.cer) * 100.0,
+            threads * 60.0 / mean(&|r| r.0.seconds),
+            threads * 60.0 / mean(&|r| r.1.seconds),
             results.len(),
             actions.join("; ")
         );
