@@ -182,12 +182,7 @@ impl AppState {
             result
         })
         .await
-        .map_err(|e| {
-            HttpError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("request failed: {e}"),
-            )
-        })?
+        .map_err(join_failed)?
     }
 
     /// Runs a search, or answers from the cache when the same request was answered on
@@ -480,12 +475,15 @@ pub(crate) async fn correct(
         correct_now(&state, &staff, id, &sector, procedure.as_deref())
     })
     .await
-    .map_err(|e| {
-        HttpError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("request failed: {e}"),
-        )
-    })?
+    .map_err(join_failed)?
+}
+
+/// A blocking task that panicked or was cancelled: the request fails, the service goes on.
+fn join_failed(e: tokio::task::JoinError) -> HttpError {
+    HttpError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("request failed: {e}"),
+    )
 }
 
 /// Applies a staff correction: signed, sealed, and indexed unless the ingest holds the
