@@ -38,15 +38,20 @@ fn font() -> anyhow::Result<Vec<u8>> {
 /// Writes document `id` as a searchable PDF to `out`.
 pub fn write_document(store: &dyn Store, id: i64, out: &Path) -> anyhow::Result<()> {
     let font = font()?;
-    write_with_font(store, id, out, &font)
-}
-
-fn write_with_font(store: &dyn Store, id: i64, out: &Path, font: &[u8]) -> anyhow::Result<()> {
     let Some(doc) = store.document(id)? else {
         bail!("no document with id {id}");
     };
+    write_with_font(store, &doc, out, &font)
+}
+
+fn write_with_font(
+    store: &dyn Store,
+    doc: &StoredDocument,
+    out: &Path,
+    font: &[u8],
+) -> anyhow::Result<()> {
     let bytes =
-        build(store, &doc, font).with_context(|| format!("document {id} ({})", doc.path))?;
+        build(store, doc, font).with_context(|| format!("document {} ({})", doc.id, doc.path))?;
     // Written beside the target and renamed: a reader never sees half a PDF.
     let partial = out.with_extension("pdf.partial");
     std::fs::write(&partial, bytes)
@@ -62,16 +67,14 @@ pub fn write_documents(store: &dyn Store, ids: &[i64], dir: &Path) -> anyhow::Re
     let font = font()?;
     let mut failed = 0;
     for &id in ids {
-        let stem = store
-            .document(id)?
-            .and_then(|d| {
-                Path::new(&d.path)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-            })
-            .unwrap_or_default();
+        let Some(doc) = store.document(id)? else {
+            continue;
+        };
+        let stem = Path::new(&doc.path)
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned());
         let out = dir.join(format!("{id}-{stem}.pdf"));
-        if let Err(e) = write_with_font(store, id, &out, &font) {
+        if let Err(e) = write_with_font(store, &doc, &out, &font) {
             eprintln!("sohoa: no PDF for {e:#}");
             failed += 1;
         }
