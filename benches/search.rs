@@ -154,15 +154,20 @@ fn main() {
     }
     all.sort_by(f64::total_cmp);
     per_query.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // `--every`: every query, not only the ten slowest and fastest.
+    let every = std::env::args().any(|a| a == "--every");
+    let shown = if every { per_query.len() } else { 10 };
     println!("slowest queries (median ms, documents matched):");
-    for (q, ms, total, fuzzy) in per_query.iter().take(10) {
+    for (q, ms, total, fuzzy) in per_query.iter().take(shown) {
         println!(
             "  {ms:8.1} ms  {total:>8}{}  {q}",
             if *fuzzy { " ~" } else { "" }
         );
     }
-    println!("fastest queries:");
-    for (q, ms, total, fuzzy) in per_query.iter().rev().take(10) {
+    if !every {
+        println!("fastest queries:");
+    }
+    for (q, ms, total, fuzzy) in per_query.iter().rev().take(10).filter(|_| !every) {
         println!(
             "  {ms:8.1} ms  {total:>8}{}  {q}",
             if *fuzzy { " ~" } else { "" }

@@ -34,6 +34,17 @@ pub fn fold_word(word: &str, out: &mut String) {
     }
 }
 
+/// Whether `c` belongs to a word (a letter or a digit), Vietnamese letters by table
+/// lookup: the index's tokenizers and the snippets split text alike.
+#[inline]
+pub fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else {
+        folded_letter(c).is_some() || c.is_alphanumeric()
+    }
+}
+
 /// Appends `c` folded (lower-case, no marks, `đ` → `d`) to `out`.
 #[inline]
 pub fn push_folded(c: char, out: &mut String) {

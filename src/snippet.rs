@@ -4,7 +4,7 @@
 //! `đất đai`. We find the words ourselves in the original text by comparing fully folded
 //! forms, and cut the window that covers the most distinct query terms.
 
-use crate::fold::fold_word;
+use crate::fold::{is_word_char, push_folded};
 use crate::query::HighlightTerm;
 use serde::Serialize;
 
@@ -40,39 +40,57 @@ impl Snippet {
 
 struct Token<'a> {
     text: &'a str,
+    /// Where its folded form is in `Tokens::folded`.
+    folded: std::ops::Range<usize>,
+}
+
+/// A page's words and their folded forms, all in one buffer: twenty results' pages are
+/// thousands of words, and a string each cost more than the search.
+struct Tokens<'a> {
+    list: Vec<Token<'a>>,
     folded: String,
 }
 
-fn tokens(text: &str) -> Vec<Token<'_>> {
-    let mut out = Vec::new();
+impl Tokens<'_> {
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    fn folded(&self, i: usize) -> &str {
+        &self.folded[self.list[i].folded.clone()]
+    }
+}
+
+fn tokens(text: &str) -> Tokens<'_> {
+    let mut out = Tokens {
+        list: Vec::new(),
+        folded: String::with_capacity(text.len()),
+    };
     let mut start = None;
     for (i, c) in text.char_indices() {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push(&text[s..i]);
-                start = None;
+        if is_word_char(c) {
+            if start.is_none() {
+                start = Some((i, out.folded.len()));
             }
-            _ => {}
+            push_folded(c, &mut out.folded);
+        } else if let Some((s, f)) = start.take() {
+            out.list.push(Token {
+                text: &text[s..i],
+                folded: f..out.folded.len(),
+            });
         }
     }
-    if let Some(s) = start {
-        out.push(&text[s..]);
+    if let Some((s, f)) = start {
+        out.list.push(Token {
+            text: &text[s..],
+            folded: f..out.folded.len(),
+        });
     }
-    let mut folded = String::new();
-    out.into_iter()
-        .map(|t| {
-            fold_word(t, &mut folded);
-            Token {
-                text: t,
-                folded: folded.clone(),
-            }
-        })
-        .collect()
+    out
 }
 
 /// Token ranges `[start, end)` matching each term, tagged with the term's index.
-fn matches(tokens: &[Token], terms: &[HighlightTerm]) -> Vec<(usize, usize, usize)> {
+fn matches(tokens: &Tokens, terms: &[HighlightTerm]) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     for (t, term) in terms.iter().enumerate() {
         let n = term.words.len();
@@ -81,7 +99,7 @@ fn matches(tokens: &[Token], terms: &[HighlightTerm]) -> Vec<(usize, usize, usiz
         }
         for i in 0..=tokens.len() - n {
             let hit = term.words.iter().enumerate().all(|(j, w)| {
-                let folded = &tokens[i + j].folded;
+                let folded = tokens.folded(i + j);
                 if term.prefix && j + 1 == n {
                     folded.starts_with(w.as_str())
                 } else if term.fuzzy {
@@ -139,7 +157,7 @@ pub fn page_score(text: &str, terms: &[HighlightTerm]) -> (usize, usize) {
 /// The best window of `SNIPPET_WORDS` words of `text` for these terms.
 pub fn snippet(text: &str, terms: &[HighlightTerm]) -> Snippet {
     let tokens = tokens(text);
-    if tokens.is_empty() {
+    if tokens.list.is_empty() {
         return Snippet {
             text: String::new(),
             highlights: Vec::new(),
@@ -181,6 +199,7 @@ pub fn snippet(text: &str, terms: &[HighlightTerm]) -> Snippet {
     }
     // Text between tokens keeps its punctuation; whitespace runs become one space.
     let offset = |t: &Token| t.text.as_ptr() as usize - text.as_ptr() as usize;
+    let tokens = &tokens.list;
     let mut open: Option<usize> = None;
     for i in start..end {
         let tok = &tokens[i];

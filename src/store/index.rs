@@ -6,7 +6,7 @@
 //! Why tantivy and not SQLite FTS5 (measured, see ARCHITECTURE.md): FTS5 computes bm25
 //! for every match before sorting, 150 ms per common query at 20,000 pages already.
 
-use super::tokenize::{Form, PairTokenizer, WordTokenizer};
+use super::tokenize::{Form, PairTokenizer, WordTokenizer, is_common};
 use super::{Facets, SearchFilters, SearchHit, SearchSpec, SortOrder, StoreError};
 use crate::classify::Classification;
 use crate::fields::Fields;
@@ -33,12 +33,16 @@ const FUZZY_MIN_LETTERS: usize = 4;
 const UBIQUITOUS_SHARE: f64 = 0.3;
 /// Tokenizer of the folded text: words lower-cased, every mark and `đ` folded.
 const FOLDED: &str = "sohoa_words";
-/// Tokenizer of the pairs of adjacent folded words (for phrases).
-const PAIRS: &str = "sohoa_word_pairs";
+/// Tokenizer of the pairs of adjacent common words (for phrases). Named after its list
+/// of common words: another list makes another index (rebuilt on open).
+const PAIRS: &str = "sohoa_common_pairs_256";
 /// Tokenizer of the marked text: words lower-cased, marks kept (for tone-aware ranking).
 const MARKED: &str = "sohoa_marked_words";
 /// Threads searching one query's segments at once (at most; fewer on fewer cores).
 const SEARCH_THREADS: usize = 4;
+/// Completions of a phrase's last word typed as a prefix (`"quyền sử*"`) looked at per
+/// segment; a syllable has at most a few hundred, so none is missed below OCR slips.
+const PHRASE_PREFIX_EXPANSIONS: u32 = 1_000;
 /// Memory for the index writer's buffer; a bigger one makes fewer, larger segments.
 const WRITER_MEMORY: usize = 256 << 20;
 /// A query term with marks also matches its exact marked form, scored this much extra:
@@ -57,7 +61,7 @@ enum Purpose {
 struct Fields_ {
     id: Field,
     text: Field,
-    /// Adjacent folded words, "uy ban", "ban nhan", … at the first word's position.
+    /// Adjacent common words, "uy ban", "ban nhan", … at the first word's position.
     pairs: Field,
     marked: Field,
     sector: Field,
@@ -84,6 +88,28 @@ pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
     f: Fields_,
+    /// `meta.json` as it was when the reader last loaded it.
+    meta: std::path::PathBuf,
+    loaded: std::sync::Mutex<Option<MetaStamp>>,
+}
+
+/// What tells one commit's `meta.json` from the next: tantivy replaces the file by a
+/// rename, so a new commit is a new inode (and a new time and size).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct MetaStamp {
+    inode: u64,
+    modified: std::time::SystemTime,
+    len: u64,
+}
+
+fn meta_stamp(meta: &Path) -> Option<MetaStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(meta).ok()?;
+    Some(MetaStamp {
+        inode: m.ino(),
+        modified: m.modified().ok()?,
+        len: m.len(),
+    })
 }
 
 fn index_error(e: tantivy::TantivyError) -> StoreError {
@@ -101,10 +127,13 @@ fn schema() -> (Schema, Fields_) {
     };
     let f = Fields_ {
         id: b.add_u64_field("id", INDEXED | FAST),
-        // Words need no positions: phrases are matched on `pairs`.
-        text: b.add_text_field("text", text_options(FOLDED, IndexRecordOption::WithFreqs)),
+        // Positions for phrases; phrases of common words are matched on `pairs`.
+        text: b.add_text_field(
+            "text",
+            text_options(FOLDED, IndexRecordOption::WithFreqsAndPositions),
+        ),
         pairs: b.add_text_field(
-            "pairs",
+            "common_pairs",
             text_options(PAIRS, IndexRecordOption::WithFreqsAndPositions),
         ),
         // Presence is all that preferring exact marks needs: no frequencies, no positions.
@@ -219,12 +248,22 @@ impl SearchIndex {
         index
             .set_multithread_executor(threads.min(SEARCH_THREADS))
             .map_err(index_error)?;
+        // Stamped before the reader loads: a commit in between is seen by a refresh.
+        let meta = dir.join("meta.json");
+        let loaded = std::sync::Mutex::new(meta_stamp(&meta));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(index_error)?;
-        Ok((SearchIndex { index, reader, f }, created))
+        let index = SearchIndex {
+            index,
+            reader,
+            f,
+            meta,
+            loaded,
+        };
+        Ok((index, created))
     }
 
     /// The only writer of the index, or `None` when another process holds it.
@@ -285,20 +324,32 @@ impl SearchIndex {
     pub fn commit(&self, mut writer: IndexWriter) -> Result<(), StoreError> {
         writer.commit().map_err(index_error)?;
         writer.wait_merging_threads().map_err(index_error)?;
-        self.reader.reload().map_err(index_error)?;
-        Ok(())
+        self.reload()
     }
 
     /// Commits and keeps the writer (its merges continue in the background).
     pub fn commit_keeping(&self, writer: &mut IndexWriter) -> Result<(), StoreError> {
         writer.commit().map_err(index_error)?;
-        self.reader.reload().map_err(index_error)?;
-        Ok(())
+        self.reload()
     }
 
     /// Sees what was committed since this handle opened (another process's writes).
+    /// Reloading opens every segment again (a tenth of a quick search's time), so
+    /// only when `meta.json` changed.
     pub fn refresh(&self) -> Result<(), StoreError> {
-        self.reader.reload().map_err(index_error)
+        let now = meta_stamp(&self.meta);
+        if now.is_some() && *self.loaded.lock().expect("not poisoned") == now {
+            return Ok(());
+        }
+        self.reload()
+    }
+
+    fn reload(&self) -> Result<(), StoreError> {
+        // Stamped before reading: a commit in between is seen by the next refresh.
+        let stamp = meta_stamp(&self.meta);
+        self.reader.reload().map_err(index_error)?;
+        *self.loaded.lock().expect("not poisoned") = stamp;
+        Ok(())
     }
 
     /// Changes whenever the searchable segments change (a commit seen by `refresh`).
@@ -367,21 +418,16 @@ impl SearchIndex {
             ]))
         };
         let pairs = self.f.pairs;
+        let all_common = words.iter().all(|w| is_common(w));
         let base: Box<dyn TQuery> = match (term.kind.clone(), terms.len()) {
             (TermKind::Prefix, 1) => {
                 let pattern = format!("{}.*", regex_escape(&words[0]));
                 Box::new(RegexQuery::from_pattern(&pattern, self.f.text).ok()?)
             }
-            (TermKind::Prefix, 2) => {
-                let pattern = format!("{}.*", regex_escape(&words.join(" ")));
-                Box::new(RegexQuery::from_pattern(&pattern, pairs).ok()?)
-            }
-            (TermKind::Prefix, n) => {
-                // The whole words as pairs, then the pair ending in the prefix.
-                let mut parts = phrase_pairs(pairs, &words[..n - 1]);
-                let pair = format!("{} {}", words[n - 2], words[n - 1]);
-                parts.push((n - 2, Term::from_field_text(pairs, &pair)));
-                Box::new(PhrasePrefixQuery::new_with_offset(parts))
+            (TermKind::Prefix, _) => {
+                let mut query = PhrasePrefixQuery::new(terms);
+                query.set_max_expansions(PHRASE_PREFIX_EXPANSIONS);
+                Box::new(query)
             }
             // Words of three letters or fewer stay exact: one edit away from "dat" are
             // "dan", "cat", "bat" and a hundred others.
@@ -407,12 +453,17 @@ impl SearchIndex {
                     })
                     .collect(),
             )),
-            // Two words are one pair: no positions to compare at all.
-            (_, 2) => Box::new(TermQuery::new(
+            // Common words: on every other page, each word's positions are long lists;
+            // two of them are one pair, no positions to compare at all.
+            (_, 2) if all_common => Box::new(TermQuery::new(
                 phrase_pairs(pairs, &words).remove(0).1,
                 IndexRecordOption::WithFreqs,
             )),
-            (_, _) => Box::new(PhraseQuery::new_with_offset(phrase_pairs(pairs, &words))),
+            (_, _) if all_common => {
+                Box::new(PhraseQuery::new_with_offset(phrase_pairs(pairs, &words)))
+            }
+            // A rarer word leads: positions are compared only on the pages that hold it.
+            (_, _) => Box::new(PhraseQuery::new(terms)),
         };
         if !has_marks(&term.text) || term.kind == TermKind::Prefix {
             return Some((base, Vec::new()));

@@ -52,10 +52,9 @@ pub fn record_of(conn: &Connection, id: i64) -> Result<Option<Record>, StoreErro
     if status == "failed" {
         return Ok(None);
     }
-    let pages = conn
-        .prepare_cached(
-            "SELECT number, image_sha256, text FROM pages WHERE document_id = ?1 ORDER BY number",
-        )?
+    // Sorted here: see `sqlite::PAGES_OF_DOCUMENT` on `ORDER BY` after a bound id.
+    let mut pages = conn
+        .prepare_cached("SELECT number, image_sha256, text FROM pages WHERE document_id = ?1")?
         .query_map([id], |r| {
             let text: String = r.get(2)?;
             Ok(PageHashes {
@@ -65,6 +64,7 @@ pub fn record_of(conn: &Connection, id: i64) -> Result<Option<Record>, StoreErro
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    pages.sort_by_key(|p: &PageHashes| p.number);
     Ok(Some(Record {
         record_version: RECORD_VERSION,
         document_id: id,

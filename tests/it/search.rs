@@ -93,6 +93,10 @@ fn matches_with_and_without_diacritics() {
     check(&store, "\"xã hội bảo hiểm\"", &[]);
     check(&store, "chung*", &["dat-dai.pdf", "dat-dai-2.pdf"]);
     check(&store, "\"quyền sử*\"", &["dat-dai.pdf", "dat-dai-2.pdf"]);
+    // Words joined by punctuation are a phrase, here one ending in a prefix.
+    check(&store, "hộ-gia-đ*", &["dat-dai-2.pdf"]);
+    check(&store, "hộ-gia-x*", &[]);
+    check(&store, "quyền-s*", &["dat-dai.pdf", "dat-dai-2.pdf"]);
     // "Thông báo" is "bao" to a search without marks.
     check(
         &store,
@@ -108,6 +112,50 @@ fn matches_with_and_without_diacritics() {
     check(&store, "02-BC/BCĐ", &["ban-nha.pdf"]);
     check(&store, "02-BC/BCD", &["ban-nha.pdf"]);
     check(&store, "khongco", &[]);
+}
+
+/// Phrases of common words are matched on pairs of words, the others on positions:
+/// both find the words in order and side by side, and nothing else.
+#[test]
+fn phrases_match_words_side_by_side_in_order() {
+    let (_dir, store) = archive();
+    // Every word common ("thu hồi đất", "hộ gia đình") or one not ("ghế", "hiểm").
+    for (phrase, expect) in [
+        ("\"thu hồi đất\"", &["dat-dai.pdf", "dat-dai-2.pdf"][..]),
+        ("\"hồi thu đất\"", &[]),
+        ("\"hộ gia đình\"", &["dat-dai-2.pdf"]),
+        ("\"gia hộ đình\"", &[]),
+        ("\"đất của hộ\"", &["dat-dai-2.pdf"]),
+        ("\"kiểm kê bàn ghế\"", &["ban-ghe.pdf"]),
+        ("\"kiem ke ban ghe\"", &["ban-ghe.pdf"]),
+        ("\"bàn ghế kiểm kê\"", &[]),
+        ("\"ghế ban\"", &["ban-ghe.pdf"]),
+        ("\"ghế quản\"", &[]),
+        ("\"bảo hiểm\"", &["bao-hiem.pdf"]),
+        ("\"hiểm bảo\"", &[]),
+    ] {
+        check(&store, phrase, expect);
+    }
+}
+
+/// A handle that searched once sees what another handle commits afterwards.
+#[test]
+fn a_search_sees_what_another_handle_commits() {
+    let (dir, store) = archive();
+    // Dropped: it keeps the index writer, as an ingest does until it ends.
+    drop(store);
+    let store = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    check(&store, "lâm nghiệp", &[]);
+    let mut writer = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    let run = writer.begin_run("later").unwrap();
+    let doc = NewDocument {
+        pages: vec![page(1, "Quyết định giao đất lâm nghiệp")],
+        ..NewDocument::at("lam-nghiep.pdf".into())
+    };
+    writer.put_document(run, &doc).unwrap();
+    writer.flush_index().unwrap();
+    check(&store, "lâm nghiệp", &["lam-nghiep.pdf"]);
+    check(&store, "\"giao đất lâm\"", &["lam-nghiep.pdf"]);
 }
 
 #[test]
