@@ -98,23 +98,30 @@ fn build(store: &dyn Store, doc: &StoredDocument, font: &[u8]) -> anyhow::Result
     }
     let words = store.page_words(doc.id)?;
     let format = load::detect(&source);
-    let (_, mut pages) = load::open(Arc::new(source.clone()), &Limits::default())?;
+    let source = Arc::new(source);
+    let (_, mut pages) = load::open(Arc::clone(&source), &Limits::default())?;
     let mut out = Vec::new();
     for (index, page) in doc.pages.iter().enumerate() {
-        let loaded = pages
-            .load_page(index, OcrMode::Force)
-            .with_context(|| format!("page {}", page.number))?;
-        let PageContent::Ocr(gray) = loaded.content else {
-            bail!("page {} has no image", page.number);
-        };
-        let image = match format {
+        let own_pixels = match format {
             // A JPEG's own bytes, or its colours when it has any: never re-compressed.
-            Some(Format::Jpeg) => jpeg_image(&source).unwrap_or(PageImage::Gray(gray)),
+            Some(Format::Jpeg) => jpeg_image(&source),
             Some(Format::Png | Format::Gif | Format::Bmp | Format::Webp | Format::Pnm) => {
-                color_image(&source).unwrap_or(PageImage::Gray(gray))
+                color_image(&source)
             }
             // TIFF and PDF pages: the pixels OCR read, losslessly.
-            _ => PageImage::Gray(gray),
+            _ => None,
+        };
+        let image = match own_pixels {
+            Some(image) => image,
+            None => {
+                let loaded = pages
+                    .load_page(index, OcrMode::Force)
+                    .with_context(|| format!("page {}", page.number))?;
+                let PageContent::Ocr(gray) = loaded.content else {
+                    bail!("page {} has no image", page.number);
+                };
+                PageImage::Gray(gray)
+            }
         };
         let dpi = page
             .preparation
