@@ -288,6 +288,25 @@ fn a_lost_or_stale_index_is_rebuilt_from_the_database() {
     );
 }
 
+/// An index made by an older sohoa (here: the first version's field of every word pair)
+/// is derived data: dropped and rebuilt from SQLite when the archive is opened.
+#[test]
+fn an_index_with_another_schema_is_rebuilt() {
+    let (dir, store) = archive();
+    drop(store);
+    let meta = dir.path().join("a.db.index").join("meta.json");
+    let current = std::fs::read_to_string(&meta).unwrap();
+    assert!(current.contains("\"common_pairs\""), "{current}");
+    let older = current.replace("\"common_pairs\"", "\"pairs\"");
+    std::fs::write(&meta, &older).unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+    store.flush_index().unwrap();
+    check(&store, "\"bảo hiểm xã hội\"", &["bao-hiem.pdf"]);
+    check(&store, "dat dai", &["dat-dai.pdf"]);
+    let rebuilt = std::fs::read_to_string(&meta).unwrap();
+    assert!(rebuilt.contains("\"common_pairs\""), "{rebuilt}");
+}
+
 #[test]
 fn malformed_queries_are_errors_not_crashes() {
     let (_dir, store) = archive();
