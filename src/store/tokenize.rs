@@ -83,8 +83,9 @@ impl TokenStream for WordStream<'_> {
 
 /// The syllables administrative text is mostly made of, folded: the 256 most frequent
 /// in the names and sectors of a province's catalog of administrative procedures
-/// (Lạng Sơn, 1,840 procedures) and two real official letters, numbers left out.
-/// Changing the list changes what the index holds: rename `index::PAIRS` with it.
+/// (Lạng Sơn, 1,840 procedures) and two real official letters, numbers left out;
+/// made by `scripts/common_words.py`. Changing the list changes what the index holds:
+/// rename `index::PAIRS` with it.
 const COMMON_WORDS: &str = include_str!("common_words.txt");
 
 /// Whether `word` (folded) is one of `COMMON_WORDS`.
