@@ -40,8 +40,9 @@ const PAIRS: &str = "sohoa_common_pairs_256";
 const MARKED: &str = "sohoa_marked_words";
 /// Threads searching one query's segments at once (at most; fewer on fewer cores).
 const SEARCH_THREADS: usize = 4;
-/// Completions of a phrase's last word typed as a prefix (`"quyền sử*"`) looked at per
-/// segment; a syllable has at most a few hundred, so none is missed below OCR slips.
+/// Completions tried per segment for the last word of a phrase typed as a prefix
+/// (`hộ-gia-đ*`), in alphabetical order (tantivy's default is 50); a one-letter prefix
+/// in a large archive can have more, and those past the limit are not matched.
 const PHRASE_PREFIX_EXPANSIONS: u32 = 1_000;
 /// Memory for the index writer's buffer; a bigger one makes fewer, larger segments.
 const WRITER_MEMORY: usize = 256 << 20;
