@@ -25,8 +25,8 @@ pub fn fold_full(text: &str) -> String {
         .collect()
 }
 
-/// `fold_full` for one word, without the iterator chain: snippets fold every word of
-/// the pages they look at, so this is on the search path.
+/// `fold_full` without the iterator chain, into a reused buffer: choosing each search
+/// result's best page folds whole pages, so this is on the search path.
 pub fn fold_word(word: &str, out: &mut String) {
     out.clear();
     for c in word.chars() {
