@@ -8,6 +8,7 @@ pub mod discover;
 pub mod eval;
 pub mod fields;
 pub mod fold;
+pub mod layout;
 pub mod load;
 pub mod ocr;
 pub mod pipeline;

@@ -545,6 +545,7 @@ mod tests {
             y: 200,
             w: 120,
             h: 40,
+            ..Word::default()
         };
         let image = || PageImage::Gray(GrayImage::new(1000, 800));
         let page = PdfPage::new(image(), 300.0, std::slice::from_ref(&word), None);
