@@ -169,20 +169,17 @@ def render_page(header, lines, bilevel=False):
     y = 200
     left, right = header if header else ([], [])
     # Two header blocks, as every Vietnamese administrative document has: the issuing
-    # agency on the left, the national motto on the right. Their lines share baselines,
-    # and Tesseract reads them row by row, so the ground truth joins each row.
+    # agency on the left, the national motto on the right. Their lines share baselines;
+    # they are read block by block (agency, number, then motto, place and date), so the
+    # ground truth has the left block's lines, then the right one's.
     f = font("b")
-    for i in range(max(len(left), len(right))):
-        row = []
-        if i < len(left):
-            w = draw.textlength(left[i], font=f)
-            draw.text((MARGIN_X + 380 - w / 2, y + i * LINE_GAP), left[i], font=f, fill=0)
-            row.append(left[i])
-        if i < len(right):
-            w = draw.textlength(right[i], font=f)
-            draw.text((PAGE_W - MARGIN_X - 620 - w / 2, y + i * LINE_GAP), right[i], font=f, fill=0)
-            row.append(right[i])
-        truth.append(" ".join(row))
+    for i, text in enumerate(left):
+        w = draw.textlength(text, font=f)
+        draw.text((MARGIN_X + 380 - w / 2, y + i * LINE_GAP), text, font=f, fill=0)
+    for i, text in enumerate(right):
+        w = draw.textlength(text, font=f)
+        draw.text((PAGE_W - MARGIN_X - 620 - w / 2, y + i * LINE_GAP), text, font=f, fill=0)
+    truth += list(left) + list(right)
     y += (max(len(left), len(right)) + 1) * LINE_GAP if header else 0
     for kind, text in lines:
         f = font(kind)

@@ -104,8 +104,12 @@ impl Segment {
     }
 }
 
+/// Rules and underlines read as text: `|` from table rules, `_` from the line under a
+/// header block.
 fn is_rule(word: &Word) -> bool {
-    word.text.chars().all(|c| matches!(c, '|' | '¦' | '│'))
+    word.text
+        .chars()
+        .all(|c| matches!(c, '|' | '¦' | '│' | '_'))
 }
 
 fn is_noise(word: &Word) -> bool {
@@ -509,8 +513,11 @@ fn number(pieces: Vec<Piece>) -> Vec<Word> {
                     if c > 0 {
                         block += 1;
                     }
-                    for s in column {
-                        emit(std::slice::from_ref(s), block, line, &|_| 0);
+                    // Segments side by side within a column are one line (a number
+                    // stamped in with a gap after `Số:`).
+                    let refs: Vec<&Segment> = column.iter().collect();
+                    for row in visual_rows_all(&refs) {
+                        emit(&row, block, line, &|_| 0);
                         line += 1;
                     }
                 }
@@ -806,6 +813,17 @@ mod tests {
                 "1:mmm nnn   ooo ppp   qqq rrr",
             ],
             "aaa bbb\nggg hhh\nmmm nnn\n\nccc ddd\niii jjj\nooo ppp\n\neee fff\nkkk lll\nqqq rrr",
+        );
+    }
+
+    #[test]
+    fn a_gap_within_a_header_column_does_not_break_its_line() {
+        check(
+            &[
+                "1:UBND TỈNH NGHỆ AN      CỘNG HÒA XHCN",
+                "1:Số:    1906/UBND      Độc lập",
+            ],
+            "UBND TỈNH NGHỆ AN\nSố: 1906/UBND\n\nCỘNG HÒA XHCN\nĐộc lập",
         );
     }
 

@@ -62,7 +62,7 @@ fn pdf_of(file: &str) -> PathBuf {
 
 fn pdftotext(pdf: &Path, page: usize) -> String {
     let out = Command::new("pdftotext")
-        .args(["-layout", "-f", &page.to_string(), "-l", &page.to_string()])
+        .args(["-raw", "-f", &page.to_string(), "-l", &page.to_string()])
         .arg(pdf)
         .arg("-")
         .output()
