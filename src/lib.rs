@@ -11,6 +11,7 @@ pub mod fold;
 pub mod layout;
 pub mod load;
 pub mod ocr;
+pub mod ocr_xml;
 pub mod pipeline;
 pub mod prepare;
 pub mod query;

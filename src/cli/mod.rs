@@ -213,16 +213,29 @@ pub enum Command {
         #[command(subcommand)]
         command: classify::ClassifyCommand,
     },
-    /// Write every document as one JSON line.
+    /// Write every document as one JSON line; or, as ALTO XML 4 or hOCR, one file per
+    /// page into a directory (every current document, or one with --document)
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        /// Where the ALTO or hOCR files go (created if missing): DOCID-PAGE.alto.xml or
+        /// DOCID-PAGE.hocr.html
+        #[arg(long, value_name = "DIR", required_if_eq_any = [("format", "alto"), ("format", "hocr")])]
+        dir: Option<PathBuf>,
+        /// Only this document's pages (ALTO and hOCR)
+        #[arg(long, value_name = "ID")]
+        document: Option<i64>,
     },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
+    /// One JSON line per document (every version), to stdout.
     Jsonl,
+    /// ALTO XML 4.2, one file per page.
+    Alto,
+    /// hOCR 1.2 (XHTML), one file per page.
+    Hocr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -492,7 +505,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export {
+            format: format @ (ExportFormat::Alto | ExportFormat::Hocr),
+            dir,
+            document,
+        } => {
+            let store = open_existing(&cli.db)?;
+            let dir = dir.expect("clap requires --dir for alto and hocr");
+            let written = write_layout_files(&store, format, &dir, document)?;
+            println!("sohoa: wrote {written} page files to {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
             format: ExportFormat::Jsonl,
+            ..
         } => {
             let store = open_existing(&cli.db)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -506,6 +531,54 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Writes ALTO or hOCR files, one per page, for one document or every current one.
+fn write_layout_files(
+    store: &SqliteStore,
+    format: ExportFormat,
+    dir: &Path,
+    document: Option<i64>,
+) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut written = 0;
+    let mut write_document = |doc: &crate::store::StoredDocument| -> anyhow::Result<()> {
+        let words = store.page_words(doc.id)?;
+        for page in crate::ocr_xml::document_pages(doc, &words) {
+            let (text, ext) = match format {
+                ExportFormat::Alto => (crate::ocr_xml::alto(&page), "alto.xml"),
+                _ => (crate::ocr_xml::hocr(&page), "hocr.html"),
+            };
+            let path = dir.join(format!("{}-{:04}.{ext}", doc.id, page.page));
+            std::fs::write(&path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            written += 1;
+        }
+        Ok(())
+    };
+    match document {
+        Some(id) => {
+            let doc = store
+                .document(id)?
+                .ok_or_else(|| anyhow::anyhow!("no document {id}"))?;
+            write_document(&doc)?;
+        }
+        None => {
+            let mut failed = None;
+            store.each_document(&mut |doc| {
+                if doc.current && failed.is_none() {
+                    if let Err(e) = write_document(&doc) {
+                        failed = Some(e);
+                    }
+                }
+                Ok(())
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
+    }
+    Ok(written)
 }
 
 /// Applies stored changes the index has not seen yet (after a crash, or changes made

@@ -66,6 +66,45 @@ pub async fn document(
     )
 }
 
+/// One page's layout as ALTO XML 4 (`format` "alto") or hOCR ("hocr").
+pub async fn page_layout(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Path((id, page, format)): Path<(i64, u32, String)>,
+) -> Response {
+    let (content_type, alto) = match format.as_str() {
+        "alto" => ("application/xml; charset=utf-8", true),
+        "hocr" => ("application/xhtml+xml; charset=utf-8", false),
+        _ => {
+            return (
+                StatusCode::NOT_FOUND,
+                "layout formats: alto, hocr".to_string(),
+            )
+                .into_response();
+        }
+    };
+    let written = state
+        .with_store(move |store| {
+            let (doc, _) = super::viewed_document(store, &staff, id, "api")?;
+            let words = store.page_words(id)?;
+            let pages = crate::ocr_xml::document_pages(&doc, &words);
+            let page = pages
+                .iter()
+                .find(|p| p.page == page)
+                .ok_or_else(|| HttpError::not_found(format!("document {id} has no page {page}")))?;
+            Ok(if alto {
+                crate::ocr_xml::alto(page)
+            } else {
+                crate::ocr_xml::hocr(page)
+            })
+        })
+        .await;
+    match written {
+        Ok(text) => ([(header::CONTENT_TYPE, content_type)], text).into_response(),
+        Err(e) => (e.status, e.message).into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct Correction {
     sector: String,
@@ -282,6 +321,7 @@ mod tests {
             "/api/search",
             "/api/documents/{id}",
             "/api/documents/{id}/pages/{page}/image",
+            "/api/documents/{id}/pages/{page}/{format}",
             "/api/documents/{id}/classification",
             "/api/sectors",
             "/api/audit",

@@ -343,6 +343,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(pages::page_image),
         )
         .route(
+            "/api/documents/{id}/pages/{page}/{format}",
+            get(api::page_layout),
+        )
+        .route(
             "/api/documents/{id}/classification",
             post(api::correct_classification),
         )

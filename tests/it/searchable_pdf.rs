@@ -43,11 +43,11 @@ fn archive() -> &'static (tempfile::TempDir, serde_json::Value) {
     })
 }
 
-fn db() -> PathBuf {
+pub(crate) fn db() -> PathBuf {
     archive().0.path().join("a.db")
 }
 
-fn id_of(file: &str) -> i64 {
+pub(crate) fn id_of(file: &str) -> i64 {
     count(
         &db(),
         &format!("SELECT id FROM documents WHERE path LIKE '%/{file}'"),
