@@ -86,7 +86,7 @@ fn xml(text: &str) -> String {
 }
 
 /// The blocks of a page, each a list of lines.
-fn blocks<'w>(words: &'w [Word]) -> Vec<Vec<&'w [Word]>> {
+fn blocks(words: &[Word]) -> Vec<Vec<&[Word]>> {
     let mut out: Vec<Vec<&[Word]>> = Vec::new();
     let mut last_block = None;
     for line in layout::lines(words) {

@@ -566,10 +566,11 @@ fn write_layout_files(
         None => {
             let mut failed = None;
             store.each_document(&mut |doc| {
-                if doc.current && failed.is_none() {
-                    if let Err(e) = write_document(&doc) {
-                        failed = Some(e);
-                    }
+                if doc.current
+                    && failed.is_none()
+                    && let Err(e) = write_document(&doc)
+                {
+                    failed = Some(e);
                 }
                 Ok(())
             })?;
