@@ -4,8 +4,9 @@
 //! every fourth page held out of tuning) and the samples' scanned pages.
 //!
 //! Three readers: sohoa v1 (single block, Tesseract's text), sohoa (automatic layout and
-//! its reading order, `layout`), and the command `tesseract IMG - -l vie+eng` (automatic
-//! layout, its default; `OMP_THREAD_LIMIT=1`, two processes at a time, its fastest way
+//! its reading order, `layout`), and the command `tesseract IMG - -l vie+eng --dpi 300`
+//! (automatic layout, its default; the dpi sohoa assumes too, as the samples' PNGs
+//! written here carry none; `OMP_THREAD_LIMIT=1`, two processes at a time, its fastest way
 //! on two cores). Prints CER per kind, header order, table cells and pages per minute,
 //! for all pages and for the held-out ones. Run by `scripts/bench-layout`; asserts nothing.
 
@@ -134,7 +135,7 @@ fn read(reader: Reader, page: &Page) -> String {
         Reader::Command => {
             let out = Command::new("tesseract")
                 .arg(&page.path)
-                .args(["-", "-l", "vie+eng"])
+                .args(["-", "-l", "vie+eng", "--dpi", "300"])
                 .env("OMP_THREAD_LIMIT", "1")
                 .output()
                 .expect("tesseract command (apt-get install tesseract-ocr)");

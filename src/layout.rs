@@ -41,7 +41,7 @@ pub const TABLE_MIN_COLUMNS: usize = 3;
 pub const TABLE_MIN_WIDTH_RATIO: f32 = 1.6;
 /// …or this share of its cells are numbers (parcel numbers, areas, fees, ID numbers);
 /// prose columns are words.
-pub const TABLE_MIN_NUMERIC_SHARE: f32 = 0.3;
+pub const TABLE_MIN_NUMERIC_SHARE: f32 = 0.2;
 /// A line joins the band above it only if it starts within this many line heights of
 /// it (the signer's name sits a signature's height below the title).
 pub const BAND_MAX_LEAD_HEIGHTS: f32 = 8.0;
