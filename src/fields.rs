@@ -104,6 +104,8 @@ fn document_number(text: &str) -> Option<(usize, NumberParts)> {
                 let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('.')) else {
                     continue;
                 };
+                // The dotted line a number is written in on ("Số:....4435/SGDĐT").
+                let rest = rest.trim_start_matches(['.', '…', ' ']);
                 // Map back to the original line: folding keeps one char per char except
                 // for decomposed input, so take the same number of characters.
                 let skip = folded.chars().count() - rest.chars().count();
@@ -604,6 +606,10 @@ mod tests {
 
     #[test]
     fn reads_document_numbers() {
+        check(
+            "Số:.4435 /SGDĐT-CTrTT",
+            "number=4435/SGDĐT-CTrTT; serial=4435; issuer=SGDĐT-CTrTT",
+        );
         check(
             "Số: 1234/QĐ-UBND",
             "number=1234/QĐ-UBND; serial=1234; type_code=QĐ; issuer=UBND; type=QĐ",
