@@ -275,7 +275,13 @@ fn main() {
                 std::fs::write(dir.join(file), text).unwrap();
             }
             if verbose {
-                println!("{:>28} {:>6.2}% {}", reader.name(), cer * 100.0, page.name);
+                let (right, total) = cells_right(page, text);
+                println!(
+                    "{:>28} {:>6.2}% {} cells {right}/{total}",
+                    reader.name(),
+                    cer * 100.0,
+                    page.name
+                );
             }
             for held in [false, true] {
                 if held && !page.held_out {

@@ -164,15 +164,25 @@ def table_page(rng, words, ruled):
     page.truth.append(intro)
     y = 200 + 4 * page.line_gap()
     pad = 30
-    widths = [max(d.textlength(r[c], font=page.font(bold=(i == 0))) for i, r in enumerate(rows))
-              + 2 * pad + rng.randint(20, 120) for c in range(len(head))]
-    scale = min(1.0, (PAGE_W - 2 * MARGIN) / sum(widths))
-    widths = [w * scale for w in widths]
-    x0 = MARGIN + (PAGE_W - 2 * MARGIN - sum(widths)) / 2
-    row_h = page.line_gap() + 24
+    # Cells never overlap: a wide table is set in a smaller font (as offices do), and the
+    # random slack between columns shrinks to what the page has room for.
+    avail = PAGE_W - 2 * MARGIN
+    tpt = page.pt
+    def base_widths(pt):
+        return [max(d.textlength(r[c], font=page.font(bold=(i == 0), pt=pt)) for i, r in enumerate(rows))
+                + 2 * pad for c in range(len(head))]
+    while sum(base_widths(tpt)) > avail - 40 * len(head) and tpt > 9:
+        tpt -= 1
+    base = base_widths(tpt)
+    extra = [rng.randint(20, 120) for _ in head]
+    room = max(0, avail - sum(base))
+    shrink = min(1.0, room / sum(extra))
+    widths = [b + e * shrink for b, e in zip(base, extra)]
+    x0 = MARGIN + (avail - sum(widths)) / 2
+    row_h = page.line_gap(tpt) + 24
     for r, cells in enumerate(rows):
         x = x0
-        ff = page.font(bold=(r == 0))
+        ff = page.font(bold=(r == 0), pt=tpt)
         for c, cell in enumerate(cells):
             d.text((x + pad, y + 12), cell, font=ff, fill=0)
             if ruled:

@@ -31,6 +31,12 @@ use crate::ocr::Word;
 /// half a height (measured: 99th percentile 0.55 on the layout set), the gap between
 /// table cells or header columns at least one and a half.
 pub const SPLIT_GAP_HEIGHTS: f32 = 1.0;
+/// Within a table, a narrower gap already separates cells (a short gap between a number
+/// and the next cell's text is common). Cutting a cell in two costs nothing there: both
+/// parts fall in the same column and are joined again.
+pub const TABLE_SPLIT_GAP_HEIGHTS: f32 = 0.7;
+/// A table column has a cell in at least one row in this many (else it is a speck).
+pub const TABLE_COLUMN_MIN_ROW_SHARE: usize = 3;
 /// A table has at least this many rows of cells…
 pub const TABLE_MIN_ROWS: usize = 3;
 /// …and this many columns: two-column stretches on these pages are the header and the
@@ -126,7 +132,7 @@ fn median(mut values: Vec<u32>) -> u32 {
 
 /// Tesseract's lines (words grouped by their `line` number, in the order given), each
 /// cut into segments at wide gaps and at rules.
-fn lines_of_segments(words: &[Word]) -> Vec<Vec<Segment>> {
+fn lines_of_segments(words: &[Word], split_gap_heights: f32) -> Vec<Vec<Segment>> {
     let mut lines: Vec<Vec<Segment>> = Vec::new();
     let mut start = 0;
     while start < words.len() {
@@ -152,7 +158,7 @@ fn lines_of_segments(words: &[Word]) -> Vec<Vec<Segment>> {
             }
             if let Some(prev) = current.last() {
                 let gap = word.x as f32 - (prev.x + prev.w) as f32;
-                if cut_here || gap > SPLIT_GAP_HEIGHTS * height {
+                if cut_here || gap > split_gap_heights * height {
                     segments.push(Segment::new(std::mem::take(&mut current)));
                 }
             }
@@ -170,8 +176,8 @@ fn lines_of_segments(words: &[Word]) -> Vec<Vec<Segment>> {
     lines
 }
 
-/// Rows of segments side by side: segments whose vertical centres fall within the first
-/// one's height, left to right. Segments much taller than a line (a column of digits
+/// Rows of segments side by side: segments whose vertical centres fall within the row's
+/// height so far, left to right. Segments much taller than a line (a column of digits
 /// read as one "line") take no part.
 fn visual_rows(segments: &[&Segment]) -> Vec<Vec<Segment>> {
     let typical = median(segments.iter().map(|s| s.height()).collect());
@@ -186,6 +192,9 @@ fn visual_rows(segments: &[&Segment]) -> Vec<Vec<Segment>> {
     for s in sorted {
         match rows.last_mut() {
             Some(row) if s.centre_y() >= row_span.0 && s.centre_y() <= row_span.1 => {
+                // The row's span grows with its cells: on a skewed page a row drifts
+                // down (or up) from its first cell to its last.
+                row_span = (row_span.0.min(s.y0), row_span.1.max(s.y1));
                 row.push(s.clone())
             }
             _ => {
@@ -233,6 +242,25 @@ fn is_numeric(segment: &Segment) -> bool {
 
 /// Two or more cells side by side (a row may have empty cells; the table as a whole
 /// needs [`TABLE_MIN_COLUMNS`]).
+/// A table's columns: the runs of x its cells cover, leaving out runs only a few rows
+/// have a segment in (a speck or a rule fragment between two columns would otherwise
+/// make a column of its own, and an empty cell in every row).
+fn table_columns(rows: &[Vec<Segment>]) -> Vec<(u32, u32)> {
+    let all = columns(rows);
+    let needed = (rows.len() / TABLE_COLUMN_MIN_ROW_SHARE).max(2);
+    let kept: Vec<(u32, u32)> = all
+        .iter()
+        .copied()
+        .filter(|(a, b)| {
+            rows.iter()
+                .filter(|row| row.iter().any(|s| s.x0 < *b && s.x1 > *a))
+                .count()
+                >= needed
+        })
+        .collect();
+    if kept.is_empty() { all } else { kept }
+}
+
 fn is_table_row(row: &[Segment]) -> bool {
     row.len() >= 2 && row.windows(2).all(|p| p[0].x1 < p[1].x0)
 }
@@ -240,7 +268,7 @@ fn is_table_row(row: &[Segment]) -> bool {
 /// Where the tables are on a page read with automatic layout (words as Tesseract gave
 /// them, `line` numbering its lines): regions to read again as single blocks.
 pub fn table_regions(words: &[Word]) -> Vec<Region> {
-    let lines = lines_of_segments(words);
+    let lines = lines_of_segments(words, SPLIT_GAP_HEIGHTS);
     let all: Vec<&Segment> = lines.iter().flatten().collect();
     let rows = visual_rows(&all);
     let mut regions = Vec::new();
@@ -346,7 +374,7 @@ pub fn arrange(words: Vec<Word>, tables: Vec<(Region, Vec<Word>)>) -> Vec<Word> 
             let t = (u32::MAX - w.block) as usize;
             flush(&mut flowing, &mut flowing_blocks, &mut pieces);
             if let Some(table_words) = tables[t].take() {
-                let rows = lines_of_segments(&table_words);
+                let rows = lines_of_segments(&table_words, TABLE_SPLIT_GAP_HEIGHTS);
                 pieces.push(Piece::Table(rows.into_iter().flatten().collect()));
             }
             start += 1;
@@ -357,7 +385,7 @@ pub fn arrange(words: Vec<Word>, tables: Vec<(Region, Vec<Word>)>) -> Vec<Word> 
             end += 1;
         }
         let block = w.block;
-        let segs = lines_of_segments(&kept[start..end]);
+        let segs = lines_of_segments(&kept[start..end], SPLIT_GAP_HEIGHTS);
         for line in segs {
             flowing.push(line);
             flowing_blocks.push(block);
@@ -365,7 +393,43 @@ pub fn arrange(words: Vec<Word>, tables: Vec<(Region, Vec<Word>)>) -> Vec<Word> 
         start = end;
     }
     flush(&mut flowing, &mut flowing_blocks, &mut pieces);
-    number(pieces)
+    number(lift_lines_above(pieces))
+}
+
+/// The box around a piece's segments: (x0, y0, x1, y1).
+fn piece_box(piece: &Piece) -> (u32, u32, u32, u32) {
+    let segments = match piece {
+        Piece::Line(s, _) | Piece::Band(s) | Piece::Table(s) => s,
+    };
+    (
+        segments.iter().map(|s| s.x0).min().unwrap_or(0),
+        segments.iter().map(|s| s.y0).min().unwrap_or(0),
+        segments.iter().map(|s| s.x1).max().unwrap_or(0),
+        segments.iter().map(|s| s.y1).max().unwrap_or(0),
+    )
+}
+
+/// A line Tesseract put after something that lies wholly below it in the same columns (a
+/// centred title read after the paragraph or table under it) goes before it. Columns
+/// side by side do not overlap horizontally, so they keep their order.
+fn lift_lines_above(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        let mut at = out.len();
+        if let Piece::Line(..) = piece {
+            let (x0, _, x1, bottom) = piece_box(&piece);
+            while at > 0 {
+                let (px0, ptop, px1, _) = piece_box(&out[at - 1]);
+                if bottom < ptop && x0 < px1 && px0 < x1 {
+                    at -= 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        out.insert(at, piece);
+    }
+    out
 }
 
 /// Gaps in the x-coverage of `segments`, between their leftmost and rightmost edges.
@@ -529,10 +593,11 @@ fn number(pieces: Vec<Piece>) -> Vec<Word> {
                 }
                 let refs: Vec<&Segment> = segments.iter().collect();
                 let rows = visual_rows_all(&refs);
-                let cols = columns(&rows);
+                let cols = table_columns(&rows);
                 let column_of = |s: &Segment| {
                     cols.iter()
                         .position(|(a, b)| s.x0 < *b && s.x1 > *a)
+                        .or_else(|| cols.iter().rposition(|(a, _)| *a <= s.x0))
                         .unwrap_or(0) as u32
                 };
                 for row in &rows {
@@ -555,7 +620,10 @@ fn visual_rows_all(segments: &[&Segment]) -> Vec<Vec<Segment>> {
     let mut span = (0, 0);
     for s in sorted {
         match rows.last_mut() {
-            Some(row) if s.centre_y() >= span.0 && s.centre_y() <= span.1 => row.push(s.clone()),
+            Some(row) if s.centre_y() >= span.0 && s.centre_y() <= span.1 => {
+                span = (span.0.min(s.y0), span.1.max(s.y1));
+                row.push(s.clone())
+            }
             _ => {
                 span = (s.y0, s.y1);
                 rows.push(vec![s.clone()]);
@@ -805,6 +873,19 @@ mod tests {
     }
 
     #[test]
+    fn a_speck_between_two_columns_is_no_column() {
+        check(
+            &[
+                "1:STT   Nội dung      Mức thu",
+                "1:1     Cấp giấy   ,  10.000",
+                "1:2     Cấp lại       20.000",
+                "1:3     Gia hạn       30.000",
+            ],
+            "STT\tNội dung\tMức thu\n1\tCấp giấy\t, 10.000\n2\tCấp lại\t20.000\n3\tGia hạn\t30.000",
+        );
+    }
+
+    #[test]
     fn equal_width_columns_glued_by_tesseract_are_not_a_table() {
         check(
             &[
@@ -824,6 +905,24 @@ mod tests {
                 "1:Số:    1906/UBND      Độc lập",
             ],
             "UBND TỈNH NGHỆ AN\nSố: 1906/UBND\n\nCỘNG HÒA XHCN\nĐộc lập",
+        );
+    }
+
+    #[test]
+    fn a_title_tesseract_reads_after_the_text_below_it_comes_first() {
+        // Rows 0 and 1 in the sketch, given in the order Tesseract gave them: the
+        // paragraph (row 1) first, the title above it (row 0) after.
+        let mut words = page(&["2:     DANH SÁCH", "1:Căn cứ Luật Đất đai"]);
+        words.sort_by_key(|w| w.line != 1);
+        let lines: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
+        assert_eq!(
+            lines,
+            ["Căn", "cứ", "Luật", "Đất", "đai", "DANH", "SÁCH"],
+            "set-up"
+        );
+        assert_eq!(
+            text(&arrange(words, vec![])),
+            "DANH SÁCH\n\nCăn cứ Luật Đất đai"
         );
     }
 
