@@ -873,7 +873,7 @@ mod tests {
     }
 
     #[test]
-    fn a_speck_between_two_columns_is_no_column() {
+    fn a_speck_between_two_columns_is_no_column_and_joins_the_cell_on_its_left() {
         check(
             &[
                 "1:STT   Nội dung      Mức thu",
@@ -881,7 +881,7 @@ mod tests {
                 "1:2     Cấp lại       20.000",
                 "1:3     Gia hạn       30.000",
             ],
-            "STT\tNội dung\tMức thu\n1\tCấp giấy\t, 10.000\n2\tCấp lại\t20.000\n3\tGia hạn\t30.000",
+            "STT\tNội dung\tMức thu\n1\tCấp giấy ,\t10.000\n2\tCấp lại\t20.000\n3\tGia hạn\t30.000",
         );
     }
 
