@@ -215,12 +215,39 @@ fn cells_right(page: &Page, text: &str) -> (usize, usize) {
     (right, total)
 }
 
+/// The header's number and date read as fields from the page text: (number right,
+/// date right). The truth comes from the header lines: `Số: N/...` and `..., ngày D
+/// tháng M năm Y`.
+fn fields_right(page: &Page, text: &str) -> (bool, bool) {
+    let fields = sohoa::fields::extract(text);
+    let number = page.header[2].trim_start_matches("Số: ");
+    let date_line = &page.header[5];
+    let numbers: Vec<u32> = date_line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let date = format!("{:04}-{:02}-{:02}", numbers[2], numbers[1], numbers[0]);
+    // As the labeled sets' exact match counts: case, marks, `đ` and spacing aside
+    // (Tesseract often reads the `Đ` of `QĐ` as `D`); a different digit is wrong.
+    let key = |s: &str| {
+        sohoa::fold::fold_full(s)
+            .split_whitespace()
+            .collect::<String>()
+    };
+    (
+        fields.number.as_deref().map(key) == Some(key(number)),
+        fields.date.as_deref() == Some(date.as_str()),
+    )
+}
+
 #[derive(Default)]
 struct Tally {
     pages: usize,
     cer: f64,
     header_right: usize,
     header_pages: usize,
+    number_right: usize,
+    date_right: usize,
     cells_right: usize,
     cells: usize,
 }
@@ -293,6 +320,9 @@ fn main() {
                 if !page.header.is_empty() {
                     t.header_pages += 1;
                     t.header_right += usize::from(header_in_order(page, text));
+                    let (number, date) = fields_right(page, text);
+                    t.number_right += usize::from(number);
+                    t.date_right += usize::from(date);
                 }
                 if !page.cells.is_empty() {
                     let (right, total) = cells_right(page, text);
@@ -338,6 +368,15 @@ fn main() {
                 for r in 0..readers.len() {
                     let t = &tallies[&(r, kind.clone(), held)];
                     print!(" {}/{} |", t.header_right, t.header_pages);
+                }
+                println!();
+                print!("| {kind}: fields number / date exact |");
+                for r in 0..readers.len() {
+                    let t = &tallies[&(r, kind.clone(), held)];
+                    print!(
+                        " {} / {} of {} |",
+                        t.number_right, t.date_right, t.header_pages
+                    );
                 }
                 println!();
             }
