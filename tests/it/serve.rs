@@ -290,6 +290,7 @@ fn everything_but_public_verification_needs_sign_in() {
         "/api/search?q=dat",
         &format!("/api/documents/{id}"),
         &format!("/api/documents/{id}/pages/1/image"),
+        &format!("/api/documents/{id}/pages/1/alto"),
         "/api/audit",
         "/api/me",
         "/api/sectors",
@@ -402,6 +403,38 @@ fn api_searches_reads_documents_renders_pages_and_logs_views() {
             .status,
         404
     );
+    // The page's layout as ALTO and hOCR; unknown formats and pages are not found.
+    let alto = server.get(&format!("/api/documents/{scan}/pages/1/alto"), &headers);
+    assert_eq!(alto.status, 200, "{}", alto.text());
+    assert_eq!(
+        alto.header("content-type"),
+        Some("application/xml; charset=utf-8")
+    );
+    assert!(
+        alto.text()
+            .contains("http://www.loc.gov/standards/alto/ns-v4#")
+    );
+    // This fixture's scan was stored without OCR (`--ocr skip`): a page with no words
+    // (the words themselves are checked through `export`, which writes the same).
+    assert!(
+        alto.text().contains(r#"<Page ID="p1" PHYSICAL_IMG_NR="1""#),
+        "{}",
+        alto.text()
+    );
+    let hocr = server.get(&format!("/api/documents/{scan}/pages/1/hocr"), &headers);
+    assert_eq!(hocr.status, 200);
+    assert!(
+        hocr.text().contains(r#"<div class="ocr_page" id="page_1""#),
+        "{}",
+        hocr.text()
+    );
+    for path in [
+        format!("/api/documents/{scan}/pages/1/page"),
+        format!("/api/documents/{scan}/pages/2/alto"),
+        "/api/documents/999999/pages/1/hocr".to_string(),
+    ] {
+        assert_eq!(server.get(&path, &headers).status, 404, "{path}");
+    }
     // A text-layer page has no image to show.
     assert_eq!(
         server
