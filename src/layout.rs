@@ -712,6 +712,25 @@ pub fn text(words: &[Word]) -> String {
     out
 }
 
+/// Words stored before layout analysis (every `block` and `line` 0) get lines again:
+/// they are in Tesseract's single-block order, line after line, so a word that starts
+/// left of the one before begins a new line. Words with a layout are returned as they are.
+pub fn with_lines(words: &[Word]) -> std::borrow::Cow<'_, [Word]> {
+    let unlaid = words.len() > 1 && words.iter().all(|w| w.block == 0 && w.line == 0);
+    if !unlaid {
+        return std::borrow::Cow::Borrowed(words);
+    }
+    let mut line = 0;
+    let mut out: Vec<Word> = Vec::with_capacity(words.len());
+    for w in words {
+        if out.last().is_some_and(|p: &Word| w.x < p.x) {
+            line += 1;
+        }
+        out.push(Word { line, ..w.clone() });
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The lines of a page's words (in reading order), each with its block number.
 pub fn lines(words: &[Word]) -> Vec<&[Word]> {
     let mut out = Vec::new();
@@ -924,6 +943,17 @@ mod tests {
             text(&arrange(words, vec![])),
             "DANH SÁCH\n\nCăn cứ Luật Đất đai"
         );
+    }
+
+    #[test]
+    fn words_stored_before_layout_get_their_lines_back() {
+        let mut words = page(&["1:Điều 1. Cấp", "1:giấy cho ông"]);
+        for w in &mut words {
+            (w.block, w.line) = (0, 0);
+        }
+        assert_eq!(text(&with_lines(&words)), "Điều 1. Cấp\ngiấy cho ông");
+        let laid = page(&["3:một", "3:hai"]);
+        assert_eq!(with_lines(&laid).as_ref(), laid.as_slice());
     }
 
     #[test]

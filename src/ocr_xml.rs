@@ -85,7 +85,7 @@ fn xml(text: &str) -> String {
     out
 }
 
-/// The blocks of a page, each a list of lines.
+/// The blocks of a page, each a list of lines (`words` already `layout::with_lines`).
 fn blocks(words: &[Word]) -> Vec<Vec<&[Word]>> {
     let mut out: Vec<Vec<&[Word]>> = Vec::new();
     let mut last_block = None;
@@ -156,7 +156,8 @@ pub fn alto(page: &PageLayout) -> String {
         page.width, page.height
     );
     let mut word_id = 0;
-    for (b, lines) in blocks(page.words).iter().enumerate() {
+    let words = layout::with_lines(page.words);
+    for (b, lines) in blocks(&words).iter().enumerate() {
         let all: Vec<Word> = lines.iter().flat_map(|l| l.iter().cloned()).collect();
         let _ = writeln!(
             out,
@@ -239,7 +240,8 @@ pub fn hocr(page: &PageLayout) -> String {
         p.saturating_sub(1)
     );
     let mut word_id = 0;
-    for (b, lines) in blocks(page.words).iter().enumerate() {
+    let words = layout::with_lines(page.words);
+    for (b, lines) in blocks(&words).iter().enumerate() {
         let all: Vec<Word> = lines.iter().flat_map(|l| l.iter().cloned()).collect();
         let area = bbox(layout::bounds(&all));
         let _ = writeln!(
