@@ -35,6 +35,7 @@ struct Page {
     path: PathBuf,
     truth: String,
     header: Vec<String>,
+    signer: Option<String>,
     cells: Vec<Vec<String>>,
 }
 
@@ -65,6 +66,7 @@ fn layout_pages(dir: &Path) -> Vec<Page> {
                 image: image::open(&path).unwrap().to_luma8(),
                 truth: std::fs::read_to_string(dir.join(format!("{stem}.gt.txt"))).unwrap(),
                 header: strings(&meta["header"]),
+                signer: strings(&meta["signature"]).pop(),
                 cells: meta["cells"]
                     .as_array()
                     .map(|rows| rows.iter().map(strings).collect())
@@ -106,6 +108,7 @@ fn sample_pages(out: &Path) -> Vec<Page> {
                 path,
                 truth: truth.to_owned(),
                 header: Vec::new(),
+                signer: None,
                 cells: Vec::new(),
             });
         }
@@ -218,7 +221,7 @@ fn cells_right(page: &Page, text: &str) -> (usize, usize) {
 /// The header's number and date read as fields from the page text: (number right,
 /// date right). The truth comes from the header lines: `Số: N/...` and `..., ngày D
 /// tháng M năm Y`.
-fn fields_right(page: &Page, text: &str) -> (bool, bool) {
+fn fields_right(page: &Page, text: &str) -> (bool, bool, bool) {
     let fields = sohoa::fields::extract(text);
     let number = page.header[2].trim_start_matches("Số: ");
     let date_line = &page.header[5];
@@ -237,6 +240,7 @@ fn fields_right(page: &Page, text: &str) -> (bool, bool) {
     (
         fields.number.as_deref().map(key) == Some(key(number)),
         fields.date.as_deref() == Some(date.as_str()),
+        fields.signer.as_deref().map(key) == page.signer.as_deref().map(key),
     )
 }
 
@@ -248,6 +252,7 @@ struct Tally {
     header_pages: usize,
     number_right: usize,
     date_right: usize,
+    signer_right: usize,
     cells_right: usize,
     cells: usize,
 }
@@ -320,9 +325,10 @@ fn main() {
                 if !page.header.is_empty() {
                     t.header_pages += 1;
                     t.header_right += usize::from(header_in_order(page, text));
-                    let (number, date) = fields_right(page, text);
+                    let (number, date, signer) = fields_right(page, text);
                     t.number_right += usize::from(number);
                     t.date_right += usize::from(date);
+                    t.signer_right += usize::from(signer);
                 }
                 if !page.cells.is_empty() {
                     let (right, total) = cells_right(page, text);
@@ -370,12 +376,12 @@ fn main() {
                     print!(" {}/{} |", t.header_right, t.header_pages);
                 }
                 println!();
-                print!("| {kind}: fields number / date exact |");
+                print!("| {kind}: fields number / date / signer exact |");
                 for r in 0..readers.len() {
                     let t = &tallies[&(r, kind.clone(), held)];
                     print!(
-                        " {} / {} of {} |",
-                        t.number_right, t.date_right, t.header_pages
+                        " {} / {} / {} of {} |",
+                        t.number_right, t.date_right, t.signer_right, t.header_pages
                     );
                 }
                 println!();

@@ -34,6 +34,11 @@ pub struct Fields {
     pub citizen_ids: Vec<String>,
     /// "thửa đất số 125, tờ bản đồ số 14" as ("125", "14").
     pub land_parcels: Vec<(String, String)>,
+    /// Who signed: the name at the foot of the signature block ("TM. ỦY BAN NHÂN DÂN /
+    /// CHỦ TỊCH / Nguyễn Văn Hùng"). Left out of the record when not found, so records
+    /// signed before this field existed still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 /// Reads the fields of a document from its text (all pages, in order).
@@ -70,7 +75,69 @@ pub fn extract(text: &str) -> Fields {
     fields.subject = subject(text);
     fields.citizen_ids = citizen_ids(text);
     fields.land_parcels = land_parcels(text);
+    fields.signer = signer(text);
     fields
+}
+
+/// How a signature block opens: on behalf of (`TM.`), for (`KT.`, `TL.`, `TUQ.`,
+/// `Q.`), or the signer's title itself.
+const SIGNING_FORMULAS: &[&str] = &["tm.", "kt.", "tl.", "tuq.", "q."];
+const SIGNING_TITLES: &[&str] = &[
+    "chu tich",
+    "pho chu tich",
+    "giam doc",
+    "pho giam doc",
+    "truong phong",
+    "chanh van phong",
+    "chanh thanh tra",
+    "bi thu",
+    "cuc truong",
+    "vu truong",
+    "thu truong",
+    "bo truong",
+    "hieu truong",
+    "truong ban",
+    "chi cuc truong",
+];
+/// The name comes within this many lines of the block's first line (formula, title, a
+/// line or two of seal or signature noise).
+const SIGNER_MAX_LINES_BELOW: usize = 5;
+
+/// The signer: in the last signature block (reading order puts it after `Nơi nhận`, whole),
+/// the first line below its opening that reads as a person's name.
+fn signer(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let opens = |line: &str| {
+        let folded = fold_full(line);
+        SIGNING_FORMULAS.iter().any(|f| folded.starts_with(f))
+            || SIGNING_TITLES.iter().any(|t| folded == *t)
+    };
+    let start = lines.iter().rposition(|l| opens(l))?;
+    // Back to the block's first line: "TM. ỦY BAN NHÂN DÂN" above "CHỦ TỊCH".
+    let start = (0..=start).rev().take_while(|&i| opens(lines[i])).last()?;
+    lines
+        .iter()
+        .skip(start + 1)
+        .take(SIGNER_MAX_LINES_BELOW)
+        .find(|l| is_person_name(l))
+        .map(|l| l.to_string())
+}
+
+/// Two to five words, each capitalized and not all capitals (titles are set in capitals,
+/// names in title case), without digits or punctuation.
+fn is_person_name(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (2..=5).contains(&words.len())
+        && words.iter().all(|w| {
+            let mut chars = w.chars();
+            chars.next().is_some_and(char::is_uppercase)
+                && chars.clone().all(char::is_alphabetic)
+                && (w.chars().count() == 1 || chars.any(char::is_lowercase))
+        })
 }
 
 /// A number split: (whole, serial, type code, issuer code).
@@ -585,6 +652,7 @@ mod tests {
         put("place", &f.place);
         put("agency", &f.agency);
         put("subject", &f.subject);
+        put("signer", &f.signer);
         if !f.citizen_ids.is_empty() {
             out.push(format!("ids={}", f.citizen_ids.join(",")));
         }
@@ -602,6 +670,26 @@ mod tests {
     /// `expect` lists every field that must be read, "key=value; ..."; no others may be.
     fn check(text: &str, expect: &str) {
         assert_eq!(describe(&extract(text)), expect, "fields of {text:?}");
+    }
+
+    #[test]
+    fn reads_the_signer_below_the_signature_block() {
+        let foot = "Nơi nhận:\n- Như Điều 3;\n- Lưu: VT.\n\nTM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH\n\nNguyễn Văn Hùng";
+        check(foot, "signer=Nguyễn Văn Hùng");
+        // Signature noise between title and name; a title alone opens the block too.
+        let body = "SỞ Y TẾ\nSố: 12/QĐ-SYT\nQuyết định có hiệu lực từ ngày ký.\n";
+        let head = "number=12/QĐ-SYT; serial=12; type_code=QĐ; issuer=SYT; type=QĐ; agency=SỞ Y TẾ";
+        check(
+            &format!("{body}KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC\n~ ;\nĐỗ Văn Long"),
+            &format!("{head}; signer=Đỗ Văn Long"),
+        );
+        check(
+            &format!("{body}GIÁM ĐỐC\n\nTrần Thị Lan"),
+            &format!("{head}; signer=Trần Thị Lan"),
+        );
+        // No signature block, or none with a name: nothing.
+        check("Tm. Cấp giấy phép xây dựng", "");
+        check(&format!("{body}TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH\nĐÃ KÝ"), head);
     }
 
     #[test]

@@ -288,6 +288,7 @@ pub fn document(rng: &mut Rng, index: u64, page_chars: usize) -> NewDocument {
             subject: None,
             citizen_ids: Vec::new(),
             land_parcels: Vec::new(),
+            signer: None,
         },
         classification: Classification {
             sector: sector.0.to_owned(),

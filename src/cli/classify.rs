@@ -414,7 +414,7 @@ pub fn print_analysis(out: &mut impl Write, doc: &StoredDocument) -> std::io::Re
         None => {}
     }
     if let Some(f) = &doc.fields {
-        let rows: [(&str, Option<String>); 7] = [
+        let rows: [(&str, Option<String>); 8] = [
             (
                 "type",
                 f.doc_type
@@ -439,6 +439,7 @@ pub fn print_analysis(out: &mut impl Write, doc: &StoredDocument) -> std::io::Re
             ("place", f.place.clone()),
             ("agency", f.agency.clone()),
             ("subject", f.subject.clone()),
+            ("signer", f.signer.clone()),
             (
                 "ids",
                 (!f.citizen_ids.is_empty()).then(|| f.citizen_ids.join(", ")),

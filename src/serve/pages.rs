@@ -675,6 +675,7 @@ pub async fn document(
         row("Ngày ban hành", f.date.as_deref()),
         row("Cơ quan ban hành", f.agency.as_deref()),
         row("Trích yếu", f.subject.as_deref()),
+        row("Người ký", f.signer.as_deref()),
         row("Số CCCD/CMND", (!ids.is_empty()).then_some(ids.as_str())),
         row("Tệp gốc", Some(&doc.path)),
         row("SHA-256", doc.sha256.as_deref()),

@@ -233,6 +233,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE pages ADD COLUMN preparation TEXT;
     "#,
+    // 9: who signed, read from the signature block (`Fields::signer`).
+    r#"
+    ALTER TABLE document_fields ADD COLUMN signer TEXT;
+    "#,
 ];
 
 pub struct SqliteStore {
@@ -677,8 +681,8 @@ fn write_fields(conn: &Connection, document_id: i64, f: &Fields) -> Result<(), S
     conn.prepare_cached(
         "INSERT OR REPLACE INTO document_fields (document_id, number, number_key, serial, type_code,
              issuer_code, doc_type, doc_type_name, issue_date, place, agency, agency_key, subject,
-             citizen_ids, land_parcels)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             citizen_ids, land_parcels, signer)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         document_id,
@@ -696,6 +700,7 @@ fn write_fields(conn: &Connection, document_id: i64, f: &Fields) -> Result<(), S
         f.subject,
         to_json(&f.citizen_ids)?,
         to_json(&f.land_parcels)?,
+        f.signer,
     ])?;
     conn.execute(
         "DELETE FROM citizen_ids WHERE document_id = ?1",
@@ -740,7 +745,7 @@ pub(super) fn load_fields(
     let row = conn
         .prepare_cached(
             "SELECT number, serial, type_code, issuer_code, doc_type, doc_type_name, issue_date,
-                    place, agency, subject, citizen_ids, land_parcels
+                    place, agency, subject, citizen_ids, land_parcels, signer
              FROM document_fields WHERE document_id = ?1",
         )?
         .query_row([document_id], |r| {
@@ -758,6 +763,7 @@ pub(super) fn load_fields(
                     subject: r.get(9)?,
                     citizen_ids: Vec::new(),
                     land_parcels: Vec::new(),
+                    signer: r.get(12)?,
                 },
                 r.get::<_, String>(10)?,
                 r.get::<_, String>(11)?,
