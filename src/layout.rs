@@ -90,16 +90,13 @@ struct Segment {
 
 impl Segment {
     fn new(words: Vec<Word>) -> Segment {
-        let x0 = words.iter().map(|w| w.x).min().unwrap_or(0);
-        let y0 = words.iter().map(|w| w.y).min().unwrap_or(0);
-        let x1 = words.iter().map(|w| w.x + w.w).max().unwrap_or(0);
-        let y1 = words.iter().map(|w| w.y + w.h).max().unwrap_or(0);
+        let b = bounds(&words);
         Segment {
             words,
-            x0,
-            y0,
-            x1,
-            y1,
+            x0: b.x,
+            y0: b.y,
+            x1: b.x + b.w,
+            y1: b.y + b.h,
         }
     }
     fn height(&self) -> u32 {
@@ -133,17 +130,8 @@ fn median(mut values: Vec<u32>) -> u32 {
 /// Tesseract's lines (words grouped by their `line` number, in the order given), each
 /// cut into segments at wide gaps and at rules.
 fn lines_of_segments(words: &[Word], split_gap_heights: f32) -> Vec<Vec<Segment>> {
-    let mut lines: Vec<Vec<Segment>> = Vec::new();
-    let mut start = 0;
-    while start < words.len() {
-        let mut end = start + 1;
-        while end < words.len()
-            && words[end].line == words[start].line
-            && words[end].block == words[start].block
-        {
-            end += 1;
-        }
-        let line = &words[start..end];
+    let mut out: Vec<Vec<Segment>> = Vec::new();
+    for line in lines(words) {
         let height = median(line.iter().map(|w| w.h).collect()) as f32;
         let mut segments = Vec::new();
         let mut current: Vec<Word> = Vec::new();
@@ -169,11 +157,10 @@ fn lines_of_segments(words: &[Word], split_gap_heights: f32) -> Vec<Vec<Segment>
             segments.push(Segment::new(current));
         }
         if !segments.is_empty() {
-            lines.push(segments);
+            out.push(segments);
         }
-        start = end;
     }
-    lines
+    out
 }
 
 /// Rows of segments side by side: segments whose vertical centres fall within the row's
@@ -181,32 +168,12 @@ fn lines_of_segments(words: &[Word], split_gap_heights: f32) -> Vec<Vec<Segment>
 /// read as one "line") take no part.
 fn visual_rows(segments: &[&Segment]) -> Vec<Vec<Segment>> {
     let typical = median(segments.iter().map(|s| s.height()).collect());
-    let mut sorted: Vec<&Segment> = segments
+    let lines: Vec<&Segment> = segments
         .iter()
         .copied()
         .filter(|s| s.height() <= typical.saturating_mul(2).max(1))
         .collect();
-    sorted.sort_by_key(|s| s.centre_y());
-    let mut rows: Vec<Vec<Segment>> = Vec::new();
-    let mut row_span = (0, 0);
-    for s in sorted {
-        match rows.last_mut() {
-            Some(row) if s.centre_y() >= row_span.0 && s.centre_y() <= row_span.1 => {
-                // The row's span grows with its cells: on a skewed page a row drifts
-                // down (or up) from its first cell to its last.
-                row_span = (row_span.0.min(s.y0), row_span.1.max(s.y1));
-                row.push(s.clone())
-            }
-            _ => {
-                row_span = (s.y0, s.y1);
-                rows.push(vec![s.clone()]);
-            }
-        }
-    }
-    for row in &mut rows {
-        row.sort_by_key(|s| s.x0);
-    }
-    rows
+    rows_of(&lines)
 }
 
 /// Columns of a set of rows: the runs of x covered by some segment, left to right.
@@ -337,62 +304,39 @@ enum Piece {
 /// Words of `words` inside a table region are replaced by the table's.
 pub fn arrange(words: Vec<Word>, tables: Vec<(Region, Vec<Word>)>) -> Vec<Word> {
     let mut pieces: Vec<Piece> = Vec::new();
-    let mut kept = Vec::with_capacity(words.len());
-    // Where in Tesseract's order each table goes: where its first word was.
-    let mut table_at: Vec<Option<usize>> = vec![None; tables.len()];
-    for word in words {
-        match tables.iter().position(|(r, _)| r.contains_centre_of(&word)) {
-            Some(t) => {
-                if table_at[t].is_none() {
-                    table_at[t] = Some(kept.len());
-                    // A marker word holding the table's place in the sequence.
-                    kept.push(Word {
-                        block: u32::MAX - t as u32,
-                        line: u32::MAX,
-                        ..word
-                    });
+    // Lines not yet grouped into bands, each with its Tesseract block.
+    let mut flowing: Vec<(Vec<Segment>, u32)> = Vec::new();
+    let mut placed = vec![false; tables.len()];
+    let mut rest = words.as_slice();
+    while let Some(first) = rest.first() {
+        let same_line = |w: &&Word| w.line == first.line && w.block == first.block;
+        let (line, tail) = rest.split_at(rest.iter().take_while(same_line).count());
+        rest = tail;
+        let mut outside: Vec<Word> = Vec::new();
+        let push_outside = |outside: &mut Vec<Word>, flowing: &mut Vec<(Vec<Segment>, u32)>| {
+            for segments in lines_of_segments(outside, SPLIT_GAP_HEIGHTS) {
+                flowing.push((segments, first.block));
+            }
+            outside.clear();
+        };
+        for word in line {
+            match tables.iter().position(|(r, _)| r.contains_centre_of(word)) {
+                // A table goes where Tesseract had its first word; its other words are
+                // replaced by the table's own reading.
+                Some(t) if !placed[t] => {
+                    placed[t] = true;
+                    push_outside(&mut outside, &mut flowing);
+                    pieces.extend(bands(std::mem::take(&mut flowing)));
+                    let rows = lines_of_segments(&tables[t].1, TABLE_SPLIT_GAP_HEIGHTS);
+                    pieces.push(Piece::Table(rows.into_iter().flatten().collect()));
                 }
+                Some(_) => {}
+                None => outside.push(word.clone()),
             }
-            None => kept.push(word),
         }
+        push_outside(&mut outside, &mut flowing);
     }
-    let mut tables: Vec<Option<Vec<Word>>> = tables.into_iter().map(|(_, w)| Some(w)).collect();
-    let mut flowing: Vec<Vec<Segment>> = Vec::new();
-    let mut flowing_blocks: Vec<u32> = Vec::new();
-    let mut start = 0;
-    let flush = |flowing: &mut Vec<Vec<Segment>>,
-                 flowing_blocks: &mut Vec<u32>,
-                 pieces: &mut Vec<Piece>| {
-        pieces.extend(bands(
-            std::mem::take(flowing),
-            std::mem::take(flowing_blocks),
-        ));
-    };
-    while start < kept.len() {
-        let w = &kept[start];
-        if w.line == u32::MAX {
-            let t = (u32::MAX - w.block) as usize;
-            flush(&mut flowing, &mut flowing_blocks, &mut pieces);
-            if let Some(table_words) = tables[t].take() {
-                let rows = lines_of_segments(&table_words, TABLE_SPLIT_GAP_HEIGHTS);
-                pieces.push(Piece::Table(rows.into_iter().flatten().collect()));
-            }
-            start += 1;
-            continue;
-        }
-        let mut end = start + 1;
-        while end < kept.len() && kept[end].line == w.line && kept[end].block == w.block {
-            end += 1;
-        }
-        let block = w.block;
-        let segs = lines_of_segments(&kept[start..end], SPLIT_GAP_HEIGHTS);
-        for line in segs {
-            flowing.push(line);
-            flowing_blocks.push(block);
-        }
-        start = end;
-    }
-    flush(&mut flowing, &mut flowing_blocks, &mut pieces);
+    pieces.extend(bands(flowing));
     number(lift_lines_above(pieces))
 }
 
@@ -453,7 +397,8 @@ fn gutters(segments: &[&Segment]) -> Vec<(u32, u32)> {
 /// Groups consecutive lines into bands: a band starts at a line cut into two or more
 /// segments and takes in the lines around it, as long as some vertical gutter still
 /// runs through all of them and each starts close below the one before.
-fn bands(lines: Vec<Vec<Segment>>, blocks: Vec<u32>) -> Vec<Piece> {
+fn bands(lines: Vec<(Vec<Segment>, u32)>) -> Vec<Piece> {
+    let (lines, blocks): (Vec<Vec<Segment>>, Vec<u32>) = lines.into_iter().unzip();
     let n = lines.len();
     let mut band_of: Vec<Option<usize>> = vec![None; n];
     let mut band_count = 0;
@@ -580,7 +525,7 @@ fn number(pieces: Vec<Piece>) -> Vec<Word> {
                     // Segments side by side within a column are one line (a number
                     // stamped in with a gap after `Số:`).
                     let refs: Vec<&Segment> = column.iter().collect();
-                    for row in visual_rows_all(&refs) {
+                    for row in rows_of(&refs) {
                         emit(&row, block, line, &|_| 0);
                         line += 1;
                     }
@@ -592,7 +537,7 @@ fn number(pieces: Vec<Piece>) -> Vec<Word> {
                     block += 1;
                 }
                 let refs: Vec<&Segment> = segments.iter().collect();
-                let rows = visual_rows_all(&refs);
+                let rows = rows_of(&refs);
                 let cols = table_columns(&rows);
                 let column_of = |s: &Segment| {
                     cols.iter()
@@ -612,8 +557,11 @@ fn number(pieces: Vec<Piece>) -> Vec<Word> {
     out
 }
 
-/// Like `visual_rows`, keeping every segment (a table's words must all come out).
-fn visual_rows_all(segments: &[&Segment]) -> Vec<Vec<Segment>> {
+/// Segments grouped into rows, every one kept (a table's words must all come out):
+/// a segment joins the row whose height so far holds its vertical centre. The span
+/// grows with the row's cells, since on a skewed page a row drifts down (or up) from
+/// its first cell to its last. Rows top to bottom, cells left to right.
+fn rows_of(segments: &[&Segment]) -> Vec<Vec<Segment>> {
     let mut sorted: Vec<&Segment> = segments.to_vec();
     sorted.sort_by_key(|s| s.centre_y());
     let mut rows: Vec<Vec<Segment>> = Vec::new();
@@ -733,20 +681,9 @@ pub fn with_lines(words: &[Word]) -> std::borrow::Cow<'_, [Word]> {
 
 /// The lines of a page's words (in reading order), each with its block number.
 pub fn lines(words: &[Word]) -> Vec<&[Word]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..=words.len() {
-        if i == words.len()
-            || words[i].line != words[start].line
-            || words[i].block != words[start].block
-        {
-            if i > start {
-                out.push(&words[start..i]);
-            }
-            start = i;
-        }
-    }
-    out
+    words
+        .chunk_by(|a, b| a.line == b.line && a.block == b.block)
+        .collect()
 }
 
 /// The smallest rectangle around some words.

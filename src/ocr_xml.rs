@@ -85,18 +85,13 @@ fn xml(text: &str) -> String {
     out
 }
 
-/// The blocks of a page, each a list of lines (`words` already `layout::with_lines`).
-fn blocks(words: &[Word]) -> Vec<Vec<&[Word]>> {
-    let mut out: Vec<Vec<&[Word]>> = Vec::new();
-    let mut last_block = None;
-    for line in layout::lines(words) {
-        if last_block != Some(line[0].block) {
-            out.push(Vec::new());
-            last_block = Some(line[0].block);
-        }
-        out.last_mut().expect("pushed above").push(line);
-    }
-    out
+/// The blocks of a page (`words` already `layout::with_lines`): each block's words,
+/// which lie together in reading order, and its lines.
+fn blocks(words: &[Word]) -> Vec<(&[Word], Vec<&[Word]>)> {
+    words
+        .chunk_by(|a, b| a.block == b.block)
+        .map(|block| (block, layout::lines(block)))
+        .collect()
 }
 
 fn position(r: layout::Region) -> String {
@@ -157,12 +152,11 @@ pub fn alto(page: &PageLayout) -> String {
     );
     let mut word_id = 0;
     let words = layout::with_lines(page.words);
-    for (b, lines) in blocks(&words).iter().enumerate() {
-        let all: Vec<Word> = lines.iter().flat_map(|l| l.iter().cloned()).collect();
+    for (b, (block, lines)) in blocks(&words).iter().enumerate() {
         let _ = writeln!(
             out,
             r#"<TextBlock ID="p{p}_b{b}" {}>"#,
-            position(layout::bounds(&all))
+            position(layout::bounds(block))
         );
         for (l, line) in lines.iter().enumerate() {
             let _ = writeln!(
@@ -241,9 +235,8 @@ pub fn hocr(page: &PageLayout) -> String {
     );
     let mut word_id = 0;
     let words = layout::with_lines(page.words);
-    for (b, lines) in blocks(&words).iter().enumerate() {
-        let all: Vec<Word> = lines.iter().flat_map(|l| l.iter().cloned()).collect();
-        let area = bbox(layout::bounds(&all));
+    for (b, (block, lines)) in blocks(&words).iter().enumerate() {
+        let area = bbox(layout::bounds(block));
         let _ = writeln!(
             out,
             r#"<div class="ocr_carea" id="block_{p}_{b}" title="{area}">"#
