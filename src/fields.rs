@@ -693,6 +693,23 @@ mod tests {
     }
 
     #[test]
+    fn a_record_without_a_signer_is_serialized_as_before_the_field_existed() {
+        // Records signed before `signer` existed are rebuilt from the store to verify:
+        // they must serialize to the same bytes.
+        let json = serde_json::to_string(&Fields::default()).unwrap();
+        assert!(!json.contains("signer"), "{json}");
+        let with = Fields {
+            signer: Some("Lê Văn A".into()),
+            ..Fields::default()
+        };
+        assert!(
+            serde_json::to_string(&with)
+                .unwrap()
+                .contains(r#""signer":"Lê Văn A""#)
+        );
+    }
+
+    #[test]
     fn reads_document_numbers() {
         check(
             "Số:.4435 /SGDĐT-CTrTT",

@@ -200,6 +200,21 @@ fn one_documents_pages_and_a_missing_document() {
         "{}",
         stderr(&out)
     );
+    // A directory that cannot be made: the error names it.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = sohoa(
+        &db(),
+        &[
+            "export",
+            "--format",
+            "alto",
+            "--dir",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("a-file"), "{}", stderr(&out));
     let out = sohoa(&db(), &["export", "--format", "alto"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--dir"), "{}", stderr(&out));
