@@ -13,7 +13,9 @@
 use crate::classify::{Classifier, ClassifyConfig, Taxonomy};
 use crate::discover::{self, Candidate, DiscoverError};
 use crate::fields;
-use crate::load::{self, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource};
+use crate::load::{
+    self, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource, Warning, WarningKind,
+};
 use crate::ocr::{self, OcrEngine, OcrError};
 use crate::prepare::{self, Preparation, PrepareConfig};
 use crate::store::{
@@ -99,11 +101,20 @@ pub enum IngestError {
     },
 }
 
-/// A file that failed, wholly or in part.
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.path, self.kind, self.reason)
+    }
+}
+
+/// A file that failed, wholly or in part, holds no text, or was read with a warning.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     pub path: String,
     pub reason: String,
+    /// The document's status (`failed`, `partial`, `empty`), or `repair` for a
+    /// document read in full after a repair.
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -116,6 +127,10 @@ pub struct IngestSummary {
     pub documents_ok: u64,
     pub documents_partial: u64,
     pub documents_failed: u64,
+    /// Stored, but no page holds readable text: not counted as digitized.
+    pub documents_empty: u64,
+    /// Of the documents stored ok, those read only after a repair (see `failures --warnings`).
+    pub documents_repaired: u64,
     /// Files already archived and unchanged: no work done.
     pub unchanged: u64,
     /// New versions of files whose bytes changed (the old version is kept as history).
@@ -145,6 +160,11 @@ impl IngestSummary {
     pub fn has_failures(&self) -> bool {
         self.documents_failed + self.documents_partial > 0
     }
+
+    /// Documents stored this run, whatever their status.
+    pub fn documents(&self) -> u64 {
+        self.documents_ok + self.documents_partial + self.documents_failed + self.documents_empty
+    }
 }
 
 /// Receives progress as the run goes. Called from the writer thread only.
@@ -165,7 +185,7 @@ impl Progress for SilentProgress {
     fn page_done(&mut self) {}
     fn document_done(&mut self, _: &IngestSummary) {}
     fn failure(&mut self, failure: &Failure) {
-        eprintln!("sohoa: {}: {}", failure.path, failure.reason);
+        eprintln!("sohoa: {failure}");
     }
     fn finish(&mut self) {}
 }
@@ -186,20 +206,16 @@ struct Job {
 
 enum ToWriter {
     /// A document whose pages will follow (or none, when it failed to open).
-    Begin {
-        key: u64,
-        header: Box<Header>,
-    },
+    Begin { key: u64, header: Box<Header> },
     Page {
         key: u64,
         page: Box<NewPage>,
+        warnings: Vec<Warning>,
     },
     /// A directory entry that is not a scan.
     Skipped,
     /// Archived and unchanged: nothing to do but note it was seen.
-    Unchanged {
-        path: String,
-    },
+    Unchanged { path: String },
     /// Archived bytes found at `path`: record the location. `moved` is false when the path
     /// already pointed at these bytes (only its mtime changed).
     Relocated {
@@ -208,10 +224,7 @@ enum ToWriter {
         moved: bool,
     },
     /// Same bytes as a file earlier in this run: a location of whatever that becomes.
-    Alias {
-        location: Location,
-        sha256: String,
-    },
+    Alias { location: Location, sha256: String },
 }
 
 struct Location {
@@ -421,6 +434,7 @@ fn load_all(
         let mut source = match open_caught(bytes, &config.limits) {
             Ok((format, source)) => {
                 doc.format = Some(format.name().to_owned());
+                doc.warnings = source.warnings();
                 source
             }
             Err(reason) => {
@@ -617,7 +631,15 @@ fn recognize_all(
             // Stopping: drain the queue without doing the work.
             continue;
         }
-        let Job { doc, number, page } = job;
+        let Job {
+            doc,
+            number,
+            mut page,
+        } = job;
+        let warnings = page
+            .as_mut()
+            .map(|p| std::mem::take(&mut p.warnings))
+            .unwrap_or_default();
         let page = read_page_caught(number, || to_new_page(page, number, settings));
         if halted() {
             // Stopped while this page was read: abandon it (and so its document) rather
@@ -628,6 +650,7 @@ fn recognize_all(
             .send(ToWriter::Page {
                 key: doc,
                 page: Box::new(page),
+                warnings,
             })
             .is_err()
         {
@@ -827,6 +850,8 @@ fn prepare_caught(
 struct Pending {
     header: Box<Header>,
     pages: Vec<NewPage>,
+    /// The pages' repairs and losses, as they arrive.
+    warnings: Vec<Warning>,
 }
 
 /// The writer: assembles documents and stores each in one transaction.
@@ -903,12 +928,17 @@ fn write_all(
                     key,
                     Pending {
                         pages: Vec::with_capacity(header.page_count),
+                        warnings: Vec::new(),
                         header,
                     },
                 );
                 key
             }
-            ToWriter::Page { key, page } => {
+            ToWriter::Page {
+                key,
+                page,
+                warnings,
+            } => {
                 match page.source {
                     TextSource::Ocr => summary.pages_ocr += 1,
                     TextSource::TextLayer => summary.pages_text_layer += 1,
@@ -923,6 +953,7 @@ fn write_all(
                 progress.page_done();
                 if let Some(p) = pending.get_mut(&key) {
                     p.pages.push(*page);
+                    p.warnings.extend(warnings);
                 }
                 key
             }
@@ -940,7 +971,7 @@ fn write_all(
         };
         let retry = p.header.retry;
         let mut doc = finish_document(p);
-        if doc.status != DocStatus::Failed {
+        if doc.status.is_searchable() {
             let text = document_text(doc.pages.iter().map(|p| p.text.as_str()));
             doc.analysis = Some(analyze(classifier, &text));
         }
@@ -951,6 +982,7 @@ fn write_all(
                     DocStatus::Ok => summary.documents_ok += 1,
                     DocStatus::Partial => summary.documents_partial += 1,
                     DocStatus::Failed => summary.documents_failed += 1,
+                    DocStatus::Empty => summary.documents_empty += 1,
                 }
                 if doc.supersedes.is_some() {
                     summary.updated += 1;
@@ -962,6 +994,16 @@ fn write_all(
                     let failure = Failure {
                         path: doc.path.clone(),
                         reason: reason.clone(),
+                        kind: doc.status.as_str().to_owned(),
+                    };
+                    progress.failure(&failure);
+                    summary.failures.push(failure);
+                } else if doc.status == DocStatus::Ok && !doc.warnings.is_empty() {
+                    summary.documents_repaired += 1;
+                    let failure = Failure {
+                        path: doc.path.clone(),
+                        reason: warnings_text(&doc.warnings),
+                        kind: "repair".to_owned(),
                     };
                     progress.failure(&failure);
                     summary.failures.push(failure);
@@ -1005,36 +1047,95 @@ pub fn document_text<'a>(pages: impl IntoIterator<Item = &'a str>) -> String {
     pages.into_iter().collect::<Vec<_>>().join("\n")
 }
 
-/// Orders pages and sets the document's status from its pages' errors.
+/// The warnings of a document, one sentence.
+fn warnings_text(warnings: &[Warning]) -> String {
+    warnings
+        .iter()
+        .map(Warning::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Orders pages and sets the document's status from its pages: failed when no page
+/// could be read, partial when some pages (or parts of them) were lost, empty when
+/// nothing failed but no page holds text, ok otherwise.
 fn finish_document(p: Pending) -> NewDocument {
     let mut doc = p.header.doc;
     let mut pages = p.pages;
     pages.sort_by_key(|page| page.number);
+    doc.warnings.extend(p.warnings);
+    doc.warnings.sort_by_key(|w| w.page);
+    doc.pages = pages;
+    if doc.status == DocStatus::Failed {
+        return doc;
+    }
+    let pages = &doc.pages;
     let failed: Vec<&NewPage> = pages.iter().filter(|page| page.error.is_some()).collect();
-    if doc.status != DocStatus::Failed && !failed.is_empty() {
-        let first = failed[0];
-        let detail = format!(
+    let readable = pages
+        .iter()
+        .filter(|page| !page.text.trim().is_empty())
+        .count();
+    let losses: Vec<&Warning> = doc
+        .warnings
+        .iter()
+        .filter(|w| w.kind == WarningKind::Loss)
+        .collect();
+    let page_error = |page: &NewPage| {
+        format!(
             "page {}: {}",
-            first.number,
-            first.error.as_deref().unwrap_or_default()
-        );
-        if failed.len() == pages.len() {
-            doc.status = DocStatus::Failed;
-            doc.error = Some(if pages.len() == 1 {
-                detail
-            } else {
-                format!("all {} pages failed; {detail}", pages.len())
-            });
+            page.number,
+            page.error.as_deref().unwrap_or_default()
+        )
+    };
+    let (status, error) = if !failed.is_empty() && readable == 0 {
+        let detail = page_error(failed[0]);
+        let error = if pages.len() == 1 {
+            detail
+        } else if failed.len() == pages.len() {
+            format!("all {} pages failed; {detail}", pages.len())
         } else {
-            doc.status = DocStatus::Partial;
-            doc.error = Some(format!(
-                "{} of {} pages failed; {detail}",
+            format!(
+                "{} of {} pages failed and the others hold no text; {detail}",
                 failed.len(),
                 pages.len()
-            ));
+            )
+        };
+        (DocStatus::Failed, Some(error))
+    } else if !failed.is_empty() {
+        let mut error = format!(
+            "{} of {} pages failed; {}",
+            failed.len(),
+            pages.len(),
+            page_error(failed[0])
+        );
+        if !losses.is_empty() {
+            error.push_str(&format!("; {}", losses[0]));
         }
-    }
-    doc.pages = pages;
+        (DocStatus::Partial, Some(error))
+    } else if !losses.is_empty() && readable > 0 {
+        (
+            DocStatus::Partial,
+            Some(format!("content lost: {}", losses[0])),
+        )
+    } else if readable == 0 && !losses.is_empty() {
+        (
+            DocStatus::Failed,
+            Some(format!("nothing readable: {}", losses[0])),
+        )
+    } else if readable == 0 {
+        let why = pages
+            .iter()
+            .find_map(|page| page.note.as_deref())
+            .unwrap_or("no text found");
+        (
+            DocStatus::Empty,
+            Some(format!("no page holds readable text ({why})")),
+        )
+    } else {
+        (DocStatus::Ok, None)
+    };
+    doc.status = status;
+    doc.error = error;
     doc
 }
 
@@ -1056,40 +1157,87 @@ mod tests {
         assert!(fine.error.is_none());
     }
 
+    /// A page as the writer receives it: read (`text`), blank (`""`), or failed (`!`).
+    fn page(number: u32, content: &str) -> NewPage {
+        let mut page = empty_page(number);
+        match content {
+            "!" => page.error = Some("bad".into()),
+            "" => page.note = Some(BLANK_PAGE_NOTE.into()),
+            text => page.text = text.into(),
+        }
+        page
+    }
+
+    /// Finishes a document of `pages` (in the order given) with `warnings`, and checks
+    /// its status and the start of its error.
+    fn check(pages: &[(u32, &str)], warnings: Vec<Warning>, status: DocStatus, error: &str) {
+        let doc = finish_document(Pending {
+            header: Box::new(Header {
+                doc: NewDocument::at("x.pdf".into()),
+                page_count: pages.len(),
+                retry: false,
+            }),
+            pages: pages.iter().map(|(n, c)| page(*n, c)).collect(),
+            warnings,
+        });
+        assert_eq!(doc.status, status, "{pages:?}");
+        assert!(
+            doc.error.as_deref().unwrap_or("").starts_with(error),
+            "{pages:?}: {:?}",
+            doc.error
+        );
+        assert!(doc.pages.windows(2).all(|w| w[0].number < w[1].number));
+    }
+
     #[test]
     fn document_status_follows_its_pages() {
-        let header = |pages| {
-            Box::new(Header {
-                doc: NewDocument::at("x.pdf".into()),
-                page_count: pages,
-                retry: false,
-            })
-        };
-        let failed = |n| {
-            let mut p = empty_page(n);
-            p.error = Some("bad".into());
-            p
-        };
-        let doc = finish_document(Pending {
-            header: header(2),
-            pages: vec![failed(2), empty_page(1)],
-        });
-        assert_eq!(doc.status, DocStatus::Partial);
-        assert_eq!(doc.pages[0].number, 1, "pages are put in order");
-        assert!(
-            doc.error
-                .unwrap()
-                .starts_with("1 of 2 pages failed; page 2")
+        let lost = || vec![Warning::loss(Some(2), "image cut")];
+        let repaired = || vec![Warning::repair(None, "xref rebuilt")];
+        check(&[(1, "text")], vec![], DocStatus::Ok, "");
+        check(&[(1, "text")], repaired(), DocStatus::Ok, "");
+        check(
+            &[(2, "!"), (1, "text")],
+            vec![],
+            DocStatus::Partial,
+            "1 of 2 pages failed; page 2",
         );
-        let doc = finish_document(Pending {
-            header: header(2),
-            pages: vec![failed(1), failed(2)],
-        });
-        assert_eq!(doc.status, DocStatus::Failed);
-        let doc = finish_document(Pending {
-            header: header(1),
-            pages: vec![empty_page(1)],
-        });
-        assert_eq!(doc.status, DocStatus::Ok);
+        check(
+            &[(1, "!"), (2, "!")],
+            vec![],
+            DocStatus::Failed,
+            "all 2 pages failed",
+        );
+        check(&[(1, "!")], vec![], DocStatus::Failed, "page 1: bad");
+        check(
+            &[(1, "!"), (2, "")],
+            vec![],
+            DocStatus::Failed,
+            "1 of 2 pages failed and the others",
+        );
+        check(
+            &[(1, "")],
+            vec![],
+            DocStatus::Empty,
+            "no page holds readable text (blank page",
+        );
+        check(
+            &[(1, ""), (2, "")],
+            repaired(),
+            DocStatus::Empty,
+            "no page holds",
+        );
+        check(
+            &[(1, "a"), (2, "b")],
+            lost(),
+            DocStatus::Partial,
+            "content lost: page 2: lost: image cut",
+        );
+        check(
+            &[(1, ""), (2, "")],
+            lost(),
+            DocStatus::Failed,
+            "nothing readable: page 2",
+        );
+        check(&[(1, "a"), (2, "")], vec![], DocStatus::Ok, "");
     }
 }

@@ -405,7 +405,7 @@ pub fn print_analysis(out: &mut impl Write, doc: &StoredDocument) -> std::io::Re
                 writeln!(out, "    because: {reason}")?;
             }
         }
-        None if doc.status != crate::store::DocStatus::Failed => {
+        None if doc.status.is_searchable() => {
             writeln!(
                 out,
                 "  sector:    not classified yet (run `sohoa classify run`)"

@@ -9,7 +9,9 @@ use crate::classify::DEFAULT_REVIEW_BELOW;
 use crate::load::{Limits, OcrMode};
 use crate::pipeline::{self, Failure, IngestConfig, IngestError, IngestSummary, Progress};
 use crate::search::{FilterInput, SearchRequest};
-use crate::store::{FailureRecord, RunRecord, SortOrder, SqliteStore, Store, StoredDocument};
+use crate::store::{
+    FailureFilter, FailureRecord, RunRecord, SortOrder, SqliteStore, Store, StoredDocument,
+};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -100,11 +102,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List failed files and pages with their reasons.
+    /// List failed files and pages, documents with no readable text, and content lost,
+    /// with their reasons.
     Failures {
         /// Only this run's failures.
         #[arg(long)]
         run: Option<i64>,
+        /// Also list repairs: files read in full after their structure was rebuilt.
+        #[arg(long)]
+        warnings: bool,
         #[arg(long)]
         json: bool,
     },
@@ -161,6 +167,19 @@ pub enum Command {
         /// Address to listen on (port 0 picks a free one; the address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: std::net::SocketAddr,
+        /// Reverse proxies (addresses or CIDR networks) whose Forwarded or
+        /// X-Forwarded-For header names the client; from anyone else it is ignored.
+        #[arg(long = "trusted-proxy", value_name = "CIDR", num_args = 1..)]
+        trusted_proxies: Vec<crate::serve::Cidr>,
+        /// Seconds a client has to send a request's headers.
+        #[arg(long, default_value_t = crate::serve::ConnectionConfig::default().header_read_timeout.as_secs())]
+        header_timeout: u64,
+        /// Connections open at once, in all.
+        #[arg(long, default_value_t = crate::serve::ConnectionConfig::default().max_connections)]
+        max_connections: usize,
+        /// Connections open at once from one address (trusted proxies excepted).
+        #[arg(long, default_value_t = crate::serve::ConnectionConfig::default().max_connections_per_address)]
+        max_connections_per_address: usize,
     },
     /// Staff accounts of the web service.
     Users {
@@ -374,9 +393,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             print_runs(&store.runs(limit)?, json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Failures { run, json } => {
+        Command::Failures {
+            run,
+            warnings,
+            json,
+        } => {
             let store = open_existing(&cli.db)?;
-            print_failures(&store.failures(run)?, json)?;
+            print_failures(&store.failures(&FailureFilter { run, warnings })?, json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Search {
@@ -439,11 +462,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             &auth::keys_dir(&cli.db, cli.keys.as_deref()),
             command,
         ),
-        Command::Serve { addr } => serve::serve_command(
+        Command::Serve {
+            addr,
+            trusted_proxies,
+            header_timeout,
+            max_connections,
+            max_connections_per_address,
+        } => serve::serve_command(
             &cli.db,
             &auth::keys_dir(&cli.db, cli.keys.as_deref()),
             cli.taxonomy.as_deref(),
             addr,
+            crate::serve::ConnectionConfig {
+                trusted_proxies,
+                header_read_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                max_connections: max_connections.max(1),
+                max_connections_per_address: max_connections_per_address.max(1),
+            },
         ),
         Command::Users { command } => serve::users_command(&cli.db, command),
         Command::Tokens { command } => serve::tokens_command(&cli.db, command),
@@ -757,8 +792,8 @@ fn print_runs(runs: &[RunRecord], json: bool) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:>5}  {:<24}  {:<11}  {:>8}  {:>6}  {:>9}  arguments",
-        "run", "started", "status", "stored", "failed", "unchanged"
+        "{:>5}  {:<24}  {:<11}  {:>8}  {:>6}  {:>5}  {:>9}  arguments",
+        "run", "started", "status", "stored", "failed", "empty", "unchanged"
     )?;
     for r in runs {
         let unchanged = r
@@ -769,12 +804,13 @@ fn print_runs(runs: &[RunRecord], json: bool) -> anyhow::Result<()> {
             .map_or("-".to_owned(), |n| n.to_string());
         writeln!(
             out,
-            "{:>5}  {:<24}  {:<11}  {:>8}  {:>6}  {:>9}  {}",
+            "{:>5}  {:<24}  {:<11}  {:>8}  {:>6}  {:>5}  {:>9}  {}",
             r.id,
             r.started_at,
             r.status.as_str(),
             r.documents_stored,
             r.documents_failed,
+            r.documents_empty,
             unchanged,
             r.arguments
         )?;
@@ -797,15 +833,15 @@ fn print_failures(failures: &[FailureRecord], json: bool) -> anyhow::Result<()> 
         let run = f.run_id.map_or(String::new(), |r| format!("run {r}, "));
         writeln!(
             out,
-            "{}{page}: {} ({run}document {})",
-            f.path, f.reason, f.document_id
+            "{}{page}: {}: {} ({run}document {})",
+            f.path, f.kind, f.reason, f.document_id
         )?;
     }
     Ok(())
 }
 
 fn print_summary(db: &Path, s: &IngestSummary) {
-    let documents = s.documents_ok + s.documents_partial + s.documents_failed;
+    let documents = s.documents();
     println!(
         "Run {} {}: {documents} new documents, {} pages ({} OCR, {} text layer, {} empty, {} failed) in {:.1} s: {:.1} pages/min",
         s.run_id,
@@ -819,10 +855,12 @@ fn print_summary(db: &Path, s: &IngestSummary) {
         s.pages_per_minute
     );
     println!(
-        "  ok {}, partial {}, failed {}; unchanged {}, updated {}, relocated {}, retried {}",
+        "  ok {}, partial {}, failed {}, empty {}; repaired {}; unchanged {}, updated {}, relocated {}, retried {}",
         s.documents_ok,
         s.documents_partial,
         s.documents_failed,
+        s.documents_empty,
+        s.documents_repaired,
         s.unchanged,
         s.updated,
         s.relocated,
@@ -842,7 +880,7 @@ fn print_summary(db: &Path, s: &IngestSummary) {
         println!("  mean OCR confidence {c:.1}%");
     }
     for f in &s.failures {
-        println!("  failed: {}: {}", f.path, f.reason);
+        println!("  {f}");
     }
     println!("  database: {}", db.display());
 }
@@ -852,6 +890,7 @@ struct BarProgress {
     bar: ProgressBar,
     pages: u64,
     failed: u64,
+    empty: u64,
     started: std::time::Instant,
 }
 
@@ -868,6 +907,7 @@ impl BarProgress {
             bar,
             pages: 0,
             failed: 0,
+            empty: 0,
             started: std::time::Instant::now(),
         }
     }
@@ -879,11 +919,13 @@ impl BarProgress {
         } else {
             0.0
         };
-        let failed = if self.failed > 0 {
-            format!(", {} failed", self.failed)
-        } else {
-            String::new()
-        };
+        let mut failed = String::new();
+        if self.failed > 0 {
+            failed.push_str(&format!(", {} failed", self.failed));
+        }
+        if self.empty > 0 {
+            failed.push_str(&format!(", {} without text", self.empty));
+        }
         self.bar
             .set_message(format!("{} pages, {rate:.1} pages/min{failed}", self.pages));
     }
@@ -902,11 +944,11 @@ impl Progress for BarProgress {
     fn document_done(&mut self, summary: &IngestSummary) {
         self.bar.inc(1);
         self.failed = summary.documents_failed + summary.documents_partial;
+        self.empty = summary.documents_empty;
         self.update_message();
     }
     fn failure(&mut self, failure: &Failure) {
-        self.bar
-            .suspend(|| eprintln!("sohoa: {}: {}", failure.path, failure.reason));
+        self.bar.suspend(|| eprintln!("sohoa: {failure}"));
     }
     fn finish(&mut self) {
         self.bar.finish_and_clear();
@@ -1063,6 +1105,9 @@ fn print_document(out: &mut impl Write, doc: &StoredDocument) -> std::io::Result
     writeln!(out, "  status:    {}", doc.status.as_str())?;
     if let Some(e) = &doc.error {
         writeln!(out, "  error:     {e}")?;
+    }
+    for warning in &doc.warnings {
+        writeln!(out, "  warning:   {warning}")?;
     }
     writeln!(out, "  format:    {}", doc.format.as_deref().unwrap_or("-"))?;
     writeln!(out, "  sha256:    {}", doc.sha256.as_deref().unwrap_or("-"))?;

@@ -22,6 +22,8 @@ pub enum UsersCommand {
     Remove { name: String },
     /// Set a new password (signs the user out everywhere).
     Passwd { name: String },
+    /// Lift the sign-in lock that repeated wrong passwords put on an account.
+    Unlock { name: String },
     /// List accounts.
     List {
         #[arg(long)]
@@ -135,6 +137,13 @@ pub(crate) fn users_command(db: &Path, command: UsersCommand) -> anyhow::Result<
             store.set_password(&name, &auth::hash_password(&password)?)?;
             println!("password of {name} changed; their sessions were ended");
         }
+        UsersCommand::Unlock { name } => {
+            if store.unlock_sign_in(&name)? {
+                println!("{name} may sign in again");
+            } else {
+                println!("{name} was not locked");
+            }
+        }
         UsersCommand::List { json } => {
             let users = store.users()?;
             if json {
@@ -201,6 +210,7 @@ pub(crate) fn serve_command(
     keys: &Path,
     taxonomy: Option<&Path>,
     addr: std::net::SocketAddr,
+    connections: crate::serve::ConnectionConfig,
 ) -> anyhow::Result<ExitCode> {
     let _ = open_existing(db)?;
     let taxonomy = super::classify::load_taxonomy(taxonomy)?;
@@ -209,6 +219,7 @@ pub(crate) fn serve_command(
         db: db.to_path_buf(),
         keys: keys.to_path_buf(),
         taxonomy,
+        connections,
     })
     .with_context(|| format!("sohoa serve {}", db.display()))?;
     Ok(ExitCode::SUCCESS)

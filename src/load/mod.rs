@@ -12,6 +12,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use pdf::PdfSource;
+pub use pdf_image::jpeg_is_cut;
 pub use raster::{ImageSource, TiffSource};
 
 /// Limits on what one file may make us allocate. Scans are big, but hostile or broken
@@ -196,6 +197,59 @@ pub struct LoadedPage {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub dpi: Option<f32>,
+    /// What was repaired or lost while reading this page.
+    pub warnings: Vec<Warning>,
+}
+
+/// Something a reader of the archive must know about how a file was read: a repair
+/// (read in full after fixing its structure) or a loss (part of it could not be read;
+/// what could is stored). Losses make the document partial, never ok.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Warning {
+    /// The page concerned (1-based), or none for the whole file.
+    pub page: Option<u32>,
+    pub kind: WarningKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WarningKind {
+    /// The file's structure was broken and rebuilt; nothing is known to be lost.
+    Repair,
+    /// Part of the content is missing or unreadable.
+    Loss,
+}
+
+impl Warning {
+    pub fn repair(page: Option<u32>, message: impl Into<String>) -> Warning {
+        Warning {
+            page,
+            kind: WarningKind::Repair,
+            message: message.into(),
+        }
+    }
+
+    pub fn loss(page: Option<u32>, message: impl Into<String>) -> Warning {
+        Warning {
+            page,
+            kind: WarningKind::Loss,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            WarningKind::Repair => "repaired",
+            WarningKind::Loss => "lost",
+        };
+        match self.page {
+            Some(page) => write!(f, "page {page}: {kind}: {}", self.message),
+            None => write!(f, "{kind}: {}", self.message),
+        }
+    }
 }
 
 /// A document's pages, loaded one at a time so a 500-page file never sits decoded in memory.
@@ -204,11 +258,23 @@ pub trait PageSource: Send {
     /// Loads page `index` (0-based). Sources that decode sequentially (TIFF) expect
     /// indices in increasing order.
     fn load_page(&mut self, index: usize, mode: OcrMode) -> Result<LoadedPage, LoadError>;
+    /// What was repaired or found missing in the file as a whole, known once it is open.
+    fn warnings(&self) -> Vec<Warning> {
+        Vec::new()
+    }
 }
 
 /// Fewer letters than this in a text layer is a stray page number or scanner stamp,
 /// not a text layer worth trusting over OCR.
 pub const MIN_TEXT_LAYER_CHARS: usize = 20;
+
+/// A page's raster as an image decoder left it, with what it could not decode.
+pub(crate) struct Rendered {
+    pub image: GrayImage,
+    pub dpi: Option<f32>,
+    /// Parts of the image that were missing or undecodable (filled in white or gray).
+    pub losses: Vec<String>,
+}
 
 /// Chooses between a page's text layer and OCR of its image.
 ///
@@ -222,7 +288,7 @@ pub(crate) fn decide(
     text: &str,
     text_visible: bool,
     has_image: bool,
-    render: impl FnOnce() -> Result<(GrayImage, Option<f32>), LoadError>,
+    render: impl FnOnce() -> Result<Rendered, LoadError>,
 ) -> Result<LoadedPage, LoadError> {
     let letters = text.chars().filter(|c| c.is_alphanumeric()).count();
     let use_text = match mode {
@@ -238,6 +304,7 @@ pub(crate) fn decide(
         width: None,
         height: None,
         dpi: None,
+        warnings: Vec::new(),
     };
     if use_text {
         return Ok(text_page(PageContent::Text(text.to_owned())));
@@ -247,7 +314,7 @@ pub(crate) fn decide(
             reason: "page has neither an image nor text".into(),
         }));
     }
-    let (image, dpi) = render()?;
+    let Rendered { image, dpi, losses } = render()?;
     let (width, height) = (Some(image.width()), Some(image.height()));
     let content = if mode == OcrMode::Skip {
         PageContent::Empty {
@@ -262,6 +329,10 @@ pub(crate) fn decide(
         width,
         height,
         dpi,
+        warnings: losses
+            .into_iter()
+            .map(|loss| Warning::loss(Some(number), loss))
+            .collect(),
     })
 }
 

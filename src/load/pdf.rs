@@ -5,7 +5,7 @@
 //! text is visible (born-digital) or invisible (render mode 3: an earlier OCR layer).
 
 use super::pdf_image::decode_image;
-use super::{Limits, LoadError, LoadedPage, OcrMode, PageSource, decide};
+use super::{Limits, LoadError, LoadedPage, OcrMode, PageSource, Rendered, Warning, decide};
 use image::GrayImage;
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Object, ObjectId};
@@ -18,19 +18,37 @@ pub struct PdfSource {
     doc: Document,
     pages: Vec<ObjectId>,
     limits: Limits,
+    /// Repairs and losses of the file as a whole (xref rebuilt, pages missing, cut off).
+    warnings: Vec<Warning>,
 }
+
+/// How far from the end a PDF's `%%EOF` may sit: writers append a newline or a few
+/// bytes of padding, and scanners sometimes a block of zeros.
+const EOF_MARKER_WINDOW: usize = 1024;
+
+const CUT_SHORT: &str = "the file ends without its end marker (%%EOF): it was cut short";
 
 impl PdfSource {
     pub fn open(bytes: &[u8], limits: &Limits) -> Result<PdfSource, LoadError> {
         // lopdf opens files encrypted with an empty user password on its own (common in
         // scanner output); a real password leaves the document encrypted.
+        let tail = &bytes[bytes.len().saturating_sub(EOF_MARKER_WINDOW)..];
+        let cut_short = !tail.windows(5).any(|w| w == b"%%EOF");
+        let unreadable = |e: lopdf::Error| {
+            let mut reason = e.to_string();
+            if cut_short {
+                reason.push_str(&format!("; {CUT_SHORT}"));
+            }
+            LoadError::BadPdf(reason)
+        };
         let doc = match Document::load_mem(bytes) {
             Ok(doc) if !doc.get_pages().is_empty() => doc,
             Err(lopdf::Error::Decryption(e)) => {
                 return Err(LoadError::Encrypted(format!("needs a password ({e})")));
             }
-            // A broken cross-reference table, or one that points at the wrong objects
-            // (no pages found): rebuild it by scanning the file, as PDF readers do.
+            // A cross-reference table that points at the wrong objects (no pages found):
+            // rebuild it by scanning the file, as PDF readers do. lopdf rebuilds on its own
+            // when the table cannot be read at all.
             first => {
                 let options = lopdf::LoadOptions {
                     force_reconstruct: true,
@@ -40,11 +58,26 @@ impl PdfSource {
                     Ok(doc) => doc,
                     Err(_) => match first {
                         Ok(doc) => doc,
-                        Err(e) => return Err(LoadError::BadPdf(e.to_string())),
+                        Err(e) => return Err(unreadable(e)),
                     },
                 }
             }
         };
+        let mut warnings = Vec::new();
+        match doc.xref_recovery {
+            Some(lopdf::xref::XrefRecovery::OffsetCorrected) => warnings.push(Warning::repair(
+                None,
+                "a cross-reference offset was wrong; the table was found nearby",
+            )),
+            Some(_) => warnings.push(Warning::repair(
+                None,
+                "the cross-reference table was broken; rebuilt by scanning the file",
+            )),
+            None => {}
+        }
+        if cut_short {
+            warnings.push(Warning::loss(None, CUT_SHORT));
+        }
         if doc.is_encrypted() {
             return Err(LoadError::Encrypted("protected by a user password".into()));
         }
@@ -59,12 +92,32 @@ impl PdfSource {
                 limits.max_pages
             )));
         }
+        if let Some(declared) = declared_page_count(&doc)
+            && declared > pages.len()
+        {
+            warnings.push(Warning::loss(
+                None,
+                format!(
+                    "the page tree declares {declared} pages but only {} could be found",
+                    pages.len()
+                ),
+            ));
+        }
         Ok(PdfSource {
             doc,
             pages,
             limits: limits.clone(),
+            warnings,
         })
     }
+}
+
+/// The page count the root of the page tree declares (`/Count`), if readable.
+fn declared_page_count(doc: &Document) -> Option<usize> {
+    let pages = doc.catalog().ok()?.get(b"Pages").ok()?;
+    let (_, pages) = doc.dereference(pages).ok()?;
+    let count = pages.as_dict().ok()?.get(b"Count").ok()?.as_i64().ok()?;
+    usize::try_from(count).ok()
 }
 
 impl PageSource for PdfSource {
@@ -72,10 +125,20 @@ impl PageSource for PdfSource {
         self.pages.len()
     }
 
+    fn warnings(&self) -> Vec<Warning> {
+        self.warnings.clone()
+    }
+
     fn load_page(&mut self, index: usize, mode: OcrMode) -> Result<LoadedPage, LoadError> {
         let page_id = self.pages[index];
         let number = index as u32 + 1;
-        let scan = scan_page(&self.doc, page_id)?;
+        if self.doc.get_dictionary(page_id).is_err() {
+            return Err(LoadError::BadPdf(format!(
+                "page object {} {} is missing",
+                page_id.0, page_id.1
+            )));
+        }
+        let scan = scan_page(&self.doc, page_id, &self.limits)?;
         let text = if scan.glyph_bytes() > 0 {
             self.doc
                 .extract_text(&[number])
@@ -92,7 +155,21 @@ impl PageSource for PdfSource {
         let doc = &self.doc;
         let limits = &self.limits;
         let render = || compose_page(doc, &scan.images, rotate, limits);
-        decide(number, mode, &text, visible, has_image, render)
+        // A page whose content is gone and that shows nothing else has lost everything:
+        // that is a failure of the page, not an empty page.
+        if !scan.damage.is_empty() && !has_image && text.trim().is_empty() {
+            return Err(LoadError::BadPdf(format!(
+                "page content lost: {}",
+                scan.damage.join("; ")
+            )));
+        }
+        let mut page = decide(number, mode, &text, visible, has_image, render)?;
+        page.warnings.extend(
+            scan.damage
+                .into_iter()
+                .map(|d| Warning::loss(Some(number), d)),
+        );
+        Ok(page)
     }
 }
 
@@ -143,6 +220,8 @@ struct Placement {
 #[derive(Default)]
 struct PageScan {
     images: Vec<Placement>,
+    /// Content the page refers to that is missing or unreadable (a cut or damaged file).
+    damage: Vec<String>,
     /// Bytes of shown strings (a proxy for glyphs) in visible and invisible text.
     visible_glyph_bytes: usize,
     invisible_glyph_bytes: usize,
@@ -165,10 +244,10 @@ fn shown_bytes(operands: &[Object]) -> usize {
         .sum()
 }
 
-fn scan_page(doc: &Document, page_id: ObjectId) -> Result<PageScan, LoadError> {
+fn scan_page(doc: &Document, page_id: ObjectId, limits: &Limits) -> Result<PageScan, LoadError> {
     let resources = page_resources(doc, page_id);
-    let content = doc.get_page_content(page_id);
     let mut scan = PageScan::default();
+    let content = page_content(doc, page_id, limits, &mut scan.damage)?;
     let mut visited = HashSet::new();
     walk(
         doc,
@@ -180,6 +259,54 @@ fn scan_page(doc: &Document, page_id: ObjectId) -> Result<PageScan, LoadError> {
         &mut scan,
     );
     Ok(scan)
+}
+
+/// The page's content streams, decoded and joined; what is missing or cannot be decoded
+/// is named in `damage` (lopdf's own reader skips it silently).
+fn page_content(
+    doc: &Document,
+    page_id: ObjectId,
+    limits: &Limits,
+    damage: &mut Vec<String>,
+) -> Result<Vec<u8>, LoadError> {
+    let mut content = Vec::new();
+    for id in doc.get_page_contents(page_id) {
+        let stream = match doc.get_object(id) {
+            Ok(Object::Stream(stream)) => stream,
+            Ok(_) => {
+                damage.push(format!("content object {} {} is not a stream", id.0, id.1));
+                continue;
+            }
+            Err(_) => {
+                damage.push(format!("content stream {} {} is missing", id.0, id.1));
+                continue;
+            }
+        };
+        let budget = usize::try_from(limits.max_decoded_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(content.len());
+        match stream.decompressed_content_with_limit(budget) {
+            Ok(data) => content.extend_from_slice(&data),
+            Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+                ..
+            })) => {
+                return Err(LoadError::TooLarge(format!(
+                    "page content inflates beyond {} bytes",
+                    limits.max_decoded_bytes
+                )));
+            }
+            // Not compressed at all (no /Filter) reads as its raw bytes.
+            Err(_) if stream.filters().map_or(true, |f| f.is_empty()) => {
+                content.extend_from_slice(&stream.content)
+            }
+            Err(e) => damage.push(format!(
+                "content stream {} {} cannot be decoded ({e})",
+                id.0, id.1
+            )),
+        }
+        content.push(b'\n');
+    }
+    Ok(content)
 }
 
 fn page_resources(doc: &Document, page_id: ObjectId) -> Option<Dictionary> {
@@ -225,7 +352,10 @@ fn walk(
     // A damaged content stream still yields the operations before the damage.
     let ops = match Content::decode(content) {
         Ok(c) => c.operations,
-        Err(_) => return,
+        Err(e) => {
+            scan.damage.push(format!("content stream is damaged ({e})"));
+            return;
+        }
     };
     let mut state = GraphicsState {
         ctm,
@@ -264,6 +394,7 @@ fn walk(
                 let Some(name) = op.operands.first().and_then(|o| o.as_name().ok()) else {
                     continue;
                 };
+                let label = String::from_utf8_lossy(name);
                 let Some(id) = resources
                     .and_then(|r| r.get(b"XObject").ok())
                     .and_then(|x| doc.dereference(x).ok())
@@ -271,9 +402,16 @@ fn walk(
                     .and_then(|x| x.get(name).ok())
                     .and_then(|o| o.as_reference().ok())
                 else {
+                    scan.damage.push(format!(
+                        "painted object /{label} is not in the page's resources"
+                    ));
                     continue;
                 };
                 let Ok(Object::Stream(stream)) = doc.get_object(id) else {
+                    scan.damage.push(format!(
+                        "painted object /{label} ({} {}) is missing",
+                        id.0, id.1
+                    ));
                     continue;
                 };
                 match stream.dict.get(b"Subtype").and_then(Object::as_name) {
@@ -328,7 +466,8 @@ fn compose_page(
     placements: &[Placement],
     rotate: i64,
     limits: &Limits,
-) -> Result<(GrayImage, Option<f32>), LoadError> {
+) -> Result<Rendered, LoadError> {
+    let mut losses = Vec::new();
     let mut decoded = Vec::with_capacity(placements.len());
     for p in placements {
         let Ok(Object::Stream(stream)) = doc.get_object(p.id) else {
@@ -337,7 +476,7 @@ fn compose_page(
                 p.id.0, p.id.1
             )));
         };
-        let image = decode_image(doc, stream, p.resources.as_ref(), limits)?;
+        let image = decode_image(doc, stream, p.resources.as_ref(), limits, &mut losses)?;
         decoded.push((image, p.ctm));
     }
     let (image, dpi) = if decoded.len() == 1 && is_upright(&decoded[0].1) {
@@ -357,7 +496,7 @@ fn compose_page(
         270 => image::imageops::rotate270(&image),
         _ => image,
     };
-    Ok((image, dpi))
+    Ok(Rendered { image, dpi, losses })
 }
 
 fn is_upright(ctm: &[f32; 6]) -> bool {

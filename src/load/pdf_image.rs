@@ -9,12 +9,15 @@ use image::GrayImage;
 use lopdf::{Dictionary, Document, Object, Stream};
 use std::io::Read;
 
-/// Decodes one image XObject. `resources` resolves named colour spaces.
+/// Decodes one image XObject. `resources` resolves named colour spaces. Damage that
+/// still leaves part of the image (data cut short) is decoded as far as it goes and
+/// described in `losses`.
 pub fn decode_image(
     doc: &Document,
     stream: &Stream,
     resources: Option<&Dictionary>,
     limits: &Limits,
+    losses: &mut Vec<String>,
 ) -> Result<GrayImage, LoadError> {
     let dict = &stream.dict;
     let width = int(doc, dict, b"Width").ok_or_else(|| bad("image has no /Width"))?;
@@ -65,12 +68,12 @@ pub fn decode_image(
             b"ASCII85Decode" | b"A85" => data = ascii85(&data)?,
             b"RunLengthDecode" | b"RL" => data = run_length(&data, limits)?,
             b"DCTDecode" | b"DCT" if last => {
-                return jpeg(&data, width, height, decode.as_deref(), limits);
+                return jpeg(&data, width, height, decode.as_deref(), limits, losses);
             }
             b"CCITTFaxDecode" | b"CCF" if last => {
-                let samples = ccitt(&data, params.as_ref(), doc, width, height)?;
+                let samples = ccitt(&data, params.as_ref(), doc, width, height, losses)?;
                 // One 0/1 sample per pixel, packed like any 1-bit image below.
-                return to_gray(
+                let (image, loss) = to_gray(
                     &samples,
                     width,
                     height,
@@ -78,7 +81,9 @@ pub fn decode_image(
                     &ColorSpace::Gray,
                     decode.as_deref(),
                     true,
-                );
+                )?;
+                losses.extend(loss);
+                return Ok(image);
             }
             b"JBIG2Decode" => return Err(bad("JBIG2 images are not supported yet")),
             b"JPXDecode" => return Err(bad("JPEG 2000 (JPXDecode) images are not supported yet")),
@@ -91,7 +96,9 @@ pub fn decode_image(
             }
         }
     }
-    to_gray(&data, width, height, bits, &space, decode.as_deref(), false)
+    let (image, loss) = to_gray(&data, width, height, bits, &space, decode.as_deref(), false)?;
+    losses.extend(loss);
+    Ok(image)
 }
 
 fn bad(reason: impl Into<String>) -> LoadError {
@@ -360,12 +367,23 @@ fn run_length(data: &[u8], limits: &Limits) -> Result<Vec<u8>, LoadError> {
     Ok(out)
 }
 
+/// A JPEG without its end-of-image marker was cut off mid-scan: decoders fill the rest
+/// with gray, silently. Trailing padding (zeros, line ends) after the marker is allowed.
+pub fn jpeg_is_cut(data: &[u8]) -> bool {
+    let end = data
+        .iter()
+        .rposition(|&b| !matches!(b, 0 | b'\r' | b'\n' | b' '))
+        .map_or(0, |i| i + 1);
+    !data[..end].ends_with(&[0xFF, 0xD9])
+}
+
 fn jpeg(
     data: &[u8],
     width: u32,
     height: u32,
     decode: Option<&[f32]>,
     limits: &Limits,
+    losses: &mut Vec<String>,
 ) -> Result<GrayImage, LoadError> {
     let mut reader =
         image::ImageReader::with_format(std::io::Cursor::new(data), image::ImageFormat::Jpeg);
@@ -373,6 +391,11 @@ fn jpeg(
     let img = reader
         .decode()
         .map_err(|e| bad(format!("DCTDecode failed: {e}")))?;
+    if jpeg_is_cut(data) {
+        losses.push(
+            "the JPEG image is cut off before its end: the rest of the page is missing".into(),
+        );
+    }
     // When the dictionary's /Width and /Height disagree with the JPEG header, the header
     // wins: it describes the pixels actually there.
     let _ = (width, height);
@@ -391,6 +414,7 @@ fn ccitt(
     doc: &Document,
     width: u32,
     height: u32,
+    losses: &mut Vec<String>,
 ) -> Result<Vec<u8>, LoadError> {
     let get = |key: &[u8]| params.and_then(|p| deref(doc, p.get(key).ok()));
     let k = match get(b"K") {
@@ -432,6 +456,12 @@ fn ccitt(
         return Err(bad("CCITTFaxDecode failed: no line could be decoded"));
     }
     // Missing trailing lines are white (encoders omit them); pad with the white sample.
+    // Stopping on bad data, though, is damage.
+    if ok.is_none() && rows < height {
+        losses.push(format!(
+            "the fax-coded image breaks off after line {rows} of {height}: the rest is missing"
+        ));
+    }
     let white = u8::from(!black_is_1);
     samples.resize(width as usize * height as usize, white);
     Ok(samples)
@@ -582,7 +612,7 @@ fn to_gray(
     space: &ColorSpace,
     decode: Option<&[f32]>,
     one_sample_per_byte: bool,
-) -> Result<GrayImage, LoadError> {
+) -> Result<(GrayImage, Option<String>), LoadError> {
     let comps = space.components();
     let (w, h) = (width as usize, height as usize);
     let row_bytes = if one_sample_per_byte {
@@ -591,6 +621,7 @@ fn to_gray(
         (w * comps * bits as usize).div_ceil(8)
     };
     let needed = row_bytes * h;
+    let mut loss = None;
     if data.len() < needed {
         // Short data is common in damaged scans: decode what is there, pad the rest white.
         if data.len() < row_bytes {
@@ -601,6 +632,11 @@ fn to_gray(
                 height
             )));
         }
+        let rows = data.len() / row_bytes;
+        loss = Some(format!(
+            "the image data ends after row {rows} of {h} ({}% of the image): the rest is blank",
+            rows * 100 / h
+        ));
     }
     let max = ((1u32 << bits) - 1) as f32;
     // Default /Decode is [0 1] per component, [0 2^bits-1] for Indexed.
@@ -663,5 +699,5 @@ fn to_gray(
             );
         }
     }
-    Ok(out)
+    Ok((out, loss))
 }

@@ -1,6 +1,6 @@
 //! Raster files: single images through `image`, multi-page TIFF through `tiff`.
 
-use super::{Format, Limits, LoadError, LoadedPage, OcrMode, PageContent, PageSource};
+use super::{Format, Limits, LoadError, LoadedPage, OcrMode, PageContent, PageSource, Warning};
 use image::GrayImage;
 use std::io::Cursor;
 use std::sync::Arc;
@@ -68,7 +68,14 @@ impl PageSource for ImageSource {
             Format::Jpeg => jpeg_dpi(&self.bytes),
             _ => None,
         };
-        Ok(raster_page(1, image, dpi, mode))
+        let mut page = raster_page(1, image, dpi, mode);
+        if self.format == Format::Jpeg && super::jpeg_is_cut(&self.bytes) {
+            page.warnings.push(Warning::loss(
+                Some(1),
+                "the JPEG file is cut off before its end: the rest of the page is missing",
+            ));
+        }
+        Ok(page)
     }
 }
 
@@ -86,6 +93,7 @@ fn raster_page(number: u32, image: GrayImage, dpi: Option<f32>, mode: OcrMode) -
         width,
         height,
         dpi,
+        warnings: Vec::new(),
     }
 }
 
@@ -193,6 +201,7 @@ impl PageSource for TiffSource {
                 width: Some(width),
                 height: Some(height),
                 dpi,
+                warnings: Vec::new(),
             }
         } else {
             let color = self.decoder.colortype().map_err(bad)?;

@@ -26,7 +26,8 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ed25519_dalek::VerifyingKey;
-use limits::RateLimiter;
+pub use limits::{Cidr, ConnectionConfig};
+use limits::{ConnectionLimits, RateLimiter};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -73,6 +74,7 @@ pub struct ServeConfig {
     /// The archive's signing keys: corrections are signed; verification trusts them.
     pub keys: PathBuf,
     pub taxonomy: Taxonomy,
+    pub connections: ConnectionConfig,
 }
 
 /// What every handler shares.
@@ -87,6 +89,8 @@ pub struct AppState {
     pages: Mutex<pages::PageCache>,
     sign_in_limit: RateLimiter,
     public_limit: RateLimiter,
+    /// Proxies whose forwarding headers name the client (`limits::client_address`).
+    trusted_proxies: Vec<Cidr>,
 }
 
 /// A failure as the client sees it: a status and a message that names the problem.
@@ -151,6 +155,7 @@ impl AppState {
             pages: Mutex::new(pages::PageCache::default()),
             sign_in_limit: RateLimiter::new(limits::SIGN_IN_PER_MINUTE, limits::SIGN_IN_BURST),
             public_limit: RateLimiter::new(limits::PUBLIC_PER_MINUTE, limits::PUBLIC_BURST),
+            trusted_proxies: config.connections.trusted_proxies,
         })
     }
 
@@ -398,6 +403,7 @@ pub(crate) fn secure(response: &mut Response) {
 /// picks a free one), so scripts and tests can find it.
 pub fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let addr = config.addr;
+    let connections = ConnectionLimits::new(config.connections.clone());
     let state = Arc::new(AppState::new(config)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -410,12 +416,71 @@ pub fn serve(config: ServeConfig) -> Result<(), ServeError> {
         println!("sohoa: serving {} on http://{bound}/", state.db().display());
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        accept_all(listener, router(state), connections).await;
         Ok(())
     })
+}
+
+/// Accepts connections until Ctrl-C or SIGTERM, each under the connection caps and the
+/// header-read timeout, then lets requests in flight finish (up to `REQUEST_TIMEOUT`).
+async fn accept_all(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    connections: Arc<ConnectionLimits>,
+) {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut open = tokio::task::JoinSet::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors or a connection reset before accept: go on.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        while open.try_join_next().is_some() {}
+        // Over a cap: close at once, before reading a byte.
+        let Some(permit) = connections.admit(peer.ip()) else {
+            drop(stream);
+            continue;
+        };
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        let header_timeout = connections.config().header_read_timeout;
+        open.spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    tower::ServiceExt::oneshot(app.clone(), request.map(axum::body::Body::new))
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(REQUEST_TIMEOUT, connection).await;
+                }
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    while open.join_next().await.is_some() {}
 }
 
 async fn shutdown_signal() {

@@ -5,7 +5,7 @@ use super::html::{Viewer, error_page, esc, layout, url};
 use super::{AppState, HttpError, auth, check_csrf};
 use crate::search::{FilterInput, Hit, SearchRequest, SearchResponse};
 use crate::store::accounts::{Role, User};
-use crate::store::{Accounts, SortOrder, SqliteStore, Store};
+use crate::store::{Accounts, SignInPolicy, SortOrder, SqliteStore, Store};
 use axum::Extension;
 use axum::extract::{Form, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -166,7 +166,7 @@ pub async fn login(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let ip = super::limits::client_ip(&request);
+    let ip = super::limits::client_ip(&state, &request);
     if !state.sign_in_limit.allow(ip) {
         return super::limits::too_many();
     }
@@ -190,6 +190,14 @@ pub async fn login(
     let password = form.password;
     let result = state
         .with_store(move |store| {
+            let now = auth::now_unix();
+            let address = ip.to_string();
+            // A locked account is refused before its password is checked: no answer
+            // to learn from while the lock lasts.
+            if let Some(until) = store.sign_in_locked(&name, &address, now)? {
+                store.audit(&name, "sign-in-locked", None, &format!("from {ip}"))?;
+                return Ok(SignIn::Locked(until - now));
+            }
             let user = store.user(&name)?;
             let stored = user
                 .as_ref()
@@ -197,22 +205,28 @@ pub async fn login(
             let matches = auth::password_matches(&password, stored);
             let Some(user) = user.filter(|_| matches) else {
                 store.audit(&name, "sign-in-failed", None, &format!("from {ip}"))?;
-                return Ok(None);
+                return Ok(
+                    match store.sign_in_failed(&name, &SignInPolicy::default(), now)? {
+                        Some(until) => SignIn::Locked(until - now),
+                        None => SignIn::Refused,
+                    },
+                );
             };
+            store.sign_in_succeeded(&name, &address, now)?;
             let token = auth::new_token()?;
             let csrf = auth::new_token()?;
             store.create_session(
                 &auth::token_hash(&token),
                 user.id,
                 &csrf,
-                auth::now_unix() + auth::SESSION_SECONDS,
+                now + auth::SESSION_SECONDS,
             )?;
             store.audit(&user.name, "sign-in", None, &format!("from {ip}"))?;
-            Ok(Some(token))
+            Ok(SignIn::Session(token))
         })
         .await;
     match result {
-        Ok(Some(token)) => {
+        Ok(SignIn::Session(token)) => {
             let mut response = Redirect::to(&next).into_response();
             let headers = response.headers_mut();
             for cookie in [
@@ -225,13 +239,39 @@ pub async fn login(
             }
             response
         }
-        Ok(None) => login_page(
+        Ok(SignIn::Refused) => login_page(
             &next,
             Some("Sai tên đăng nhập hoặc mật khẩu."),
             StatusCode::UNAUTHORIZED,
         ),
+        Ok(SignIn::Locked(seconds)) => {
+            let minutes = (seconds.max(1) + 59) / 60;
+            let mut response = login_page(
+                &next,
+                Some(&format!(
+                    "Tài khoản tạm khóa đăng nhập vì nhập sai mật khẩu nhiều lần. \
+                     Thử lại sau {minutes} phút, hoặc nhờ quản trị viên mở khóa \
+                     (sohoa users unlock)."
+                )),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            if let Ok(v) = seconds.max(1).to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
         Err(e) => error_page(e.status, &e.message, None),
     }
+}
+
+/// How a sign-in attempt ended.
+enum SignIn {
+    /// Signed in: the session token for the cookie.
+    Session(String),
+    /// Wrong name or password.
+    Refused,
+    /// The account is locked for this many more seconds.
+    Locked(i64),
 }
 
 impl From<std::io::Error> for HttpError {
@@ -748,6 +788,7 @@ pub async fn document(
         })
         .collect();
     let text = page.map_or("", |p| p.text.as_str());
+    let condition = condition_panel(&doc);
     let title = match (&f.doc_type_name, &f.number) {
         (Some(t), Some(n)) => format!("{t} số {n}"),
         _ => format!("Văn bản {}", doc.id),
@@ -759,7 +800,7 @@ pub async fn document(
             r#"<h1>{title_html}</h1>
 <div class="doc"><section class="panel pageimg"><div class="pages">Trang: {pages}</div>
 <img src="/documents/{id}/pages/{page_number}/image" alt="Ảnh trang {page_number}"></section>
-<div><section class="panel"><h2>Nội dung trang {page_number}</h2><div class="pagetext">{text}</div></section>
+<div>{condition}<section class="panel"><h2>Nội dung trang {page_number}</h2><div class="pagetext">{text}</div></section>
 <section class="panel"><h2>Thông tin văn bản</h2><table class="fields">{fields}</table></section>
 <section class="panel" id="classification"><h2>Phân loại</h2>{saved}{classification}</section>
 <section class="panel"><h2>Mã xác thực</h2><p class="code">{code}</p><p class="meta">Công dân và cơ quan khác kiểm tra bản sao tại <a href="/verify">trang xác thực</a>.</p></section></div></div>"#,
@@ -773,6 +814,44 @@ pub async fn document(
                 ""
             },
         ),
+    )
+}
+
+/// What went wrong reading the file, for staff: nothing for a document read in full.
+fn condition_panel(doc: &crate::store::StoredDocument) -> String {
+    use crate::store::DocStatus;
+    if doc.status == DocStatus::Ok && doc.warnings.is_empty() {
+        return String::new();
+    }
+    let label = match doc.status {
+        DocStatus::Ok => "Đọc đầy đủ sau khi sửa cấu trúc tệp",
+        DocStatus::Partial => "Thiếu một phần: có trang hoặc phần trang không đọc được",
+        DocStatus::Failed => "Không đọc được tệp",
+        DocStatus::Empty => "Không có trang nào có chữ đọc được",
+    };
+    let class = if doc.status == DocStatus::Ok {
+        "status-intact"
+    } else {
+        "status-bad"
+    };
+    let mut items: Vec<String> = Vec::new();
+    if let Some(e) = &doc.error {
+        items.push(e.clone());
+    }
+    items.extend(doc.warnings.iter().map(|w| w.to_string()));
+    items.extend(
+        doc.pages
+            .iter()
+            .filter_map(|p| p.error.as_ref().map(|e| format!("page {}: {e}", p.number))),
+    );
+    items.dedup();
+    let list: String = items
+        .iter()
+        .map(|i| format!("<li>{}</li>", esc(i)))
+        .collect();
+    format!(
+        r#"<section class="panel" id="condition"><h2>Tình trạng tệp</h2><p class="{class}" data-status="{status}">{label}</p><ul>{list}</ul></section>"#,
+        status = doc.status.as_str(),
     )
 }
 

@@ -110,6 +110,137 @@ pub trait Accounts {
     ) -> Result<(), StoreError>;
     /// Newest first.
     fn audit_log(&self, limit: usize, offset: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Until when (Unix seconds) sign-in to `name` is refused to `address`: a lock set
+    /// by repeated failures, which addresses `name` signed in from before are spared.
+    fn sign_in_locked(
+        &self,
+        name: &str,
+        address: &str,
+        now_unix: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Counts a failed sign-in to `name` (existing or not); returns the lock it set.
+    fn sign_in_failed(
+        &mut self,
+        name: &str,
+        policy: &SignInPolicy,
+        now_unix: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Clears `name`'s failures and remembers `address` as one it signs in from.
+    fn sign_in_succeeded(
+        &mut self,
+        name: &str,
+        address: &str,
+        now_unix: i64,
+    ) -> Result<(), StoreError>;
+    /// Lifts a lock (an admin's decision); false when there was none.
+    fn unlock_sign_in(&mut self, name: &str) -> Result<bool, StoreError>;
+}
+
+/// When repeated wrong passwords lock an account.
+#[derive(Debug, Clone)]
+pub struct SignInPolicy {
+    /// Consecutive failures allowed before the first lock.
+    pub free_failures: u32,
+    /// The first lock; each further failure doubles it, up to `max_lock_seconds`.
+    pub first_lock_seconds: i64,
+    pub max_lock_seconds: i64,
+}
+
+impl Default for SignInPolicy {
+    fn default() -> Self {
+        // Five typos are forgiven; a guesser then gets one try per lock, the locks
+        // growing to an hour: about 24 guesses a day per account, from all addresses.
+        SignInPolicy {
+            free_failures: 5,
+            first_lock_seconds: 60,
+            max_lock_seconds: 3600,
+        }
+    }
+}
+
+/// Schema of the sign-in guard (migration 11 of `sqlite`). Keyed by the name typed, so
+/// a name that does not exist locks like one that does, and reveals nothing.
+pub(super) const SIGN_IN_GUARD_SCHEMA: &str = r#"
+    CREATE TABLE sign_in_guard (
+        name TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sign_in_addresses (
+        name TEXT NOT NULL,
+        address TEXT NOT NULL,
+        last_unix INTEGER NOT NULL,
+        PRIMARY KEY (name, address)
+    );
+"#;
+
+pub(super) fn sign_in_locked(
+    conn: &Connection,
+    name: &str,
+    address: &str,
+    now_unix: i64,
+) -> Result<Option<i64>, StoreError> {
+    let until: Option<i64> = conn
+        .prepare_cached(
+            "SELECT locked_until FROM sign_in_guard g WHERE name = ?1 AND locked_until > ?2
+               AND NOT EXISTS (SELECT 1 FROM sign_in_addresses a
+                               WHERE a.name = g.name AND a.address = ?3)",
+        )?
+        .query_row(params![name, now_unix, address], |r| r.get(0))
+        .optional()?;
+    Ok(until)
+}
+
+pub(super) fn sign_in_failed(
+    conn: &Connection,
+    name: &str,
+    policy: &SignInPolicy,
+    now_unix: i64,
+) -> Result<Option<i64>, StoreError> {
+    let failures: i64 = conn
+        .prepare_cached(
+            "INSERT INTO sign_in_guard (name, failures) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET failures = failures + 1
+             RETURNING failures",
+        )?
+        .query_row([name], |r| r.get(0))?;
+    let over = failures - policy.free_failures as i64;
+    if over <= 0 {
+        return Ok(None);
+    }
+    let lock = policy
+        .first_lock_seconds
+        .saturating_mul(1i64 << (over - 1).min(30))
+        .min(policy.max_lock_seconds);
+    let until = now_unix + lock;
+    conn.execute(
+        "UPDATE sign_in_guard SET locked_until = ?2 WHERE name = ?1",
+        params![name, until],
+    )?;
+    Ok(Some(until))
+}
+
+pub(super) fn sign_in_succeeded(
+    conn: &Connection,
+    name: &str,
+    address: &str,
+    now_unix: i64,
+) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM sign_in_guard WHERE name = ?1", [name])?;
+    conn.execute(
+        "INSERT INTO sign_in_addresses (name, address, last_unix) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name, address) DO UPDATE SET last_unix = excluded.last_unix",
+        params![name, address, now_unix],
+    )?;
+    Ok(())
+}
+
+pub(super) fn unlock_sign_in(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn.execute(
+        "DELETE FROM sign_in_guard WHERE name = ?1 AND locked_until > 0",
+        [name],
+    )? > 0)
 }
 
 /// Schema of the accounts tables (migration 7 of `sqlite`).

@@ -14,14 +14,14 @@ use crate::authenticity::merkle::Hash;
 use crate::authenticity::{Record, Signer, TreeHead};
 use crate::classify::{Classification, Training};
 use crate::fields::Fields;
-use crate::load::TextSource;
+use crate::load::{TextSource, Warning};
 use crate::ocr::Word;
 use crate::prepare::Preparation;
 use crate::query::Query;
 use serde::Serialize;
 use thiserror::Error;
 
-pub use accounts::Accounts;
+pub use accounts::{Accounts, SignInPolicy};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Error)]
@@ -88,6 +88,10 @@ pub enum DocStatus {
     Partial,
     /// Nothing could be read; the error says why.
     Failed,
+    /// Nothing failed, yet no page holds readable text (blank pages, pages without
+    /// content, OCR skipped): stored and verifiable, but not counted as digitized and
+    /// not in search.
+    Empty,
 }
 
 impl DocStatus {
@@ -96,7 +100,13 @@ impl DocStatus {
             DocStatus::Ok => "ok",
             DocStatus::Partial => "partial",
             DocStatus::Failed => "failed",
+            DocStatus::Empty => "empty",
         }
+    }
+
+    /// Whether the document has text to search (and so a place in the index).
+    pub fn is_searchable(self) -> bool {
+        matches!(self, DocStatus::Ok | DocStatus::Partial)
     }
 
     fn parse(s: &str) -> Result<DocStatus, StoreError> {
@@ -104,6 +114,7 @@ impl DocStatus {
             "ok" => Ok(DocStatus::Ok),
             "partial" => Ok(DocStatus::Partial),
             "failed" => Ok(DocStatus::Failed),
+            "empty" => Ok(DocStatus::Empty),
             other => Err(StoreError::Corrupt(format!(
                 "unknown document status {other:?}"
             ))),
@@ -122,6 +133,8 @@ pub struct NewDocument {
     pub file_mtime: Option<i64>,
     pub status: DocStatus,
     pub error: Option<String>,
+    /// Repairs made and content lost while reading, the file's and its pages'.
+    pub warnings: Vec<Warning>,
     pub pages: Vec<NewPage>,
     /// The document this one is a new version of (the file at `path` changed).
     pub supersedes: Option<i64>,
@@ -149,6 +162,7 @@ impl NewDocument {
             file_mtime: None,
             status: DocStatus::Ok,
             error: None,
+            warnings: Vec::new(),
             pages: Vec::new(),
             supersedes: None,
             replaces: None,
@@ -222,6 +236,8 @@ pub struct StoredDocument {
     pub page_count: u32,
     pub status: DocStatus,
     pub error: Option<String>,
+    /// Repairs made and content lost while reading.
+    pub warnings: Vec<Warning>,
     pub ingested_at: String,
     /// Absent for documents stored before classification existed, until
     /// `sohoa classify run`.
@@ -378,7 +394,9 @@ pub struct RunRecord {
     pub status: RunStatus,
     /// Documents stored by this run (counted from the archive, so known even after a crash).
     pub documents_stored: u64,
+    /// Of which: failed or partial (something lost), and empty (no readable text).
     pub documents_failed: u64,
+    pub documents_empty: u64,
     /// The run's full report (the `ingest --json` summary), when it finished.
     pub report: Option<serde_json::Value>,
 }
@@ -389,10 +407,22 @@ pub struct FailureRecord {
     pub run_id: Option<i64>,
     pub document_id: i64,
     pub path: String,
-    /// Set when only this page failed.
+    /// Set when the problem is one page's.
     pub page: Option<u32>,
     pub reason: String,
     pub at: String,
+    /// `failed` or `empty` (the whole document), `page` (a failed page of a partial
+    /// document), `loss` (part of a page or of the file could not be read) or `repair`.
+    pub kind: String,
+}
+
+/// Which problems `failures` lists.
+#[derive(Debug, Clone, Default)]
+pub struct FailureFilter {
+    /// Only this run's documents.
+    pub run: Option<i64>,
+    /// Repairs too (a file read in full after its structure was rebuilt).
+    pub warnings: bool,
 }
 
 /// What the archive knows about a path.
@@ -504,7 +534,7 @@ pub trait Store: Send {
     /// The most recent runs, newest first.
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError>;
     /// Failed files and pages of current documents, for one run or all.
-    fn failures(&self, run: Option<i64>) -> Result<Vec<FailureRecord>, StoreError>;
+    fn failures(&self, filter: &FailureFilter) -> Result<Vec<FailureRecord>, StoreError>;
     /// Paths of current documents that failed (wholly or partly), for `--retry-failed`.
     fn failed_paths(&self) -> Result<Vec<String>, StoreError>;
 

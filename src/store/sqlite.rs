@@ -4,9 +4,9 @@
 use super::index::{IndexRecord, SearchIndex};
 use super::log;
 use super::{
-    Analysis, Correction, DocStatus, FailureRecord, HitDocument, KnownContent, KnownLocation,
-    NewDocument, RunRecord, RunStatus, SearchHit, SearchResults, SearchSpec, Store, StoreError,
-    Stored, StoredDocument, StoredPage, VersionRef,
+    Analysis, Correction, DocStatus, FailureFilter, FailureRecord, HitDocument, KnownContent,
+    KnownLocation, NewDocument, RunRecord, RunStatus, SearchHit, SearchResults, SearchSpec, Store,
+    StoreError, Stored, StoredDocument, StoredPage, VersionRef,
 };
 use super::{LogEntry, RecordableDocument, SigningKeyRecord};
 use crate::authenticity::merkle::Hash;
@@ -237,6 +237,39 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE document_fields ADD COLUMN signer TEXT;
     "#,
+    // 10: an honest status for documents with no readable page ('empty'), and the repairs
+    // and losses met while reading (JSON array of `load::Warning`). A CHECK constraint
+    // cannot be altered: the table is rebuilt (foreign keys are off during migrations).
+    r#"
+    CREATE TABLE documents_v10 (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER REFERENCES runs(id),
+        path TEXT NOT NULL,
+        sha256 TEXT,
+        size INTEGER,
+        format TEXT,
+        file_mtime INTEGER,
+        page_count INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'failed', 'empty')),
+        error TEXT,
+        ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        record_id INTEGER REFERENCES documents(id),
+        version INTEGER NOT NULL DEFAULT 1,
+        current INTEGER NOT NULL DEFAULT 1,
+        warnings TEXT NOT NULL DEFAULT '[]'
+    );
+    INSERT INTO documents_v10 (id, run_id, path, sha256, size, format, file_mtime, page_count,
+                               status, error, ingested_at, record_id, version, current)
+        SELECT id, run_id, path, sha256, size, format, file_mtime, page_count,
+               status, error, ingested_at, record_id, version, current FROM documents;
+    DROP TABLE documents;
+    ALTER TABLE documents_v10 RENAME TO documents;
+    CREATE INDEX documents_sha256 ON documents(sha256);
+    CREATE INDEX documents_path ON documents(path);
+    CREATE INDEX documents_record ON documents(record_id);
+    "#,
+    // 11: sign-in back-off per account (`accounts::SignInPolicy`).
+    super::accounts::SIGN_IN_GUARD_SCHEMA,
 ];
 
 pub struct SqliteStore {
@@ -285,7 +318,7 @@ const INDEX_ROW: &str = "SELECT d.id,
     FROM documents d
     LEFT JOIN document_fields f ON f.document_id = d.id
     LEFT JOIN classifications c ON c.document_id = d.id
-    WHERE d.current = 1 AND d.status != 'failed'";
+    WHERE d.current = 1 AND d.status IN ('ok', 'partial')";
 
 fn index_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, IndexParts)> {
     let has_fields: bool = r.get(2)?;
@@ -395,25 +428,25 @@ impl SqliteStore {
             return Ok(());
         }
         // Table rebuilds need foreign keys off, and the pragma is ignored inside a
-        // transaction; each migration checks the keys itself before committing.
+        // transaction. All pending migrations run in one transaction: an upgrade happens
+        // whole or not at all, and a new archive's journal holds each page once.
         self.conn.execute_batch("PRAGMA foreign_keys = OFF")?;
         let result = (|| {
-            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-                let tx = self.conn.transaction()?;
+            let tx = self.conn.transaction()?;
+            for sql in MIGRATIONS.iter().skip(version as usize) {
                 tx.execute_batch(sql)?;
-                let violations: i64 =
-                    tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                        r.get(0)
-                    })?;
-                if violations > 0 {
-                    return Err(StoreError::Corrupt(format!(
-                        "migration {} left {violations} broken references",
-                        i + 1
-                    )));
-                }
-                tx.pragma_update(None, "user_version", i as i64 + 1)?;
-                tx.commit()?;
             }
+            let violations: i64 =
+                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if violations > 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "upgrading from schema {version} to {known} left {violations} broken references"
+                )));
+            }
+            tx.pragma_update(None, "user_version", known)?;
+            tx.commit()?;
             Ok(())
         })();
         self.conn.execute_batch("PRAGMA foreign_keys = ON")?;
@@ -585,7 +618,7 @@ impl SqliteStore {
             .conn
             .query_row(
                 "SELECT id, path, sha256, size, format, page_count, status, error, ingested_at,
-                        record_id, version, current
+                        record_id, version, current, warnings
                  FROM documents WHERE id = ?1",
                 [id],
                 |r| {
@@ -605,6 +638,7 @@ impl SqliteStore {
                             r.get::<_, Option<i64>>(9)?,
                             r.get::<_, u32>(10)?,
                             r.get::<_, bool>(11)?,
+                            r.get::<_, String>(12)?,
                         ),
                     ))
                 },
@@ -612,7 +646,7 @@ impl SqliteStore {
             .optional()?;
         let Some((
             (id, path, sha256, size, format, page_count),
-            (status, error, ingested_at, record_id, version, current),
+            (status, error, ingested_at, record_id, version, current, warnings),
         )) = row
         else {
             return Ok(None);
@@ -656,6 +690,7 @@ impl SqliteStore {
             page_count,
             status: DocStatus::parse(&status)?,
             error,
+            warnings: from_json(&warnings, "document warnings")?,
             ingested_at,
             fields: load_fields(&self.conn, id)?,
             classification: load_classification(&self.conn, id)?,
@@ -902,8 +937,8 @@ fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Store
     }
     tx.execute(
             "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error,
-                                    record_id, version, current)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
+                                    record_id, version, current, warnings)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)",
             params![
                 run,
                 doc.path,
@@ -916,6 +951,7 @@ fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Store
                 doc.error,
                 record_id,
                 version,
+                to_json(&doc.warnings)?,
             ],
         )?;
     let document_id = tx.last_insert_rowid();
@@ -1043,7 +1079,7 @@ impl Store for SqliteStore {
             .iter()
             .zip(&stored)
             .filter_map(|(doc, s)| match s {
-                Stored::New(id) if doc.status != DocStatus::Failed => Some((*id, doc)),
+                Stored::New(id) if doc.status.is_searchable() => Some((*id, doc)),
                 _ => None,
             })
             .collect();
@@ -1382,7 +1418,9 @@ impl Store for SqliteStore {
     fn readable_document_ids(&self) -> Result<Vec<i64>, StoreError> {
         let ids = self
             .conn
-            .prepare_cached("SELECT id FROM documents WHERE status != 'failed' ORDER BY id")?
+            .prepare_cached(
+                "SELECT id FROM documents WHERE status IN ('ok', 'partial') ORDER BY id",
+            )?
             .query_map([], |r| r.get(0))?
             .collect::<Result<Vec<i64>, _>>()?;
         Ok(ids)
@@ -1448,7 +1486,9 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare_cached(
             "SELECT r.id, r.arguments, r.started_at, r.finished_at, r.status, r.report,
                     (SELECT count(*) FROM documents d WHERE d.run_id = r.id),
-                    (SELECT count(*) FROM documents d WHERE d.run_id = r.id AND d.status != 'ok')
+                    (SELECT count(*) FROM documents d
+                     WHERE d.run_id = r.id AND d.status IN ('failed', 'partial')),
+                    (SELECT count(*) FROM documents d WHERE d.run_id = r.id AND d.status = 'empty')
              FROM runs r ORDER BY r.id DESC LIMIT ?1",
         )?;
         let runs = stmt
@@ -1463,26 +1503,35 @@ impl Store for SqliteStore {
                     report: report.and_then(|s| serde_json::from_str(&s).ok()),
                     documents_stored: r.get::<_, i64>(6)? as u64,
                     documents_failed: r.get::<_, i64>(7)? as u64,
+                    documents_empty: r.get::<_, i64>(8)? as u64,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(runs)
     }
 
-    fn failures(&self, run: Option<i64>) -> Result<Vec<FailureRecord>, StoreError> {
+    fn failures(&self, filter: &FailureFilter) -> Result<Vec<FailureRecord>, StoreError> {
+        // Whole documents that failed or hold no text; the failed pages of partial ones;
+        // what was lost in the pages still read; with `warnings`, repairs as well.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT d.run_id, d.id, d.path, NULL, d.error, d.ingested_at, d.id AS k, 0 AS n
+            "SELECT d.run_id, d.id, d.path, NULL, d.error, d.ingested_at, d.status, d.id AS k, 0 AS n
              FROM documents d
-             WHERE d.current = 1 AND d.status = 'failed' AND (?1 IS NULL OR d.run_id = ?1)
+             WHERE d.current = 1 AND d.status IN ('failed', 'empty') AND (?1 IS NULL OR d.run_id = ?1)
              UNION ALL
-             SELECT d.run_id, d.id, d.path, p.number, p.error, d.ingested_at, d.id, p.number
+             SELECT d.run_id, d.id, d.path, p.number, p.error, d.ingested_at, 'page', d.id, p.number
              FROM pages p JOIN documents d ON d.id = p.document_id
              WHERE d.current = 1 AND d.status = 'partial' AND p.error IS NOT NULL
                    AND (?1 IS NULL OR d.run_id = ?1)
-             ORDER BY 7, 8",
+             UNION ALL
+             SELECT d.run_id, d.id, d.path, w.value ->> '$.page', w.value ->> '$.message',
+                    d.ingested_at, w.value ->> '$.kind', d.id, coalesce(w.value ->> '$.page', 0)
+             FROM documents d, json_each(d.warnings) w
+             WHERE d.current = 1 AND (?1 IS NULL OR d.run_id = ?1)
+                   AND (?2 OR w.value ->> '$.kind' = 'loss')
+             ORDER BY 8, 9",
         )?;
         let rows = stmt
-            .query_map([run], |r| {
+            .query_map(params![filter.run, filter.warnings], |r| {
                 Ok(FailureRecord {
                     run_id: r.get(0)?,
                     document_id: r.get(1)?,
@@ -1490,6 +1539,7 @@ impl Store for SqliteStore {
                     page: r.get(3)?,
                     reason: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
                     at: r.get(5)?,
+                    kind: r.get(6)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -1679,5 +1729,32 @@ impl super::accounts::Accounts for SqliteStore {
         offset: usize,
     ) -> Result<Vec<super::accounts::AuditEntry>, StoreError> {
         super::accounts::audit_log(&self.conn, limit, offset)
+    }
+    fn sign_in_locked(
+        &self,
+        name: &str,
+        address: &str,
+        now_unix: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        super::accounts::sign_in_locked(&self.conn, name, address, now_unix)
+    }
+    fn sign_in_failed(
+        &mut self,
+        name: &str,
+        policy: &super::accounts::SignInPolicy,
+        now_unix: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        super::accounts::sign_in_failed(&self.conn, name, policy, now_unix)
+    }
+    fn sign_in_succeeded(
+        &mut self,
+        name: &str,
+        address: &str,
+        now_unix: i64,
+    ) -> Result<(), StoreError> {
+        super::accounts::sign_in_succeeded(&self.conn, name, address, now_unix)
+    }
+    fn unlock_sign_in(&mut self, name: &str) -> Result<bool, StoreError> {
+        super::accounts::unlock_sign_in(&self.conn, name)
     }
 }

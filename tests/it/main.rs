@@ -6,6 +6,7 @@ mod browser;
 mod classify;
 mod cli;
 mod crash;
+mod damage;
 mod incremental;
 mod layout_export;
 mod pdf_decode;
