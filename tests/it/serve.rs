@@ -16,10 +16,16 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(db: &Path) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    /// `sohoa serve` with extra options (`--trusted-proxy`, limits).
+    pub(crate) fn start_with(db: &Path, options: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
             .arg("--db")
             .arg(db)
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -846,4 +852,180 @@ fn keeps_serving_while_an_ingest_writes() {
         found["total"], 30,
         "new documents searchable from the running service: {found}"
     );
+}
+
+/// Signs in through the form as a client at `address` behind the proxy; the status.
+fn sign_in_from(server: &Server, address: &str, name: &str, password: &str) -> Reply {
+    let form = server.get("/login", &[("X-Forwarded-For", address)]);
+    let csrf = form.cookies()["sohoa_login_csrf"].clone();
+    let cookie = format!("sohoa_login_csrf={csrf}");
+    let body = format!(
+        "name={name}&password={}&csrf={csrf}&next=%2F",
+        form_encode(password)
+    );
+    server.request(
+        "POST",
+        "/login",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("X-Forwarded-For", address),
+        ],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn behind_a_proxy_limits_follow_the_client_and_accounts_back_off() {
+    let f = fixture();
+    let server = Server::start_with(&f.db, &["--trusted-proxy", "127.0.0.1/32"]);
+    let clerk = "198.51.100.7";
+    assert_eq!(sign_in_from(&server, clerk, "lan", PASSWORD).status, 303);
+    // One address floods wrong passwords: it is slowed down, no one else is.
+    let flood: Vec<u16> = (0..12)
+        .map(|_| sign_in_from(&server, "203.0.113.9", "an", "wrong guess!!").status)
+        .collect();
+    assert!(flood.contains(&429), "{flood:?}");
+    let ok = sign_in_from(&server, clerk, "lan", PASSWORD);
+    assert_eq!(
+        ok.status,
+        303,
+        "the clerk signs in during the flood: {}",
+        ok.text()
+    );
+    // A forged header from a client the proxy did not vouch for changes nothing: the
+    // proxy appends the real address, which is the one counted.
+    let forged = sign_in_from(&server, "198.51.100.7, 203.0.113.9", "lan", PASSWORD);
+    assert_eq!(forged.status, 429, "{}", forged.text());
+    // Guessing one account from many addresses locks that account, with a clear message.
+    let statuses: Vec<u16> = (1..=7)
+        .map(|i| sign_in_from(&server, &format!("192.0.2.{i}"), "lan", "wrong guess!!").status)
+        .collect();
+    assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
+    assert_eq!(statuses[5], 429, "{statuses:?}");
+    let locked = sign_in_from(&server, "192.0.2.50", "lan", PASSWORD);
+    assert_eq!(locked.status, 429);
+    assert!(
+        locked.text().contains("Tài khoản tạm khóa"),
+        "{}",
+        locked.text()
+    );
+    assert!(locked.header("retry-after").is_some());
+    // The clerk's own address, known from an earlier sign-in, is spared the lock.
+    assert_eq!(sign_in_from(&server, clerk, "lan", PASSWORD).status, 303);
+    // An admin can lift a lock at once.
+    for i in 1..=6 {
+        sign_in_from(
+            &server,
+            &format!("192.0.2.{}", 100 + i),
+            "an",
+            "wrong guess!!",
+        );
+    }
+    assert_eq!(
+        sign_in_from(&server, "192.0.2.60", "an", PASSWORD).status,
+        429
+    );
+    let out = sohoa(&f.db, &["users", "unlock", "an"]);
+    assert!(
+        stdout(&out).contains("an may sign in again"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        sign_in_from(&server, "192.0.2.60", "an", PASSWORD).status,
+        303
+    );
+    // The audit log names the client, not the proxy.
+    let auth = bearer(&f.admin_token);
+    let log = server
+        .get("/api/audit?limit=200", &[("Authorization", &auth)])
+        .text();
+    assert!(
+        log.contains("from 192.0.2.60")
+            && log.contains("sign-in-locked")
+            && !log.contains("from 127.0.0.1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn without_a_trusted_proxy_forwarding_headers_are_ignored() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    // Every attempt claims a new address; all are the same peer and share its bucket.
+    let statuses: Vec<u16> = (1..=8)
+        .map(|i| sign_in_from(&server, &format!("192.0.2.{i}"), "nobody", "guess").status)
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
+
+/// Opens a connection that sends half a request's headers and then nothing.
+fn slow_client(addr: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .write_all(b"GET /verify HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    stream
+}
+
+/// Whether the server closed `stream` (read gives end of file or a reset) in time.
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            // A 408 or 400 answer before closing is fine.
+            Ok(_) => continue,
+            Err(e) => {
+                return matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn slow_clients_cannot_hold_the_sockets() {
+    let f = fixture();
+    let server = Server::start_with(
+        &f.db,
+        &[
+            "--header-timeout",
+            "1",
+            "--max-connections-per-address",
+            "4",
+        ],
+    );
+    let started = std::time::Instant::now();
+    let mut slow: Vec<TcpStream> = (0..4).map(|_| slow_client(&server.addr)).collect();
+    // A fifth from the same address is turned away at once.
+    let mut fifth = slow_client(&server.addr);
+    assert!(closed_by_server(&mut fifth), "over the per-address cap");
+    // The slow ones are cut off after the header timeout, not kept for ever.
+    for s in &mut slow {
+        assert!(closed_by_server(s), "a slow client is closed");
+    }
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(10), "{waited:?}");
+    assert_eq!(
+        server.get("/verify", &[]).status,
+        200,
+        "the places are free again"
+    );
+
+    // The global cap holds for a trusted proxy too (it is exempt only per address).
+    let capped = Server::start_with(
+        &f.db,
+        &["--trusted-proxy", "127.0.0.1", "--max-connections", "3"],
+    );
+    let _held: Vec<TcpStream> = (0..3).map(|_| slow_client(&capped.addr)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut over = slow_client(&capped.addr);
+    assert!(closed_by_server(&mut over), "over the global cap");
 }
