@@ -322,7 +322,12 @@ pub fn run(cli: Cli) -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sohoa: error: {e:#}");
+            let hint = e
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<crate::store::StoreError>())
+                .and_then(|store| store.hint())
+                .map_or(String::new(), |h| format!(" ({h})"));
+            eprintln!("sohoa: error: {e:#}{hint}");
             ExitCode::from(2)
         }
     }

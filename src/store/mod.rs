@@ -58,7 +58,12 @@ impl StoreError {
     /// What the operator should check, for errors whose SQLite wording is terse.
     pub fn hint(&self) -> Option<&'static str> {
         use rusqlite::ErrorCode;
-        let StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) = self else {
+        let (StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+        | StoreError::Open {
+            source: rusqlite::Error::SqliteFailure(e, _),
+            ..
+        }) = self
+        else {
             return None;
         };
         match e.code {

@@ -7,6 +7,7 @@ mod classify;
 mod cli;
 mod crash;
 mod damage;
+mod faults;
 mod incremental;
 mod layout_export;
 mod pdf_decode;
