@@ -540,6 +540,15 @@ fn browser_session_signs_in_corrects_with_csrf_and_signs_out() {
         .to_owned();
     let search = server.get("/?q=dat+dai", &signed_in);
     assert!(search.text().contains("<mark>"), "{}", search.text());
+    // A read document shows no condition panel; the image-only scan stored with
+    // `--ocr skip` holds no text, and its page says so.
+    assert!(!html.contains(r#"id="condition""#), "{html}");
+    let scan = id_of(&f.db, "scan.png");
+    let empty = server.get(&format!("/documents/{scan}"), &signed_in).text();
+    assert!(
+        empty.contains(r#"data-status="empty""#) && empty.contains("Không có trang nào có chữ"),
+        "{empty}"
+    );
 
     let correct = |csrf: &str| {
         server.request(
