@@ -21,3 +21,4 @@ pub mod serve;
 pub mod snippet;
 pub mod store;
 pub mod synth;
+pub mod units;

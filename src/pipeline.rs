@@ -66,6 +66,16 @@ pub struct IngestConfig {
     pub classifier: Option<Arc<Classifier>>,
     /// Page preparation before OCR (orientation, skew, resolution, clean-up, blanks).
     pub prepare: PrepareConfig,
+    pub owner: Ownership,
+}
+
+/// Who owns the documents of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Ownership {
+    /// Every document's unit (`ingest --unit`).
+    pub unit: Option<String>,
+    /// The archive's units, to find each document's from its issuer otherwise.
+    pub units: Vec<crate::store::Unit>,
 }
 
 impl Default for IngestConfig {
@@ -80,6 +90,7 @@ impl Default for IngestConfig {
             page_time_limit: DEFAULT_PAGE_TIME_LIMIT,
             classifier: None,
             prepare: PrepareConfig::default(),
+            owner: Ownership::default(),
         }
     }
 }
@@ -314,7 +325,15 @@ pub fn ingest(
                 }
             });
         });
-        let result = write_all(out_rx, store, run, &classifier, &mut summary, progress);
+        let result = write_all(
+            out_rx,
+            store,
+            run,
+            &classifier,
+            &config.owner,
+            &mut summary,
+            progress,
+        );
         if result.is_err() {
             halt.store(true, Ordering::SeqCst);
         }
@@ -860,6 +879,7 @@ fn write_all(
     store: &mut dyn Store,
     run: i64,
     classifier: &Classifier,
+    owner: &Ownership,
     summary: &mut IngestSummary,
     progress: &mut dyn Progress,
 ) -> Result<(), StoreError> {
@@ -973,7 +993,13 @@ fn write_all(
         let mut doc = finish_document(p);
         if doc.status.is_searchable() {
             let text = document_text(doc.pages.iter().map(|p| p.text.as_str()));
-            doc.analysis = Some(analyze(classifier, &text));
+            let analysis = analyze(classifier, &text);
+            doc.unit = owner.unit.clone().or_else(|| {
+                crate::units::owner(&owner.units, &analysis.fields).map(|u| u.code.clone())
+            });
+            doc.analysis = Some(analysis);
+        } else {
+            doc.unit = owner.unit.clone();
         }
         let stored = store.put_document(run, &doc)?;
         let id = match stored {

@@ -88,6 +88,8 @@ pub struct SearchRequest {
     pub limit: usize,
     pub offset: usize,
     pub sort: SortOrder,
+    /// The documents the caller may see (every one for the command line).
+    pub scope: crate::store::Scope,
 }
 
 /// Splits `key:value` filters (value maybe "quoted") out of the query text.
@@ -228,6 +230,7 @@ impl SearchRequest {
             limit: 20,
             offset: 0,
             sort: SortOrder::Relevance,
+            scope: crate::store::Scope::All,
         })
     }
 
@@ -483,6 +486,7 @@ pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse,
         offset: request.offset,
         sort: request.sort,
         fuzzy: false,
+        scope: request.scope.clone(),
     };
     let mut results = store.search(&spec)?;
     let mut approximate_ids = std::collections::HashSet::new();

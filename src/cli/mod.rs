@@ -94,6 +94,9 @@ pub enum Command {
         /// Also write a searchable PDF of every stored document into DIR.
         #[arg(long, value_name = "DIR")]
         pdf_out: Option<PathBuf>,
+        /// The unit owning every document of this run (else found from each issuer).
+        #[arg(long, value_name = "CODE")]
+        unit: Option<String>,
     },
     /// List recent ingest runs.
     Runs {
@@ -180,6 +183,11 @@ pub enum Command {
         /// Connections open at once from one address (trusted proxies excepted).
         #[arg(long, default_value_t = crate::serve::ConnectionConfig::default().max_connections_per_address)]
         max_connections_per_address: usize,
+    },
+    /// The province's units (departments, districts, communes) that own documents.
+    Units {
+        #[command(subcommand)]
+        command: serve::UnitsCommand,
     },
     /// Staff accounts of the web service.
     Users {
@@ -351,14 +359,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             review_below,
             prepare,
             pdf_out,
+            unit,
         } => {
             if !(page_timeout > 0.0 && page_timeout.is_finite()) {
                 bail!("--page-timeout must be a positive number of seconds");
             }
-            let classifier = {
+            let (classifier, units) = {
                 let store = SqliteStore::open(&cli.db)?;
                 let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
-                classify::build_classifier(&taxonomy, &store, review_below)?
+                let units = store.units()?;
+                if let Some(code) = &unit
+                    && !units.iter().any(|u| &u.code == code)
+                {
+                    bail!("--unit {code}: no such unit (`sohoa units add` or `sohoa units list`)");
+                }
+                (
+                    classify::build_classifier(&taxonomy, &store, review_below)?,
+                    units,
+                )
             };
             let mut config = IngestConfig {
                 lang,
@@ -376,6 +394,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 prepare: crate::prepare::PrepareConfig {
                     enabled: prepare == Switch::On,
                 },
+                owner: crate::pipeline::Ownership { unit, units },
                 ..IngestConfig::default()
             };
             if let Some(jobs) = jobs {
@@ -486,6 +505,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             },
         ),
         Command::Users { command } => serve::users_command(&cli.db, command),
+        Command::Units { command } => serve::units_command(&cli.db, command),
         Command::Tokens { command } => serve::tokens_command(&cli.db, command),
         Command::Verify {
             no_files,

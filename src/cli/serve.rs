@@ -2,8 +2,8 @@
 
 use super::open_existing;
 use crate::serve::auth;
-use crate::store::Accounts;
 use crate::store::accounts::Role;
+use crate::store::{Accounts, Store, Unit};
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
@@ -15,9 +15,16 @@ pub enum UsersCommand {
     /// Add a staff account (the password is asked for, or read from stdin).
     Add {
         name: String,
-        #[arg(long, value_enum, default_value_t = RoleArg::Staff)]
+        #[arg(long, value_enum, default_value_t = RoleArg::Clerk)]
         role: RoleArg,
+        /// Units whose documents the account sees (`*` for all); repeatable.
+        #[arg(long = "unit", value_name = "CODE")]
+        units: Vec<String>,
     },
+    /// Let an account see a unit's documents (`*`: every unit).
+    Grant { name: String, unit: String },
+    /// Take a unit back from an account.
+    Revoke { name: String, unit: String },
     /// Remove an account; its sessions and API tokens stop working, its audit entries stay.
     Remove { name: String },
     /// Set a new password (signs the user out everywhere).
@@ -52,8 +59,54 @@ pub enum TokensCommand {
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum RoleArg {
+    /// Searches and reads its units' documents.
+    Viewer,
+    /// Also corrects classifications.
+    Clerk,
+    /// Also reads the audit log of its units' documents.
+    UnitAdmin,
+    /// Every unit, the whole audit log.
+    ArchiveAdmin,
+    /// Earlier name of clerk.
     Staff,
+    /// Earlier name of archive-admin.
     Admin,
+}
+
+impl RoleArg {
+    fn role(self) -> Role {
+        match self {
+            RoleArg::Viewer => Role::Viewer,
+            RoleArg::Clerk | RoleArg::Staff => Role::Clerk,
+            RoleArg::UnitAdmin => Role::UnitAdmin,
+            RoleArg::ArchiveAdmin | RoleArg::Admin => Role::ArchiveAdmin,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UnitsCommand {
+    /// Add or change a unit.
+    Add {
+        code: String,
+        name: String,
+        /// The unit it belongs to (its accounts see this one's documents).
+        #[arg(long)]
+        parent: Option<String>,
+        /// An issuer code or agency name marking documents as this unit's; repeatable.
+        #[arg(long = "issuer", value_name = "TEXT")]
+        issuers: Vec<String>,
+    },
+    /// Load units from a JSON-lines file: {"code", "name", "parent"?, "issuers"?}.
+    Load { file: std::path::PathBuf },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give documents without a unit the one their issuer names.
+    Apply,
+    /// Set the unit owning a document, overriding what its issuer says.
+    Assign { id: i64, unit: String },
 }
 
 /// A password from the terminal (twice, not echoed) or the first line of stdin.
@@ -105,7 +158,7 @@ fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
 pub(crate) fn users_command(db: &Path, command: UsersCommand) -> anyhow::Result<ExitCode> {
     let mut store = crate::store::SqliteStore::open(db)?;
     match command {
-        UsersCommand::Add { name, role } => {
+        UsersCommand::Add { name, role, units } => {
             let name = name.trim().to_owned();
             if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
                 bail!("a user name is one word without spaces");
@@ -116,12 +169,30 @@ pub(crate) fn users_command(db: &Path, command: UsersCommand) -> anyhow::Result<
                 );
             }
             let password = read_password(&format!("password for {name}"))?;
-            let role = match role {
-                RoleArg::Staff => Role::Staff,
-                RoleArg::Admin => Role::Admin,
-            };
+            let role = role.role();
             store.add_user(&name, role, &auth::hash_password(&password)?)?;
-            println!("user {name} added ({})", role.as_str());
+            for unit in &units {
+                store.grant_unit(&name, unit)?;
+            }
+            println!(
+                "user {name} added ({}{})",
+                role.as_str(),
+                if units.is_empty() {
+                    String::new()
+                } else {
+                    format!(", units {}", units.join(", "))
+                }
+            );
+        }
+        UsersCommand::Grant { name, unit } => {
+            store.grant_unit(&name, &unit)?;
+            println!("{name} sees the documents of {unit}");
+        }
+        UsersCommand::Revoke { name, unit } => {
+            if !store.revoke_unit(&name, &unit)? {
+                bail!("{name} did not have {unit}");
+            }
+            println!("{name} no longer sees the documents of {unit}");
         }
         UsersCommand::Remove { name } => {
             if !store.remove_user(&name)? {
@@ -223,4 +294,129 @@ pub(crate) fn serve_command(
     })
     .with_context(|| format!("sohoa serve {}", db.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn units_command(db: &Path, command: UnitsCommand) -> anyhow::Result<ExitCode> {
+    let mut store = crate::store::SqliteStore::open(db)?;
+    match command {
+        UnitsCommand::Add {
+            code,
+            name,
+            parent,
+            issuers,
+        } => {
+            let unit = Unit {
+                code: code.trim().to_owned(),
+                name,
+                parent,
+                issuers,
+            };
+            check_unit(&unit)?;
+            store.put_unit(&unit)?;
+            println!("unit {} ({}) saved", unit.code, unit.name);
+        }
+        UnitsCommand::Load { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut units = Vec::new();
+            for (n, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let unit: Unit = serde_json::from_str(line)
+                    .with_context(|| format!("{}:{}: not a unit", file.display(), n + 1))?;
+                check_unit(&unit).with_context(|| format!("{}:{}", file.display(), n + 1))?;
+                units.push(unit);
+            }
+            // Parents first, whatever the file's order.
+            let mut saved: Vec<String> = store.units()?.into_iter().map(|u| u.code).collect();
+            while !units.is_empty() {
+                let before = units.len();
+                let (ready, waiting): (Vec<Unit>, Vec<Unit>) = units
+                    .into_iter()
+                    .partition(|u| u.parent.as_ref().is_none_or(|p| saved.contains(p)));
+                for unit in &ready {
+                    store.put_unit(unit)?;
+                    saved.push(unit.code.clone());
+                }
+                units = waiting;
+                if units.len() == before {
+                    bail!(
+                        "{}: unit {} names a parent that is not a unit",
+                        file.display(),
+                        units[0].code
+                    );
+                }
+            }
+            println!("{} units known", store.units()?.len());
+        }
+        UnitsCommand::List { json } => {
+            let units = store.units()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&units)?);
+            } else {
+                for u in units {
+                    println!(
+                        "{}\t{}{}{}",
+                        u.code,
+                        u.name,
+                        u.parent.map_or(String::new(), |p| format!("\t(in {p})")),
+                        if u.issuers.is_empty() {
+                            String::new()
+                        } else {
+                            format!("\tissuers: {}", u.issuers.join("; "))
+                        }
+                    );
+                }
+            }
+        }
+        UnitsCommand::Apply => {
+            let units = store.units()?;
+            let mut assigned = 0;
+            let mut left = 0;
+            for (id, fields) in store.unowned_documents()? {
+                match fields.as_ref().and_then(|f| crate::units::owner(&units, f)) {
+                    Some(unit) => {
+                        store.set_unit(id, Some(&unit.code))?;
+                        assigned += 1;
+                    }
+                    None => left += 1,
+                }
+            }
+            store.flush_index()?;
+            println!(
+                "{assigned} documents given a unit; {left} still without one (`sohoa units assign ID UNIT`)"
+            );
+        }
+        UnitsCommand::Assign { id, unit } => {
+            if !store.units()?.iter().any(|u| u.code == unit) {
+                bail!("no unit '{unit}' (`sohoa units list`)");
+            }
+            if !store.set_unit(id, Some(&unit))? {
+                bail!("no document {id}");
+            }
+            store.flush_index()?;
+            println!("document {id} belongs to {unit}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_unit(unit: &Unit) -> anyhow::Result<()> {
+    if unit.code.is_empty()
+        || unit.code == "*"
+        || unit
+            .code
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        bail!(
+            "a unit code is one word without spaces (not '*'): {:?}",
+            unit.code
+        );
+    }
+    if unit.name.trim().is_empty() {
+        bail!("unit {} has no name", unit.code);
+    }
+    Ok(())
 }

@@ -5,7 +5,6 @@ use super::pages::{SearchParams, Staff};
 use super::{AppState, HttpError, check_csrf};
 use crate::authenticity::verify::check_code;
 use crate::authenticity::{parse_code, sha256_hex};
-use crate::store::accounts::Role;
 use crate::store::{Accounts, Store};
 use axum::Extension;
 use axum::body::Bytes;
@@ -32,11 +31,16 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-pub async fn search(State(state): State<Arc<AppState>>, Query(p): Query<SearchParams>) -> Response {
-    let request = match p.request(&state, 20) {
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Query(p): Query<SearchParams>,
+) -> Response {
+    let mut request = match p.request(&state, 20) {
         Ok(r) => r,
         Err(e) => return json_error(e),
     };
+    request.scope = staff.scope.clone();
     let (request, response) = match state.search(request).await {
         Ok(r) => r,
         Err(e) => return json_error(e),
@@ -149,13 +153,17 @@ pub async fn audit(
     Extension(staff): Extension<Staff>,
     Query(p): Query<Paging>,
 ) -> Response {
-    if staff.user.role != Role::Admin {
-        return json_error(HttpError::new(StatusCode::FORBIDDEN, "admins only"));
+    if !staff.user.role.may_read_audit() {
+        return json_error(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "unit and archive admins only",
+        ));
     }
     let (limit, offset) = (p.limit.unwrap_or(100).min(1000), p.offset.unwrap_or(0));
+    let scope = staff.scope.clone();
     reply(
         state
-            .with_store(move |s| Ok(s.audit_log(limit, offset)?))
+            .with_store(move |s| Ok(s.audit_log(&scope, limit, offset)?))
             .await,
     )
 }
@@ -164,6 +172,7 @@ pub async fn me(Extension(staff): Extension<Staff>) -> Response {
     Json(serde_json::json!({
         "name": staff.user.name,
         "role": staff.user.role,
+        "units": staff.scope,
         "csrf_token": staff.csrf,
     }))
     .into_response()

@@ -204,9 +204,15 @@ impl AppState {
     > {
         let state = Arc::clone(self);
         self.with_store(move |store| {
+            // The scope is part of the key: one unit's results never answer another's.
             let key = format!(
-                "{}|{:?}|{}|{}|{:?}",
-                request.text, request.filters, request.limit, request.offset, request.sort
+                "{}|{:?}|{}|{}|{:?}|{:?}",
+                request.text,
+                request.filters,
+                request.limit,
+                request.offset,
+                request.sort,
+                request.scope
             );
             let generation = store.search_generation()?;
             let cached = state
@@ -508,6 +514,24 @@ pub(crate) fn check_csrf(staff: &pages::Staff, given: Option<&str>) -> Result<()
     }
 }
 
+/// Whether `staff` may see document `id`: a missing document and one of another unit
+/// get the same answer (nothing learned of the other unit), and the refusal is audited.
+pub(crate) fn may_see(
+    store: &mut SqliteStore,
+    staff: &pages::Staff,
+    id: i64,
+    what: &str,
+) -> Result<(), HttpError> {
+    match store.visibility(id, &staff.scope)? {
+        crate::store::Visibility::Visible => Ok(()),
+        crate::store::Visibility::Hidden => {
+            store.audit(&staff.user.name, "view-denied", Some(id), what)?;
+            Err(HttpError::not_found(format!("no document {id}")))
+        }
+        crate::store::Visibility::Missing => Err(HttpError::not_found(format!("no document {id}"))),
+    }
+}
+
 /// A document as staff see it, with its current verification code; the view is
 /// written to the audit log (`via` says through what: "" for the page, "api").
 pub(crate) fn viewed_document(
@@ -516,6 +540,12 @@ pub(crate) fn viewed_document(
     id: i64,
     via: &str,
 ) -> Result<(crate::store::StoredDocument, Option<String>), HttpError> {
+    may_see(
+        store,
+        staff,
+        id,
+        if via.is_empty() { "document" } else { via },
+    )?;
     let doc = store
         .document(id)?
         .ok_or_else(|| HttpError::not_found(format!("no document {id}")))?;
@@ -567,10 +597,14 @@ fn correct_now(
     let classification =
         crate::classify::staff_classification(&state.taxonomy, sector, procedure, &staff.user.name)
             .map_err(|e| HttpError::bad_request(e.to_string()))?;
-    let mut store = state.writer()?;
-    if store.document(id)?.is_none() {
-        return Err(HttpError::not_found(format!("no document {id}")));
+    if !staff.user.role.may_correct() {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "viewers cannot correct a classification",
+        ));
     }
+    let mut store = state.writer()?;
+    may_see(&mut store, staff, id, "correction")?;
     store.correct(id, &classification, &staff.user.name)?;
     store.audit(
         &staff.user.name,

@@ -4,8 +4,8 @@
 use super::html::{Viewer, error_page, esc, layout, url};
 use super::{AppState, HttpError, auth, check_csrf};
 use crate::search::{FilterInput, Hit, SearchRequest, SearchResponse};
-use crate::store::accounts::{Role, User};
-use crate::store::{Accounts, SignInPolicy, SortOrder, SqliteStore, Store};
+use crate::store::accounts::User;
+use crate::store::{Accounts, Scope, SignInPolicy, SortOrder, SqliteStore, Store};
 use axum::Extension;
 use axum::extract::{Form, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -28,13 +28,15 @@ const PAGE_CACHE_BYTES: usize = 96 * 1024 * 1024;
 pub struct Staff {
     pub user: User,
     pub csrf: Option<String>,
+    /// The documents this account sees (its units'), decided at sign-in of each request.
+    pub scope: Scope,
 }
 
 impl Staff {
     fn viewer(&self) -> Viewer<'_> {
         Viewer {
             name: &self.user.name,
-            admin: self.user.role == Role::Admin,
+            admin: self.user.role.may_read_audit(),
             csrf: self.csrf.as_deref().unwrap_or(""),
         }
     }
@@ -58,16 +60,21 @@ async fn identify(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<S
     }
     state
         .with_store(move |store| {
-            if let Some(hash) = bearer {
-                return Ok(store
-                    .token_user(&hash)?
-                    .map(|user| Staff { user, csrf: None }));
-            }
-            let hash = session.unwrap_or_default();
-            Ok(store.session(&hash, auth::now_unix())?.map(|s| Staff {
-                user: s.user,
-                csrf: Some(s.csrf),
-            }))
+            let (user, csrf) = if let Some(hash) = bearer {
+                match store.token_user(&hash)? {
+                    Some(user) => (user, None),
+                    None => return Ok(None),
+                }
+            } else {
+                let hash = session.unwrap_or_default();
+                match store.session(&hash, auth::now_unix())? {
+                    Some(s) => (s.user, Some(s.csrf)),
+                    None => return Ok(None),
+                }
+            };
+            let granted = store.user_units(user.id)?;
+            let scope = crate::units::scope_for(user.role, &granted, &store.units()?);
+            Ok(Some(Staff { user, csrf, scope }))
         })
         .await
 }
@@ -584,7 +591,7 @@ pub async fn search(
             ),
         );
     }
-    let request = match p.request(&state, PAGE_SIZE) {
+    let mut request = match p.request(&state, PAGE_SIZE) {
         Ok(r) => r,
         Err(e) => {
             let mut r = layout(
@@ -599,6 +606,7 @@ pub async fn search(
             return r;
         }
     };
+    request.scope = staff.scope.clone();
     let searched = state.search(request).await;
     let (request, response) = match searched {
         Ok(r) => r,
@@ -966,9 +974,17 @@ fn render_page(store: &SqliteStore, id: i64, page: u32) -> Result<Vec<u8>, HttpE
 
 pub async fn page_image(
     State(state): State<Arc<AppState>>,
-    Extension(_staff): Extension<Staff>,
+    Extension(staff): Extension<Staff>,
     Path((id, page)): Path<(i64, u32)>,
 ) -> Response {
+    // Checked before the cache: a page rendered for one unit is never served to another.
+    let who = staff.clone();
+    let allowed = state
+        .with_store(move |store| super::may_see(store, &who, id, "page image"))
+        .await;
+    if let Err(e) = allowed {
+        return (e.status, e.message).into_response();
+    }
     let cached = state.pages.lock().ok().and_then(|mut c| c.get((id, page)));
     let png = match cached {
         Some(png) => png,
@@ -1008,15 +1024,16 @@ pub async fn audit(
     Extension(staff): Extension<Staff>,
     Query(p): Query<AuditParams>,
 ) -> Response {
-    if staff.user.role != Role::Admin {
+    if !staff.user.role.may_read_audit() {
         return page_error(&staff)(HttpError::new(
             StatusCode::FORBIDDEN,
             "Chỉ quản trị viên xem được nhật ký truy cập.",
         ));
     }
     let offset = p.offset.unwrap_or(0);
+    let scope = staff.scope.clone();
     let entries = match state
-        .with_store(move |s| Ok(s.audit_log(100, offset)?))
+        .with_store(move |s| Ok(s.audit_log(&scope, 100, offset)?))
         .await
     {
         Ok(e) => e,

@@ -6,31 +6,51 @@
 //! password hashes (argon2, made by `serve::auth`) and SHA-256 hashes of session and API
 //! tokens, so a copy of the database lets no one sign in.
 
-use super::StoreError;
+use super::{Scope, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What an account may do, within the units it sees (`Scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
-    Staff,
-    Admin,
+    /// Searches and reads its units' documents.
+    Viewer,
+    /// Also corrects their classification.
+    Clerk,
+    /// Also reads the audit log of its units' documents.
+    UnitAdmin,
+    /// Sees every unit's documents and the whole audit log.
+    ArchiveAdmin,
 }
 
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Staff => "staff",
-            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+            Role::Clerk => "clerk",
+            Role::UnitAdmin => "unit_admin",
+            Role::ArchiveAdmin => "archive_admin",
         }
     }
 
+    /// Also the names of earlier versions: `staff` (now clerk) and `admin`.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
-            "staff" => Some(Role::Staff),
-            "admin" => Some(Role::Admin),
+            "viewer" => Some(Role::Viewer),
+            "clerk" | "staff" => Some(Role::Clerk),
+            "unit_admin" | "unit-admin" => Some(Role::UnitAdmin),
+            "archive_admin" | "archive-admin" | "admin" => Some(Role::ArchiveAdmin),
             _ => None,
         }
+    }
+
+    pub fn may_correct(self) -> bool {
+        self >= Role::Clerk
+    }
+
+    pub fn may_read_audit(self) -> bool {
+        self >= Role::UnitAdmin
     }
 }
 
@@ -73,6 +93,11 @@ pub struct Session {
 }
 
 pub trait Accounts {
+    /// The units the user was granted (`*` for all), as stored.
+    fn user_units(&self, user_id: i64) -> Result<Vec<String>, StoreError>;
+    /// Grants `unit` (an existing unit's code, or `*`); false when already granted.
+    fn grant_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError>;
+    fn revoke_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError>;
     /// Fails with `StoreError::Conflict` when the name is taken.
     fn add_user(&mut self, name: &str, role: Role, password_hash: &str) -> Result<i64, StoreError>;
     /// Removes the user with their sessions and tokens; their audit entries stay.
@@ -109,7 +134,12 @@ pub trait Accounts {
         detail: &str,
     ) -> Result<(), StoreError>;
     /// Newest first.
-    fn audit_log(&self, limit: usize, offset: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    fn audit_log(
+        &self,
+        scope: &Scope,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Until when (Unix seconds) sign-in to `name` is refused to `address`: a lock set
     /// by repeated failures, which addresses `name` signed in from before are spared.
@@ -157,6 +187,75 @@ impl Default for SignInPolicy {
             max_lock_seconds: 3600,
         }
     }
+}
+
+/// Units, document ownership and roles by unit (migration 12 of `sqlite`). The users
+/// table is rebuilt for the new roles: staff become clerks, admins archive admins.
+pub(super) const UNITS_SCHEMA: &str = r#"
+    CREATE TABLE units (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        parent TEXT REFERENCES units(code),
+        -- JSON array of issuer codes and agency names that mark a document as the unit's.
+        issuers TEXT NOT NULL DEFAULT '[]'
+    );
+    ALTER TABLE documents ADD COLUMN unit TEXT REFERENCES units(code);
+    CREATE INDEX documents_unit ON documents(unit);
+    CREATE TABLE users_v12 (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('viewer', 'clerk', 'unit_admin', 'archive_admin')),
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    INSERT INTO users_v12 (id, name, role, password_hash, created_at)
+        SELECT id, name, CASE role WHEN 'admin' THEN 'archive_admin' ELSE 'clerk' END,
+               password_hash, created_at FROM users;
+    DROP TABLE users;
+    ALTER TABLE users_v12 RENAME TO users;
+    CREATE TABLE user_units (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        -- A unit's code, or '*' for every unit.
+        unit TEXT NOT NULL,
+        PRIMARY KEY (user_id, unit)
+    );
+"#;
+
+pub(super) fn user_units(conn: &Connection, user_id: i64) -> Result<Vec<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT unit FROM user_units WHERE user_id = ?1 ORDER BY unit")?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?)
+}
+
+pub(super) fn grant_unit(conn: &Connection, name: &str, unit: &str) -> Result<bool, StoreError> {
+    let user =
+        user(conn, name)?.ok_or_else(|| StoreError::Conflict(format!("no user '{name}'")))?;
+    if unit != "*" {
+        let known: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM units WHERE code = ?1)",
+            [unit],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StoreError::Conflict(format!(
+                "no unit '{unit}' (`sohoa units list`)"
+            )));
+        }
+    }
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO user_units (user_id, unit) VALUES (?1, ?2)",
+        params![user.id, unit],
+    )? > 0)
+}
+
+pub(super) fn revoke_unit(conn: &Connection, name: &str, unit: &str) -> Result<bool, StoreError> {
+    let user =
+        user(conn, name)?.ok_or_else(|| StoreError::Conflict(format!("no user '{name}'")))?;
+    Ok(conn.execute(
+        "DELETE FROM user_units WHERE user_id = ?1 AND unit = ?2",
+        params![user.id, unit],
+    )? > 0)
 }
 
 /// Schema of the sign-in guard (migration 11 of `sqlite`). Keyed by the name typed, so
@@ -286,8 +385,8 @@ fn user_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
     Ok(User {
         id: r.get(0)?,
         name: r.get(1)?,
-        // The CHECK constraint admits only the two roles.
-        role: Role::parse(&role).unwrap_or(Role::Staff),
+        // The CHECK constraint admits only the four roles; an unknown one sees least.
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
         password_hash: r.get(3)?,
         created_at: r.get(4)?,
     })
@@ -471,15 +570,20 @@ pub(super) fn audit(
 
 pub(super) fn audit_log(
     conn: &Connection,
+    scope: &Scope,
     limit: usize,
     offset: usize,
 ) -> Result<Vec<AuditEntry>, StoreError> {
+    // A unit's view: what was done to its documents.
+    let units = scope.units_json();
     let rows = conn
         .prepare_cached(
-            "SELECT id, at, user_name, action, document_id, detail FROM audit_log
-             ORDER BY id DESC LIMIT ?1 OFFSET ?2",
+            "SELECT a.id, a.at, a.user_name, a.action, a.document_id, a.detail FROM audit_log a
+             WHERE ?3 IS NULL OR a.document_id IN
+                   (SELECT d.id FROM documents d WHERE d.unit IN (SELECT value FROM json_each(?3)))
+             ORDER BY a.id DESC LIMIT ?1 OFFSET ?2",
         )?
-        .query_map(params![limit as i64, offset as i64], |r| {
+        .query_map(params![limit as i64, offset as i64, units], |r| {
             Ok(AuditEntry {
                 id: r.get(0)?,
                 at: r.get(1)?,

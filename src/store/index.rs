@@ -75,6 +75,7 @@ struct Fields_ {
     date: Field,
     year: Field,
     review: Field,
+    unit: Field,
 }
 
 /// What the index holds of one document.
@@ -83,6 +84,8 @@ pub struct IndexRecord<'a> {
     pub text: &'a str,
     pub fields: Option<&'a Fields>,
     pub classification: Option<&'a Classification>,
+    /// The owning unit's code: searches are limited to the caller's units.
+    pub unit: Option<&'a str>,
 }
 
 pub struct SearchIndex {
@@ -152,6 +155,7 @@ fn schema() -> (Schema, Fields_) {
         date: b.add_u64_field("date", INDEXED | FAST),
         year: b.add_u64_field("year", FAST),
         review: b.add_u64_field("review", INDEXED | FAST),
+        unit: b.add_text_field("unit", STRING),
     };
     (b.build(), f)
 }
@@ -290,6 +294,9 @@ impl SearchIndex {
         doc.add_text(f.text, record.text);
         doc.add_text(f.pairs, record.text);
         doc.add_text(f.marked, record.text);
+        if let Some(unit) = record.unit {
+            doc.add_text(f.unit, unit);
+        }
         if let Some(c) = record.classification {
             doc.add_text(f.sector, &c.sector);
             if let Some(p) = &c.procedure_code {
@@ -579,6 +586,25 @@ impl SearchIndex {
         // Filters select; they do not score.
         for filter in self.filter_queries(&spec.filters) {
             parts.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        }
+        // The caller's units: a document in none of them matches nothing, whatever else
+        // the query says (an empty list leaves an empty must-clause: no document).
+        if let crate::store::Scope::Units(units) = &spec.scope {
+            let any_unit: Vec<(Occur, Box<dyn TQuery>)> = units
+                .iter()
+                .map(|u| {
+                    let term = Term::from_field_text(self.f.unit, u);
+                    let q: Box<dyn TQuery> =
+                        Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+                    (Occur::Should, q)
+                })
+                .collect();
+            let scope: Box<dyn TQuery> = if any_unit.is_empty() {
+                Box::new(tantivy::query::EmptyQuery)
+            } else {
+                Box::new(BooleanQuery::new(any_unit))
+            };
+            parts.push((Occur::Must, Box::new(ConstScoreQuery::new(scope, 0.0))));
         }
         if !parts.iter().any(|(o, _)| *o == Occur::Must) {
             parts.push((Occur::Must, Box::new(AllQuery)));

@@ -127,6 +127,48 @@ impl DocStatus {
     }
 }
 
+/// Which documents a caller may see: every one, or those owned by these units (codes).
+/// A document owned by no unit is seen only with `All`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    #[default]
+    All,
+    Units(Vec<String>),
+}
+
+impl Scope {
+    pub fn allows(&self, unit: Option<&str>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Units(units) => unit.is_some_and(|u| units.iter().any(|x| x == u)),
+        }
+    }
+
+    /// The unit codes as a JSON array for SQL (`json_each`), or NULL for all.
+    pub fn units_json(&self) -> Option<String> {
+        match self {
+            Scope::All => None,
+            Scope::Units(units) => serde_json::to_string(units).ok(),
+        }
+    }
+}
+
+/// A department, district or commune that issues or holds documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Unit {
+    /// Short and stable: "STNMT", "UBND-NAMDAN".
+    pub code: String,
+    pub name: String,
+    /// The unit it belongs to: its accounts see this unit's documents too.
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Issuer codes of document numbers ("STNMT" in "1234/QĐ-STNMT") and agency names
+    /// ("Sở Tài nguyên và Môi trường") that mark a document as this unit's.
+    #[serde(default)]
+    pub issuers: Vec<String>,
+}
+
 /// A document as the pipeline hands it over: stored whole, in one transaction.
 #[derive(Debug, Clone)]
 pub struct NewDocument {
@@ -147,6 +189,8 @@ pub struct NewDocument {
     pub replaces: Option<i64>,
     /// Fields and classification read from the text (none for a failed document).
     pub analysis: Option<Analysis>,
+    /// The unit that owns it (`ingest --unit`, else found from its issuer).
+    pub unit: Option<String>,
 }
 
 /// What was read from a document's text: its fields and its classification.
@@ -172,6 +216,7 @@ impl NewDocument {
             supersedes: None,
             replaces: None,
             analysis: None,
+            unit: None,
         }
     }
 }
@@ -243,6 +288,8 @@ pub struct StoredDocument {
     pub error: Option<String>,
     /// Repairs made and content lost while reading.
     pub warnings: Vec<Warning>,
+    /// The unit that owns it; none when the archive has no units or none matched.
+    pub unit: Option<String>,
     pub ingested_at: String,
     /// Absent for documents stored before classification existed, until
     /// `sohoa classify run`.
@@ -314,6 +361,8 @@ pub struct SearchSpec {
     pub sort: SortOrder,
     /// Words also match within an edit or two (OCR slips).
     pub fuzzy: bool,
+    /// Only documents the caller may see.
+    pub scope: Scope,
 }
 
 /// Counts of the whole result set by sector id, type code, issue year and agency.
@@ -421,6 +470,15 @@ pub struct FailureRecord {
     pub kind: String,
 }
 
+/// What a caller may know of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Visible,
+    /// It exists, in a unit the caller does not see.
+    Hidden,
+    Missing,
+}
+
 /// Which problems `failures` lists.
 #[derive(Debug, Clone, Default)]
 pub struct FailureFilter {
@@ -524,6 +582,18 @@ pub trait Store: Send {
     fn put_training(&mut self, training: &Training) -> Result<(), StoreError>;
     fn training(&self) -> Result<Option<Training>, StoreError>;
     fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError>;
+    /// Whether document `id` exists and `scope` may see it (one query, for every route
+    /// that serves a document or a part of one).
+    fn visibility(&self, id: i64, scope: &Scope) -> Result<Visibility, StoreError>;
+    /// The archive's units, by code.
+    fn units(&self) -> Result<Vec<Unit>, StoreError>;
+    /// Adds or replaces a unit.
+    fn put_unit(&mut self, unit: &Unit) -> Result<(), StoreError>;
+    /// Sets the unit that owns a document (its search entry follows); false if no such
+    /// document.
+    fn set_unit(&mut self, document_id: i64, unit: Option<&str>) -> Result<bool, StoreError>;
+    /// Current documents owned by no unit, with their fields (to find their owner).
+    fn unowned_documents(&self) -> Result<Vec<(i64, Option<Fields>)>, StoreError>;
     /// Ids of every document that is not a failure (all versions), in order: what
     /// re-filing walks.
     fn readable_document_ids(&self) -> Result<Vec<i64>, StoreError>;

@@ -5,8 +5,8 @@ use super::index::{IndexRecord, SearchIndex};
 use super::log;
 use super::{
     Analysis, Correction, DocStatus, FailureFilter, FailureRecord, HitDocument, KnownContent,
-    KnownLocation, NewDocument, RunRecord, RunStatus, SearchHit, SearchResults, SearchSpec, Store,
-    StoreError, Stored, StoredDocument, StoredPage, VersionRef,
+    KnownLocation, NewDocument, RunRecord, RunStatus, Scope, SearchHit, SearchResults, SearchSpec,
+    Store, StoreError, Stored, StoredDocument, StoredPage, Unit, VersionRef, Visibility,
 };
 use super::{LogEntry, RecordableDocument, SigningKeyRecord};
 use crate::authenticity::merkle::Hash;
@@ -270,6 +270,8 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 11: sign-in back-off per account (`accounts::SignInPolicy`).
     super::accounts::SIGN_IN_GUARD_SCHEMA,
+    // 12: units, documents owned by units, roles by unit.
+    super::accounts::UNITS_SCHEMA,
 ];
 
 pub struct SqliteStore {
@@ -306,7 +308,12 @@ impl Drop for SqliteStore {
 
 /// A document as the index needs it: its text, fields and classification (only the
 /// parts the index holds are filled in).
-type IndexParts = (String, Option<Fields>, Option<Classification>);
+type IndexParts = (
+    String,
+    Option<Fields>,
+    Option<Classification>,
+    Option<String>,
+);
 
 /// What the index needs of visible documents, one row each: the text (pages joined in
 /// order) and the indexed fields and classification.
@@ -314,7 +321,7 @@ const INDEX_ROW: &str = "SELECT d.id,
         (SELECT group_concat(p.text, char(10) ORDER BY p.number) FROM pages p
          WHERE p.document_id = d.id),
         f.document_id IS NOT NULL, f.doc_type, f.number, f.agency, f.issue_date, f.citizen_ids,
-        c.sector, c.procedure_code, c.needs_review
+        c.sector, c.procedure_code, c.needs_review, d.unit
     FROM documents d
     LEFT JOIN document_fields f ON f.document_id = d.id
     LEFT JOIN classifications c ON c.document_id = d.id
@@ -353,7 +360,7 @@ fn index_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, IndexParts)> {
     let text: Option<String> = r.get(1)?;
     Ok((
         r.get(0)?,
-        (text.unwrap_or_default(), fields, classification),
+        (text.unwrap_or_default(), fields, classification, r.get(11)?),
     ))
 }
 
@@ -520,6 +527,7 @@ impl SqliteStore {
                     text: &text,
                     fields: doc.analysis.as_ref().map(|a| &a.fields),
                     classification: doc.analysis.as_ref().map(|a| &a.classification),
+                    unit: doc.unit.as_deref(),
                 },
             )?;
             live.added.insert(*id, covered);
@@ -556,7 +564,7 @@ impl SqliteStore {
         let mut statement = self.conn.prepare(&format!("{INDEX_ROW} ORDER BY d.id"))?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
-            let (id, (text, fields, classification)) = index_row(row)?;
+            let (id, (text, fields, classification, unit)) = index_row(row)?;
             index.add(
                 &writer,
                 &IndexRecord {
@@ -564,6 +572,7 @@ impl SqliteStore {
                     text: &text,
                     fields: fields.as_ref(),
                     classification: classification.as_ref(),
+                    unit: unit.as_deref(),
                 },
             )?;
         }
@@ -618,7 +627,7 @@ impl SqliteStore {
             .conn
             .query_row(
                 "SELECT id, path, sha256, size, format, page_count, status, error, ingested_at,
-                        record_id, version, current, warnings
+                        record_id, version, current, warnings, unit
                  FROM documents WHERE id = ?1",
                 [id],
                 |r| {
@@ -639,6 +648,7 @@ impl SqliteStore {
                             r.get::<_, u32>(10)?,
                             r.get::<_, bool>(11)?,
                             r.get::<_, String>(12)?,
+                            r.get::<_, Option<String>>(13)?,
                         ),
                     ))
                 },
@@ -646,7 +656,7 @@ impl SqliteStore {
             .optional()?;
         let Some((
             (id, path, sha256, size, format, page_count),
-            (status, error, ingested_at, record_id, version, current, warnings),
+            (status, error, ingested_at, record_id, version, current, warnings, unit),
         )) = row
         else {
             return Ok(None);
@@ -691,6 +701,7 @@ impl SqliteStore {
             status: DocStatus::parse(&status)?,
             error,
             warnings: from_json(&warnings, "document warnings")?,
+            unit,
             ingested_at,
             fields: load_fields(&self.conn, id)?,
             classification: load_classification(&self.conn, id)?,
@@ -937,8 +948,8 @@ fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Store
     }
     tx.execute(
             "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error,
-                                    record_id, version, current, warnings)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12)",
+                                    record_id, version, current, warnings, unit)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13)",
             params![
                 run,
                 doc.path,
@@ -952,6 +963,7 @@ fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Store
                 record_id,
                 version,
                 to_json(&doc.warnings)?,
+                doc.unit,
             ],
         )?;
     let document_id = tx.last_insert_rowid();
@@ -1213,7 +1225,7 @@ impl Store for SqliteStore {
     }
 
     fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
-        let Some((text, _, _)) = self.index_record_parts(document_id)? else {
+        let Some((text, _, _, _)) = self.index_record_parts(document_id)? else {
             return Ok(Vec::new());
         };
         let index = self.index()?;
@@ -1283,7 +1295,7 @@ impl Store for SqliteStore {
                 continue;
             }
             index.delete(&writer, *id);
-            if let Some((text, fields, classification)) = self.index_record_parts(*id)? {
+            if let Some((text, fields, classification, unit)) = self.index_record_parts(*id)? {
                 index.add(
                     &writer,
                     &IndexRecord {
@@ -1291,6 +1303,7 @@ impl Store for SqliteStore {
                         text: &text,
                         fields: fields.as_ref(),
                         classification: classification.as_ref(),
+                        unit: unit.as_deref(),
                     },
                 )?;
             }
@@ -1409,6 +1422,92 @@ impl Store for SqliteStore {
         counts
             .map(|c| from_json(&c, "classifier training"))
             .transpose()
+    }
+
+    fn visibility(&self, id: i64, scope: &Scope) -> Result<Visibility, StoreError> {
+        let row: Option<bool> = self
+            .conn
+            .prepare_cached(
+                "SELECT ?2 IS NULL OR unit IN (SELECT value FROM json_each(?2))
+                 FROM documents WHERE id = ?1",
+            )?
+            .query_row(params![id, scope.units_json()], |r| r.get(0))
+            .optional()?;
+        Ok(match row {
+            None => Visibility::Missing,
+            Some(true) => Visibility::Visible,
+            Some(false) => Visibility::Hidden,
+        })
+    }
+
+    fn units(&self) -> Result<Vec<Unit>, StoreError> {
+        let rows = self
+            .conn
+            .prepare_cached("SELECT code, name, parent, issuers FROM units ORDER BY code")?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
+            })?
+            .collect::<Result<Vec<(String, String, Option<String>, String)>, _>>()?;
+        rows.into_iter()
+            .map(|(code, name, parent, issuers)| {
+                Ok(Unit {
+                    code,
+                    name,
+                    parent,
+                    issuers: from_json(&issuers, "unit issuers")?,
+                })
+            })
+            .collect()
+    }
+
+    fn put_unit(&mut self, unit: &Unit) -> Result<(), StoreError> {
+        if let Some(parent) = &unit.parent {
+            let known: bool = self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM units WHERE code = ?1)",
+                [parent],
+                |r| r.get(0),
+            )?;
+            if !known || parent == &unit.code {
+                return Err(StoreError::Conflict(format!(
+                    "unit {}: no parent unit '{parent}' (add it first)",
+                    unit.code
+                )));
+            }
+        }
+        self.conn.execute(
+            "INSERT INTO units (code, name, parent, issuers) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent,
+                                              issuers = excluded.issuers",
+            params![unit.code, unit.name, unit.parent, to_json(&unit.issuers)?],
+        )?;
+        Ok(())
+    }
+
+    fn set_unit(&mut self, document_id: i64, unit: Option<&str>) -> Result<bool, StoreError> {
+        let tx = self.conn.transaction()?;
+        let changed = tx.execute(
+            "UPDATE documents SET unit = ?2 WHERE id = ?1",
+            params![document_id, unit],
+        )?;
+        if changed > 0 {
+            queue_change(&tx, document_id)?;
+        }
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+
+    fn unowned_documents(&self) -> Result<Vec<(i64, Option<Fields>)>, StoreError> {
+        let ids = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM documents WHERE unit IS NULL AND current = 1 AND status != 'failed'
+                 ORDER BY id",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<i64>, _>>()?;
+        ids.into_iter()
+            .map(|id| Ok((id, load_fields(&self.conn, id)?)))
+            .collect()
     }
 
     fn document(&self, id: i64) -> Result<Option<StoredDocument>, StoreError> {
@@ -1725,10 +1824,20 @@ impl super::accounts::Accounts for SqliteStore {
     }
     fn audit_log(
         &self,
+        scope: &Scope,
         limit: usize,
         offset: usize,
     ) -> Result<Vec<super::accounts::AuditEntry>, StoreError> {
-        super::accounts::audit_log(&self.conn, limit, offset)
+        super::accounts::audit_log(&self.conn, scope, limit, offset)
+    }
+    fn user_units(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
+        super::accounts::user_units(&self.conn, user_id)
+    }
+    fn grant_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError> {
+        super::accounts::grant_unit(&self.conn, name, unit)
+    }
+    fn revoke_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError> {
+        super::accounts::revoke_unit(&self.conn, name, unit)
     }
     fn sign_in_locked(
         &self,

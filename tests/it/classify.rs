@@ -4,7 +4,7 @@
 use crate::support::{count, ingest_json, lines_pdf, repo_path, sohoa, sql, stderr, stdout};
 use std::path::Path;
 
-const LAND: &[&str] = &[
+pub(crate) const LAND: &[&str] = &[
     "UBND TINH NGHE AN",
     "SO TAI NGUYEN VA MOI TRUONG",
     "So: 1234/QD-STNMT",
@@ -18,7 +18,7 @@ const LAND: &[&str] = &[
     "Dieu 2. Van phong dang ky dat dai chinh ly ho so dia chinh, cap nhat bien dong dat dai.",
 ];
 
-const BIRTH: &[&str] = &[
+pub(crate) const BIRTH: &[&str] = &[
     "UBND HUYEN NAM DAN",
     "UBND XA NAM GIANG",
     "So: 56/UBND-TP",
@@ -31,7 +31,7 @@ const BIRTH: &[&str] = &[
     "cha la Le Van Binh, me la Tran Thi Cuc, ghi vao So dang ky khai sinh.",
 ];
 
-const BUILDING: &[&str] = &[
+pub(crate) const BUILDING: &[&str] = &[
     "UBND TINH NGHE AN",
     "SO XAY DUNG",
     "So: 89/BC-SXD",

@@ -1,5 +1,6 @@
 //! sohoa's integration tests: one binary, one module per feature.
 
+mod access;
 mod authenticity;
 mod bad_input;
 mod browser;

@@ -43,11 +43,17 @@ impl Server {
         Server { child, addr }
     }
 
-    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         http(&self.addr, method, path, headers, body)
     }
 
-    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) fn get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         self.request("GET", path, headers, b"")
     }
 }
@@ -151,7 +157,7 @@ impl Reply {
         }
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -170,7 +176,7 @@ impl Reply {
             .collect()
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
@@ -197,7 +203,7 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 }
 
 /// Runs sohoa with `input` on stdin (passwords).
-fn sohoa_stdin(db: &Path, args: &[&str], input: &str) -> std::process::Output {
+pub(crate) fn sohoa_stdin(db: &Path, args: &[&str], input: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
         .arg("--db")
         .arg(db)
@@ -217,7 +223,7 @@ fn sohoa_stdin(db: &Path, args: &[&str], input: &str) -> std::process::Output {
 }
 
 /// application/x-www-form-urlencoded value.
-fn form_encode(text: &str) -> String {
+pub(crate) fn form_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
