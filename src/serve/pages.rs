@@ -725,6 +725,7 @@ pub async fn document(
         row("Trích yếu", f.subject.as_deref()),
         row("Người ký", f.signer.as_deref()),
         row("Số CCCD/CMND", (!ids.is_empty()).then_some(ids.as_str())),
+        row("Đơn vị quản lý", doc.unit.as_deref()),
         row("Tệp gốc", Some(&doc.path)),
         row("SHA-256", doc.sha256.as_deref()),
     ]

@@ -187,3 +187,109 @@ fn a_read_only_database_gives_a_clear_error_and_changes_nothing() {
     );
     assert_eq!(count(&db, "SELECT count(*) FROM documents"), 3);
 }
+
+/// A tmpfs volume of a given size, unmounted when dropped.
+struct Volume(PathBuf);
+
+impl Volume {
+    fn mount(at: &Path, size: &str) -> Volume {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mount: {}", stderr(&out));
+        Volume(at.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "remount: {}", stderr(&out));
+    }
+}
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_volume_stops_the_run_clearly_and_the_next_run_finishes() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // Mounting needs root; bad_input's RLIMIT_FSIZE test covers a full disk then.
+        eprintln!("not root: no tmpfs volume; see bad_input::a_full_disk_*");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scans = dir.path().join("scans");
+    std::fs::create_dir(&scans).unwrap();
+    for i in 0..60 {
+        let text = format!(
+            "Van ban so {i} ve cai cach thu tuc hanh chinh {}",
+            "noi dung ".repeat(1500)
+        );
+        std::fs::write(scans.join(format!("doc-{i:02}.pdf")), text_pdf(&text)).unwrap();
+    }
+    // The database, its journal and its search index all live on a 2 MiB volume.
+    let volume = Volume::mount(&dir.path().join("volume"), "2m");
+    let db = volume.0.join("a.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .arg("--db")
+        .arg(&db)
+        .args(["ingest", "--quiet", scans.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("full") && err.contains("intact"),
+        "says the disk is full and what was kept: {err}"
+    );
+    let integrity: String = sql(&db)
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let stored = count(&db, "SELECT count(*) FROM documents");
+    assert!(stored < 60, "the volume filled up part-way: {stored}");
+    // Room again: the next run finishes the job, every file once, everything verifies.
+    volume.resize("64m");
+    let (code, summary) = ingest_json(&db, &[scans.to_str().unwrap()]);
+    assert_eq!(code, 0, "{summary:#}");
+    check_whole_without_search(&db, 60);
+    let found = sohoa(
+        &db,
+        &["search", "--json", "--limit", "1", "cai cach thu tuc"],
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&found)).unwrap();
+    assert_eq!(json["total"], 60, "every document searchable");
+}
+
+/// `check_whole`'s archive checks, for documents without its search words.
+fn check_whole_without_search(db: &Path, documents: i64) {
+    let verify = sohoa(db, &["verify"]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT count(DISTINCT sha256) FROM documents WHERE current = 1"
+        ),
+        documents
+    );
+    assert_eq!(
+        count(db, "SELECT count(*) FROM documents WHERE current = 1"),
+        documents
+    );
+}
