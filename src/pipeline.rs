@@ -613,8 +613,10 @@ fn plan(
         && k.status != DocStatus::Failed
         && k.sha256.as_deref() != Some(sha.as_str())
     {
-        // The file at this path changed: a new version of its record.
+        // The file at this path changed: a new version of its record, owned by the
+        // same unit (which may have been assigned by hand).
         doc.supersedes = Some(k.document_id);
+        doc.unit = k.unit.clone();
     }
     if !seen_this_run.insert(sha.clone()) {
         return Ok(Plan::Done(ToWriter::Alias {
@@ -994,11 +996,12 @@ fn write_all(
         if doc.status.is_searchable() {
             let text = document_text(doc.pages.iter().map(|p| p.text.as_str()));
             let analysis = analyze(classifier, &text);
-            doc.unit = owner.unit.clone().or_else(|| {
+            // The run's unit, else the previous version's, else the issuer's.
+            doc.unit = owner.unit.clone().or(doc.unit.take()).or_else(|| {
                 crate::units::owner(&owner.units, &analysis.fields).map(|u| u.code.clone())
             });
             doc.analysis = Some(analysis);
-        } else {
+        } else if owner.unit.is_some() {
             doc.unit = owner.unit.clone();
         }
         let stored = store.put_document(run, &doc)?;

@@ -1134,6 +1134,9 @@ fn print_document(out: &mut impl Write, doc: &StoredDocument) -> std::io::Result
     for warning in &doc.warnings {
         writeln!(out, "  warning:   {warning}")?;
     }
+    if let Some(unit) = &doc.unit {
+        writeln!(out, "  unit:      {unit}")?;
+    }
     writeln!(out, "  format:    {}", doc.format.as_deref().unwrap_or("-"))?;
     writeln!(out, "  sha256:    {}", doc.sha256.as_deref().unwrap_or("-"))?;
     writeln!(

@@ -496,6 +496,8 @@ pub struct KnownLocation {
     pub mtime: Option<i64>,
     pub sha256: Option<String>,
     pub status: DocStatus,
+    /// The unit owning the document there (kept by its next version).
+    pub unit: Option<String>,
 }
 
 /// What the archive knows about a file's bytes.

@@ -1162,26 +1162,30 @@ impl Store for SqliteStore {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT l.document_id, l.size, l.mtime, d.sha256, d.status
+                "SELECT l.document_id, l.size, l.mtime, d.sha256, d.status, d.unit
                  FROM locations l JOIN documents d ON d.id = l.document_id WHERE l.path = ?1",
             )?
             .query_row([path], |r| {
                 Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
+                    (
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, Option<i64>>(2)?,
+                    ),
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
                 ))
             })
             .optional()?;
-        row.map(|(document_id, size, mtime, sha256, status)| {
+        row.map(|((document_id, size, mtime), sha256, status, unit)| {
             Ok(KnownLocation {
                 document_id,
                 size: size.map(|s| s as u64),
                 mtime,
                 sha256,
                 status: DocStatus::parse(&status)?,
+                unit,
             })
         })
         .transpose()
