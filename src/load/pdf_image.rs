@@ -367,14 +367,26 @@ fn run_length(data: &[u8], limits: &Limits) -> Result<Vec<u8>, LoadError> {
     Ok(out)
 }
 
-/// A JPEG without its end-of-image marker was cut off mid-scan: decoders fill the rest
-/// with gray, silently. Trailing padding (zeros, line ends) after the marker is allowed.
+/// A JPEG whose scan data has no end-of-image marker after it was cut off mid-scan:
+/// decoders fill the rest with gray, silently. Bytes after the marker (scanner
+/// trailers, a second picture) are not damage. The marker segments before the first
+/// scan are walked by their lengths, so an EXIF thumbnail's own marker does not count;
+/// inside scan data `FF D9` can only be the marker (other `FF`s are stuffed).
 pub fn jpeg_is_cut(data: &[u8]) -> bool {
-    let end = data
-        .iter()
-        .rposition(|&b| !matches!(b, 0 | b'\r' | b'\n' | b' '))
-        .map_or(0, |i| i + 1);
-    !data[..end].ends_with(&[0xFF, 0xD9])
+    let mut at = 2;
+    while at + 4 <= data.len() {
+        if data[at] != 0xFF {
+            return true;
+        }
+        match data[at + 1] {
+            // Fill byte before a marker.
+            0xFF => at += 1,
+            0xDA => return !data[at..].windows(2).any(|w| w == [0xFF, 0xD9]),
+            0x01 | 0xD0..=0xD7 => at += 2,
+            _ => at += 2 + u16::from_be_bytes([data[at + 2], data[at + 3]]) as usize,
+        }
+    }
+    true
 }
 
 fn jpeg(

@@ -379,6 +379,10 @@ fn tiff_with_missing_strip() -> Vec<u8> {
 fn cut_and_broken_rasters_are_named() {
     let jpeg = sample("cong-van-bao-hiem.jpg");
     check("whole JPEG", &jpeg, &[]);
+    // Bytes after the end marker (scanner trailers, a bench's appended line) are no loss.
+    let mut trailer = jpeg.clone();
+    trailer.extend_from_slice(b"\n% appended after the image\n");
+    check("JPEG with a trailer", &trailer, &[]);
     for percent in [30, 60, 90] {
         check(
             &format!("JPEG cut at {percent}%"),
