@@ -175,13 +175,13 @@ pub enum Command {
         #[arg(long = "trusted-proxy", value_name = "CIDR", num_args = 1..)]
         trusted_proxies: Vec<crate::serve::Cidr>,
         /// Seconds a client has to send a request's headers.
-        #[arg(long, default_value_t = crate::serve::ConnectionConfig::default().header_read_timeout.as_secs())]
+        #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::ConnectionConfig::default().header_read_timeout.as_secs())]
         header_timeout: u64,
         /// Connections open at once, in all.
-        #[arg(long, default_value_t = crate::serve::ConnectionConfig::default().max_connections)]
+        #[arg(long, value_name = "N", default_value_t = crate::serve::ConnectionConfig::default().max_connections)]
         max_connections: usize,
         /// Connections open at once from one address (trusted proxies excepted).
-        #[arg(long, default_value_t = crate::serve::ConnectionConfig::default().max_connections_per_address)]
+        #[arg(long, value_name = "N", default_value_t = crate::serve::ConnectionConfig::default().max_connections_per_address)]
         max_connections_per_address: usize,
     },
     /// The province's units (departments, districts, communes) that own documents.

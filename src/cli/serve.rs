@@ -99,6 +99,7 @@ pub enum UnitsCommand {
     },
     /// Load units from a JSON-lines file: {"code", "name", "parent"?, "issuers"?}.
     Load { file: std::path::PathBuf },
+    /// List the units, with their parents and issuers.
     List {
         #[arg(long)]
         json: bool,

@@ -52,6 +52,9 @@ const POOL_SIZE: usize = 8;
 /// change without the index (a file moved).
 const SEARCH_CACHE_ENTRIES: usize = 2_000;
 const SEARCH_CACHE_SECONDS: u64 = 60;
+/// A unit added while the service runs counts within this many seconds (grants and
+/// revocations are read with the account, at once).
+pub(crate) const UNITS_CACHE_SECONDS: u64 = 5;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -91,6 +94,8 @@ pub struct AppState {
     public_limit: RateLimiter,
     /// Proxies whose forwarding headers name the client (`limits::client_address`).
     trusted_proxies: Vec<Cidr>,
+    /// The archive's units, with when they were read (`pages::state_units`).
+    units: Mutex<Option<(std::time::Instant, Arc<Vec<crate::store::Unit>>)>>,
 }
 
 /// A failure as the client sees it: a status and a message that names the problem.
@@ -156,6 +161,7 @@ impl AppState {
             sign_in_limit: RateLimiter::new(limits::SIGN_IN_PER_MINUTE, limits::SIGN_IN_BURST),
             public_limit: RateLimiter::new(limits::PUBLIC_PER_MINUTE, limits::PUBLIC_BURST),
             trusted_proxies: config.connections.trusted_proxies,
+            units: Mutex::new(None),
         })
     }
 

@@ -42,6 +42,25 @@ impl Staff {
     }
 }
 
+/// The archive's units, read at most every `UNITS_CACHE_SECONDS`: every request needs
+/// them, they change a few times a year.
+fn state_units(
+    state: &AppState,
+    store: &SqliteStore,
+) -> Result<Arc<Vec<crate::store::Unit>>, HttpError> {
+    if let Ok(cache) = state.units.lock()
+        && let Some((at, units)) = cache.as_ref()
+        && at.elapsed() < std::time::Duration::from_secs(super::UNITS_CACHE_SECONDS)
+    {
+        return Ok(Arc::clone(units));
+    }
+    let units = Arc::new(store.units()?);
+    if let Ok(mut cache) = state.units.lock() {
+        *cache = Some((std::time::Instant::now(), Arc::clone(&units)));
+    }
+    Ok(units)
+}
+
 /// Who sent the request: a bearer API token, else the session cookie.
 async fn identify(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<Staff>, HttpError> {
     let bearer = headers
@@ -58,6 +77,7 @@ async fn identify(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<S
     if bearer.is_none() && session.is_none() {
         return Ok(None);
     }
+    let shared = Arc::clone(state);
     state
         .with_store(move |store| {
             let (user, csrf) = if let Some(hash) = bearer {
@@ -72,8 +92,8 @@ async fn identify(state: &Arc<AppState>, headers: &HeaderMap) -> Result<Option<S
                     None => return Ok(None),
                 }
             };
-            let granted = store.user_units(user.id)?;
-            let scope = crate::units::scope_for(user.role, &granted, &store.units()?);
+            let units = state_units(&shared, store)?;
+            let scope = crate::units::scope_for(user.role, &user.units, &units);
             Ok(Some(Staff { user, csrf, scope }))
         })
         .await

@@ -62,6 +62,9 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: String,
     pub created_at: String,
+    /// The units granted (`*` for all), read with the account: the web service needs
+    /// them on every request.
+    pub units: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -378,7 +381,8 @@ pub(super) const SCHEMA: &str = r#"
     );
 "#;
 
-const USER_COLUMNS: &str = "u.id, u.name, u.role, u.password_hash, u.created_at";
+const USER_COLUMNS: &str = "u.id, u.name, u.role, u.password_hash, u.created_at,
+    (SELECT json_group_array(g.unit) FROM user_units g WHERE g.user_id = u.id)";
 
 fn user_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
     let role: String = r.get(2)?;
@@ -389,6 +393,7 @@ fn user_row(r: &rusqlite::Row) -> rusqlite::Result<User> {
         role: Role::parse(&role).unwrap_or(Role::Viewer),
         password_hash: r.get(3)?,
         created_at: r.get(4)?,
+        units: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
     })
 }
 
@@ -487,7 +492,7 @@ pub(super) fn session(
         .query_row(params![token_sha256, now_unix], |r| {
             Ok(Session {
                 user: user_row(r)?,
-                csrf: r.get(5)?,
+                csrf: r.get(6)?,
             })
         })
         .optional()?)
