@@ -48,6 +48,34 @@ pub fn document_pages<'a>(doc: &'a StoredDocument, words: &'a [Vec<Word>]) -> Ve
         .collect()
 }
 
+/// A page's words for the JSON export: the size of the image their boxes refer to, and
+/// the words in reading order (`block`, `line`, `cell` as in ALTO's blocks and lines).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PageWords {
+    pub page: u32,
+    pub width: u32,
+    pub height: u32,
+    pub words: Vec<Word>,
+}
+
+/// Every page of `doc` with its words (`Store::page_words`, in page order); pages that
+/// were not OCR'd have none.
+pub fn page_words(doc: &StoredDocument, words: Vec<Vec<Word>>) -> Vec<PageWords> {
+    let mut words = words.into_iter();
+    doc.pages
+        .iter()
+        .map(|page| {
+            let (width, height) = read_size(page);
+            PageWords {
+                page: page.number,
+                width,
+                height,
+                words: words.next().unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
 /// The size of the image OCR read: the page as decoded, turned upright, resampled.
 fn read_size(page: &StoredPage) -> (u32, u32) {
     match &page.preparation {

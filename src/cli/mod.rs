@@ -252,6 +252,10 @@ pub enum Command {
         /// Only this document's pages (ALTO and hOCR)
         #[arg(long, value_name = "ID")]
         document: Option<i64>,
+        /// JSON lines: also each OCR'd page's words, in reading order, with their boxes
+        /// (in the pixels of the image OCR read), confidences, block, line and table cell
+        #[arg(long)]
+        words: bool,
     },
 }
 
@@ -568,6 +572,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             format: format @ (ExportFormat::Alto | ExportFormat::Hocr),
             dir,
             document,
+            ..
         } => {
             let store = open_existing(&cli.db)?;
             let dir = dir.expect("clap requires --dir for alto and hocr");
@@ -577,13 +582,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export {
             format: ExportFormat::Jsonl,
+            words,
             ..
         } => {
             let store = open_existing(&cli.db)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             store.each_document(&mut |doc| {
-                serde_json::to_writer(&mut out, &ExportedDocument::new(doc))
-                    .map_err(std::io::Error::from)?;
+                let layout = if words {
+                    let words = store.page_words(doc.id).map_err(std::io::Error::other)?;
+                    Some(crate::ocr_xml::page_words(&doc, words))
+                } else {
+                    None
+                };
+                let mut exported = ExportedDocument::new(doc);
+                exported.layout = layout;
+                serde_json::to_writer(&mut out, &exported).map_err(std::io::Error::from)?;
                 writeln!(out)?;
                 Ok(())
             })?;
@@ -1113,6 +1126,9 @@ pub(crate) struct ExportedDocument {
     /// The code of its latest signed record (`show`; `sohoa verify --code`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) verification_code: Option<String>,
+    /// Each page's words with their boxes (`export --words`, `?words=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) layout: Option<Vec<crate::ocr_xml::PageWords>>,
 }
 
 impl ExportedDocument {
@@ -1121,6 +1137,7 @@ impl ExportedDocument {
             schema_version: OUTPUT_SCHEMA_VERSION,
             doc,
             verification_code: None,
+            layout: None,
         }
     }
 }

@@ -53,17 +53,31 @@ pub async fn search(
     .into_response()
 }
 
+#[derive(Deserialize)]
+pub struct DocumentParams {
+    /// Also each page's words with their boxes, as `export --words`.
+    #[serde(default)]
+    words: bool,
+}
+
 pub async fn document(
     State(state): State<Arc<AppState>>,
     Extension(staff): Extension<Staff>,
     Path(id): Path<i64>,
+    Query(params): Query<DocumentParams>,
 ) -> Response {
     reply(
         state
             .with_store(move |store| {
                 let (doc, code) = super::viewed_document(store, &staff, id, "api")?;
+                let layout = if params.words {
+                    Some(crate::ocr_xml::page_words(&doc, store.page_words(id)?))
+                } else {
+                    None
+                };
                 let mut exported = crate::cli::ExportedDocument::new(doc);
                 exported.verification_code = code;
+                exported.layout = layout;
                 Ok(serde_json::to_value(exported)?)
             })
             .await,

@@ -193,6 +193,7 @@ fn no_route_shows_an_account_another_units_documents() {
             // Every route that serves a document or part of one.
             for route in [
                 format!("/api/documents/{id}"),
+                format!("/api/documents/{id}?words=true"),
                 format!("/api/documents/{id}/pages/1/image"),
                 format!("/api/documents/{id}/pages/1/alto"),
                 format!("/api/documents/{id}/pages/1/hocr"),

@@ -219,3 +219,39 @@ fn one_documents_pages_and_a_missing_document() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--dir"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_json_export_and_api_carry_each_pages_words_with_boxes() {
+    let out = sohoa(&db(), &["export", "--words"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = id_of("quyet-dinh-dat-dai.png");
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.contains(&format!("\"id\":{id},")))
+        .expect("the document's line")
+        .to_owned();
+    let doc: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let page = &doc["layout"][0];
+    let (width, height) = (
+        page["width"].as_u64().unwrap(),
+        page["height"].as_u64().unwrap(),
+    );
+    let words = page["words"].as_array().unwrap();
+    let texts: Vec<String> = words
+        .iter()
+        .map(|w| w["text"].as_str().unwrap().to_owned())
+        .collect();
+    // The same words, in the same order, as the stored text (and as ALTO).
+    assert_eq!(texts, words_of(doc["pages"][0]["text"].as_str().unwrap()));
+    for w in words {
+        let n = |k: &str| w[k].as_u64().unwrap();
+        assert!(n("x") + n("w") <= width && n("y") + n("h") <= height, "{w}");
+        assert!(w["confidence"].as_f64().unwrap() > 0.0, "{w}");
+    }
+    let blocks: std::collections::BTreeSet<u64> =
+        words.iter().map(|w| w["block"].as_u64().unwrap()).collect();
+    assert!(blocks.len() >= 3, "the header's blocks: {blocks:?}");
+    // Without --words the export stays as it was.
+    let plain = stdout(&sohoa(&db(), &["export"]));
+    assert!(!plain.contains("\"layout\""));
+}
