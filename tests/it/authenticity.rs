@@ -191,16 +191,19 @@ fn forged_document_is_detected() {
         },
         &["unsigned", "/forged.pdf"],
     );
-    // A forged record appended to the log, with a signature from no key of ours.
+    // A forged record appended to the log, with a signature from no key of ours: the
+    // land decision's record with its number changed (whichever leaf it is: the three
+    // documents are stored in the order their pages finish).
     check(
         |db, _| {
             writable(db)
                 .execute(
                     "INSERT INTO records (leaf, document_id, record, record_hash, leaf_hash, code,
                                           key_id, signature)
-                     SELECT leaf + 1, document_id, replace(record, '1234', '9999'), record_hash,
-                            leaf_hash, code, key_id, signature
-                     FROM records ORDER BY leaf DESC LIMIT 1",
+                     SELECT (SELECT max(leaf) + 1 FROM records), document_id,
+                            replace(record, '1234', '9999'), record_hash, leaf_hash, code,
+                            key_id, signature
+                     FROM records WHERE record LIKE '%1234%' ORDER BY leaf DESC LIMIT 1",
                     [],
                 )
                 .unwrap();
