@@ -96,8 +96,6 @@ pub struct Session {
 }
 
 pub trait Accounts {
-    /// The units the user was granted (`*` for all), as stored.
-    fn user_units(&self, user_id: i64) -> Result<Vec<String>, StoreError>;
     /// Grants `unit` (an existing unit's code, or `*`); false when already granted.
     fn grant_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError>;
     fn revoke_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError>;
@@ -223,13 +221,6 @@ pub(super) const UNITS_SCHEMA: &str = r#"
         PRIMARY KEY (user_id, unit)
     );
 "#;
-
-pub(super) fn user_units(conn: &Connection, user_id: i64) -> Result<Vec<String>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT unit FROM user_units WHERE user_id = ?1 ORDER BY unit")?
-        .query_map([user_id], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?)
-}
 
 pub(super) fn grant_unit(conn: &Connection, name: &str, unit: &str) -> Result<bool, StoreError> {
     let user =

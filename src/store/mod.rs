@@ -138,13 +138,6 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub fn allows(&self, unit: Option<&str>) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Units(units) => unit.is_some_and(|u| units.iter().any(|x| x == u)),
-        }
-    }
-
     /// The unit codes as a JSON array for SQL (`json_each`), or NULL for all.
     pub fn units_json(&self) -> Option<String> {
         match self {

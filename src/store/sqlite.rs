@@ -1834,9 +1834,6 @@ impl super::accounts::Accounts for SqliteStore {
     ) -> Result<Vec<super::accounts::AuditEntry>, StoreError> {
         super::accounts::audit_log(&self.conn, scope, limit, offset)
     }
-    fn user_units(&self, user_id: i64) -> Result<Vec<String>, StoreError> {
-        super::accounts::user_units(&self.conn, user_id)
-    }
     fn grant_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError> {
         super::accounts::grant_unit(&self.conn, name, unit)
     }
