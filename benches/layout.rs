@@ -133,7 +133,9 @@ impl Reader {
     }
 }
 
-fn read(reader: Reader, page: &Page) -> String {
+/// A page's text as `reader` gives it, with its words in reading order (none from the
+/// command).
+fn read(reader: Reader, page: &Page) -> (String, Vec<sohoa::ocr::Word>) {
     match reader {
         Reader::Command => {
             let out = Command::new("tesseract")
@@ -142,7 +144,10 @@ fn read(reader: Reader, page: &Page) -> String {
                 .env("OMP_THREAD_LIMIT", "1")
                 .output()
                 .expect("tesseract command (apt-get install tesseract-ocr)");
-            String::from_utf8_lossy(&out.stdout).into_owned()
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                Vec::new(),
+            )
         }
         Reader::V1 | Reader::Sohoa => {
             let deadline = Deadline {
@@ -164,7 +169,7 @@ fn read(reader: Reader, page: &Page) -> String {
                 )
                 .unwrap();
                 engine.set_segmentation(Segmentation::Auto);
-                out.map(|o| o.text).unwrap_or_default()
+                out.map(|o| (o.text, o.words)).unwrap_or_default()
             })
             .unwrap()
         }
@@ -218,11 +223,13 @@ fn cells_right(page: &Page, text: &str) -> (usize, usize) {
     (right, total)
 }
 
-/// The header's number and date read as fields from the page text: (number right,
-/// date right). The truth comes from the header lines: `Số: N/...` and `..., ngày D
-/// tháng M năm Y`.
-fn fields_right(page: &Page, text: &str) -> (bool, bool, bool) {
-    let fields = sohoa::fields::extract(text);
+/// The header's number, date and signer read as fields from the page, each where its
+/// layout puts it (the whole text for the command): (number, date, signer right). The
+/// truth comes from the header lines: `Số: N/...` and `..., ngày D tháng M năm Y`.
+fn fields_right(page: &Page, text: &str, words: &[sohoa::ocr::Word]) -> (bool, bool, bool, bool) {
+    let zones = sohoa::fields::Zones::of_pages(&[words]);
+    let zoned = zones.header_left.is_some() && zones.signature.is_some();
+    let fields = sohoa::fields::extract_in(text, &zones);
     let number = page.header[2].trim_start_matches("Số: ");
     let date_line = &page.header[5];
     let numbers: Vec<u32> = date_line
@@ -241,6 +248,7 @@ fn fields_right(page: &Page, text: &str) -> (bool, bool, bool) {
         fields.number.as_deref().map(key) == Some(key(number)),
         fields.date.as_deref() == Some(date.as_str()),
         fields.signer.as_deref().map(key) == page.signer.as_deref().map(key),
+        zoned,
     )
 }
 
@@ -253,6 +261,8 @@ struct Tally {
     number_right: usize,
     date_right: usize,
     signer_right: usize,
+    /// Pages whose header blocks and signature block were found as zones.
+    zoned: usize,
     cells_right: usize,
     cells: usize,
 }
@@ -295,16 +305,35 @@ fn main() {
     let mut speed = Vec::new();
     for (r, &reader) in readers.iter().enumerate() {
         let started = Instant::now();
-        let texts: Vec<String> = pages.par_iter().map(|p| read(reader, p)).collect();
+        let readings: Vec<(String, Vec<sohoa::ocr::Word>)> =
+            pages.par_iter().map(|p| read(reader, p)).collect();
         let seconds = started.elapsed().as_secs_f64();
         speed.push((reader, pages.len() as f64 * 60.0 / seconds));
-        for (page, text) in pages.iter().zip(&texts) {
+        for (page, (text, words)) in pages.iter().zip(&readings) {
             let cer = character_error_rate(&page.truth, text);
             if let Some(dir) = &dump {
                 std::fs::create_dir_all(dir).unwrap();
                 let short = reader.name().split(' ').next().unwrap_or("r");
                 let file = format!("{}.{short}{r}.txt", page.name);
                 std::fs::write(dir.join(file), text).unwrap();
+            }
+            if verbose && !page.header.is_empty() {
+                let (number, date, signer, zoned) = fields_right(page, text, words);
+                if !(number && date && signer && zoned) {
+                    let zones = sohoa::fields::Zones::of_pages(&[words]);
+                    for b in sohoa::layout::blocks(words).iter().take(6) {
+                        println!("    {:?} {:?}", b.region, b.text);
+                    }
+                    let fields = sohoa::fields::extract_in(text, &zones);
+                    println!(
+                        "{} {}: fields number {number} date {date} signer {signer} zoned {zoned}\n  {zones:?}\n  number {:?} date {:?} signer {:?}",
+                        reader.name(),
+                        page.name,
+                        fields.number,
+                        fields.date,
+                        fields.signer
+                    );
+                }
             }
             if verbose {
                 let (right, total) = cells_right(page, text);
@@ -325,7 +354,8 @@ fn main() {
                 if !page.header.is_empty() {
                     t.header_pages += 1;
                     t.header_right += usize::from(header_in_order(page, text));
-                    let (number, date, signer) = fields_right(page, text);
+                    let (number, date, signer, zoned) = fields_right(page, text, words);
+                    t.zoned += usize::from(zoned);
                     t.number_right += usize::from(number);
                     t.date_right += usize::from(date);
                     t.signer_right += usize::from(signer);
@@ -383,6 +413,12 @@ fn main() {
                         " {} / {} / {} of {} |",
                         t.number_right, t.date_right, t.signer_right, t.header_pages
                     );
+                }
+                println!();
+                print!("| {kind}: header and signature blocks found |");
+                for r in 0..readers.len() {
+                    let t = &tallies[&(r, kind.clone(), held)];
+                    print!(" {}/{} |", t.zoned, t.header_pages);
                 }
                 println!();
             }

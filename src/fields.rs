@@ -6,6 +6,8 @@
 //! "Sô:" or "S6:" for "Số:", spaces around the slash, a dropped tone mark.
 
 use crate::fold::fold_full;
+use crate::layout::{self, Block, Region};
+use crate::ocr::Word;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
@@ -41,14 +43,187 @@ pub struct Fields {
     pub signer: Option<String>,
 }
 
+/// Where Decree 30/2020 puts a document's fields on paper, as the layout found them:
+/// the header's left block (agency, number, `V/v` subject) and right block (national
+/// motto, place and date) on the first page, the signature block (`TM.` …, title, name)
+/// at the foot of the last. Each is the block's text; `None` where the layout has no such
+/// block (text-layer pages, documents stored before layout analysis, pages of another
+/// shape), and then the fields are looked for in the whole text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Zones {
+    pub header_left: Option<String>,
+    pub header_right: Option<String>,
+    pub signature: Option<String>,
+}
+
+/// The header's blocks start in this top share of the page's text…
+const HEADER_TOP_SHARE: f32 = 0.35;
+/// …the left one at most this share of its width (a centred title or body text spans it)…
+const HEADER_MAX_WIDTH_SHARE: f32 = 0.65;
+/// …and the right one starts at least this share of the width from the left margin.
+const HEADER_RIGHT_START_SHARE: f32 = 0.3;
+
+impl Zones {
+    /// Finds the zones among the blocks of the first and the last page
+    /// (`layout::blocks`, in reading order).
+    pub fn find(first_page: &[Block], last_page: &[Block]) -> Zones {
+        // Each header block with the blocks under it in its column: layout analysis
+        // may set the number apart from the agency, or the date from the motto.
+        let (header_left, header_right) = match header_blocks(first_page) {
+            Some((left, right)) => (
+                Some(with_column_below(left, first_page)),
+                Some(with_column_below(right, first_page)),
+            ),
+            None => (None, None),
+        };
+        // The last block that opens a signature: the signer's, below `Nơi nhận`; with
+        // the block under it when the name stands apart (a tall signature between):
+        // below it, centred within its width and no wider (a line across the page is not).
+        let signature = last_page
+            .iter()
+            .rposition(|b| b.text.lines().any(opens_signature))
+            .map(|at| {
+                let block = &last_page[at];
+                let mut text = block.text.clone();
+                let centre = |r: &Region| r.x + r.w / 2;
+                if let Some(next) = last_page.get(at + 1)
+                    && next.region.y >= block.region.y + block.region.h
+                    && next.region.w <= block.region.w
+                    && (block.region.x..block.region.x + block.region.w)
+                        .contains(&centre(&next.region))
+                {
+                    text.push('\n');
+                    text.push_str(&next.text);
+                }
+                text
+            });
+        Zones {
+            header_left,
+            header_right,
+            signature,
+        }
+    }
+
+    /// The zones of a document's pages, each given as its words in reading order.
+    pub fn of_pages(pages: &[&[Word]]) -> Zones {
+        match (
+            pages.iter().find(|p| !p.is_empty()),
+            pages.iter().rfind(|p| !p.is_empty()),
+        ) {
+            (Some(first), Some(last)) => Zones::find(&layout::blocks(first), &layout::blocks(last)),
+            _ => Zones::default(),
+        }
+    }
+}
+
+/// The header's two blocks: side by side near the top of the page, the right one
+/// holding the national motto (so two columns of body text are not taken for a header)
+/// and starting away from the left margin, the left one narrower than the text. The
+/// topmost such pair. (The right block may run wide: layout analysis often joins the
+/// centred title and subject below the date to it.)
+fn header_blocks(blocks: &[Block]) -> Option<(&Block, &Block)> {
+    let regions: Vec<Region> = blocks.iter().map(|b| b.region).collect();
+    let page = enclosing(&regions)?;
+    let near_top = |b: &Block| (b.region.y - page.y) as f32 <= HEADER_TOP_SHARE * page.h as f32;
+    let has_motto = |b: &Block| {
+        b.text
+            .lines()
+            .any(|l| motto_start(&fold_aligned(l).1).is_some())
+    };
+    let right_side =
+        |b: &Block| (b.region.x - page.x) as f32 >= HEADER_RIGHT_START_SHARE * page.w as f32;
+    let mut best: Option<(&Block, &Block)> = None;
+    for right in blocks
+        .iter()
+        .filter(|b| near_top(b) && right_side(b) && has_motto(b))
+    {
+        let beside = blocks.iter().filter(|left| {
+            near_top(left)
+                && left.region.w as f32 <= HEADER_MAX_WIDTH_SHARE * page.w as f32
+                && left.region.x + left.region.w <= right.region.x
+                && left.region.y < right.region.y + right.region.h
+                && right.region.y < left.region.y + left.region.h
+        });
+        for left in beside {
+            let top = left.region.y.min(right.region.y);
+            if best.is_none_or(|(l, r)| top < l.region.y.min(r.region.y)) {
+                best = Some((left, right));
+            }
+        }
+    }
+    best
+}
+
+/// `anchor`'s text followed by the blocks right under it within its column: each
+/// inside its left and right edges and no further below the one above than the
+/// anchor is tall (the date under the motto, not the body further down).
+fn with_column_below(anchor: &Block, blocks: &[Block]) -> String {
+    let (left, right) = (anchor.region.x, anchor.region.x + anchor.region.w);
+    let mut under: Vec<&Block> = blocks
+        .iter()
+        .filter(|b| {
+            b.region.y >= anchor.region.y + anchor.region.h
+                && b.region.x >= left
+                && b.region.x + b.region.w <= right
+        })
+        .collect();
+    under.sort_by_key(|b| b.region.y);
+    let mut text = anchor.text.clone();
+    let mut bottom = anchor.region.y + anchor.region.h;
+    for block in under {
+        if block.region.y > bottom + anchor.region.h {
+            break;
+        }
+        text.push('\n');
+        text.push_str(&block.text);
+        bottom = block.region.y + block.region.h;
+    }
+    text
+}
+
+fn enclosing(regions: &[Region]) -> Option<Region> {
+    let x0 = regions.iter().map(|r| r.x).min()?;
+    let y0 = regions.iter().map(|r| r.y).min()?;
+    let x1 = regions.iter().map(|r| r.x + r.w).max()?;
+    let y1 = regions.iter().map(|r| r.y + r.h).max()?;
+    Some(Region {
+        x: x0,
+        y: y0,
+        w: x1 - x0,
+        h: y1 - y0,
+    })
+}
+
 /// Reads the fields of a document from its text (all pages, in order).
 pub fn extract(text: &str) -> Fields {
+    extract_in(text, &Zones::default())
+}
+
+/// Reads the fields of a document from its text, each where the layout puts it: the
+/// number and agency in the header's left block, place and date in its right block, the
+/// signer in the signature block. A number its zone does not hold is looked for in the
+/// whole text; a date or a signer is not: a header whose date line does not read (a day
+/// left blank, a smudge) has no date, rather than the first date the body cites, and a
+/// signature block without a readable name has no signer.
+pub fn extract_in(text: &str, zones: &Zones) -> Fields {
     let text: String = text.nfc().collect();
     let text = text.as_str();
+    let nfc = |zone: &Option<String>| zone.as_ref().map(|z| z.nfc().collect::<String>());
+    let (left, right, signature) = (
+        nfc(&zones.header_left),
+        nfc(&zones.header_right),
+        nfc(&zones.signature),
+    );
     let mut fields = Fields::default();
-    let mut number_line = None;
-    if let Some((line, (whole, serial, type_code, issuer))) = document_number(text) {
-        number_line = Some(line);
+    // The number in the left block, else anywhere (a header the layout did not find).
+    let left_number = left.as_deref().and_then(document_number);
+    let number = left_number.clone().or_else(|| document_number(text));
+    // The agency: the capitalized lines above the number, in the left block if found.
+    fields.agency = match left.as_deref() {
+        Some(l) => agency(l, left_number.as_ref().map(|(line, _)| *line)),
+        None => agency(text, number.as_ref().map(|(line, _)| *line)),
+    };
+    if let Some((_, (whole, serial, type_code, issuer))) = number {
         fields.number = Some(whole);
         fields.serial = Some(serial);
         fields.type_code = type_code;
@@ -65,17 +240,21 @@ pub fn extract(text: &str) -> Fields {
         fields.doc_type = Some(t.code.to_owned());
         fields.doc_type_name = Some(t.name.to_owned());
     }
-    if let Some((place, date)) = place_and_date(text) {
+    let dated = right.as_deref().unwrap_or(text);
+    if let Some((place, date)) = place_and_date(dated) {
         fields.place = place;
         fields.date = Some(date);
     } else {
-        fields.date = issue_date(text);
+        fields.date = issue_date(dated);
     }
-    fields.agency = agency(text, number_line);
     fields.subject = subject(text);
     fields.citizen_ids = citizen_ids(text);
     fields.land_parcels = land_parcels(text);
-    fields.signer = signer(text);
+    // In the signature block only, when there is one: a line below it is not its name.
+    fields.signer = match signature.as_deref() {
+        Some(block) => signer(block),
+        None => signer(text),
+    };
     fields
 }
 
@@ -111,20 +290,25 @@ fn signer(text: &str) -> Option<String> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let opens = |line: &str| {
-        let folded = fold_full(line);
-        SIGNING_FORMULAS.iter().any(|f| folded.starts_with(f))
-            || SIGNING_TITLES.iter().any(|t| folded == *t)
-    };
-    let start = lines.iter().rposition(|l| opens(l))?;
+    let start = lines.iter().rposition(|l| opens_signature(l))?;
     // Back to the block's first line: "TM. ỦY BAN NHÂN DÂN" above "CHỦ TỊCH".
-    let start = (0..=start).rev().take_while(|&i| opens(lines[i])).last()?;
+    let start = (0..=start)
+        .rev()
+        .take_while(|&i| opens_signature(lines[i]))
+        .last()?;
     lines
         .iter()
         .skip(start + 1)
         .take(SIGNER_MAX_LINES_BELOW)
         .find(|l| is_person_name(l))
         .map(|l| l.to_string())
+}
+
+/// A line that opens a signature block: a signing formula or a signer's title.
+fn opens_signature(line: &str) -> bool {
+    let folded = fold_full(line.trim());
+    SIGNING_FORMULAS.iter().any(|f| folded.starts_with(f))
+        || SIGNING_TITLES.iter().any(|t| folded == *t)
 }
 
 /// Two to five words, each capitalized and not all capitals (titles are set in capitals,
@@ -670,6 +854,131 @@ mod tests {
     /// `expect` lists every field that must be read, "key=value; ..."; no others may be.
     fn check(text: &str, expect: &str) {
         assert_eq!(describe(&extract(text)), expect, "fields of {text:?}");
+    }
+
+    /// A block at (x, y, w, h) in page pixels.
+    fn block(x: u32, y: u32, w: u32, h: u32, text: &str) -> Block {
+        Block {
+            region: Region { x, y, w, h },
+            text: text.to_owned(),
+        }
+    }
+
+    const HEADER_LEFT: &str = "UBND TỈNH NGHỆ AN\nSỞ TƯ PHÁP\nSố: 12/QĐ-STP";
+    const MOTTO: &str = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập - Tự do - Hạnh phúc";
+    const BODY: &str = "Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;";
+
+    /// Fields read from a one-page document laid out as `blocks` (text in their order),
+    /// against what the text alone gives: `expect` and `text_only`, as for `check`.
+    fn check_laid_out(blocks: &[Block], expect: &str, text_only: &str) {
+        let text: Vec<&str> = blocks.iter().map(|b| b.text.as_str()).collect();
+        let text = text.join("\n\n");
+        let zones = Zones::find(blocks, blocks);
+        assert_eq!(describe(&extract_in(&text, &zones)), expect, "{zones:?}");
+        assert_eq!(describe(&extract(&text)), text_only, "text only");
+    }
+
+    #[test]
+    fn fields_are_read_where_the_layout_puts_them() {
+        let head = "number=12/QĐ-STP; serial=12; type_code=QĐ; issuer=STP; type=QĐ";
+        let agency = "agency=UBND TỈNH NGHỆ AN / SỞ TƯ PHÁP";
+        // A form's "Mẫu số" in the top corner, read first: the number is the left block's.
+        let form = [
+            block(1800, 50, 300, 40, "Mẫu số: 04/ĐK"),
+            block(100, 150, 800, 200, HEADER_LEFT),
+            block(
+                1000,
+                150,
+                1100,
+                200,
+                &format!("{MOTTO}\nNghệ An, ngày 5 tháng 3 năm 2024"),
+            ),
+            block(100, 600, 2000, 300, BODY),
+        ];
+        check_laid_out(
+            &form,
+            &format!("{head}; date=2024-03-05; place=Nghệ An; {agency}"),
+            // Text alone takes the form's code for the number, and no agency stands above it.
+            "number=04/ĐK; serial=04; issuer=ĐK; date=2024-03-05; place=Nghệ An",
+        );
+        // The date set apart from the motto, the number from the agency: still theirs.
+        let split = [
+            block(100, 150, 800, 130, "UBND TỈNH NGHỆ AN\nSỞ TƯ PHÁP"),
+            block(1000, 150, 1100, 130, MOTTO),
+            block(150, 300, 600, 50, "Số: 12/QĐ-STP"),
+            block(1200, 320, 800, 50, "Nghệ An, ngày 5 tháng 3 năm 2024"),
+            block(100, 600, 2000, 300, BODY),
+        ];
+        let dated = format!("{head}; date=2024-03-05; place=Nghệ An; {agency}");
+        check_laid_out(&split, &dated, &dated);
+        // The title and subject joined to the motto's block, running past the text's
+        // middle: still the header's right block.
+        let wide = [
+            block(100, 150, 800, 200, HEADER_LEFT),
+            block(
+                1000,
+                150,
+                1400,
+                400,
+                &format!("{MOTTO}\nNghệ An, ngày 5 tháng 3 năm 2024\nQUYẾT ĐỊNH\nVề việc cấp phép"),
+            ),
+            block(100, 600, 2300, 300, BODY),
+        ];
+        let subject = format!("{dated}; subject=cấp phép");
+        check_laid_out(&wide, &subject, &subject);
+        // The day left blank in the header: no date, not the first one the body cites.
+        let undated = [
+            block(100, 150, 800, 200, HEADER_LEFT),
+            block(
+                1000,
+                150,
+                1100,
+                200,
+                &format!("{MOTTO}\nNghệ An, ngày    tháng 3 năm 2024"),
+            ),
+            block(100, 600, 2000, 300, BODY),
+        ];
+        check_laid_out(
+            &undated,
+            &format!("{head}; {agency}"),
+            &format!("{head}; date=2015-06-19; {agency}"),
+        );
+        // A signature block with no readable name: no signer, not the next line's words.
+        let unsigned = [
+            block(100, 150, 800, 200, HEADER_LEFT),
+            block(1000, 150, 1100, 200, MOTTO),
+            block(100, 2400, 600, 300, "Nơi nhận:\n- Như trên;\n- Lưu: VT."),
+            block(1200, 2400, 700, 200, "TM. ỦY BAN NHÂN DÂN\nCHỦ TỊCH"),
+            block(100, 2900, 2000, 60, "Bảng Kê Kèm Theo"),
+        ];
+        check_laid_out(
+            &unsigned,
+            &format!("{head}; {agency}"),
+            &format!("{head}; {agency}; signer=Bảng Kê Kèm Theo"),
+        );
+        // The name standing apart below a tall signature is the block's.
+        let signed = [
+            block(100, 150, 800, 200, HEADER_LEFT),
+            block(1000, 150, 1100, 200, MOTTO),
+            block(1200, 2400, 700, 200, "KT. GIÁM ĐỐC\nPHÓ GIÁM ĐỐC"),
+            block(1300, 3000, 500, 60, "Đỗ Văn Long"),
+        ];
+        let both = format!("{head}; {agency}; signer=Đỗ Văn Long");
+        check_laid_out(&signed, &both, &both);
+    }
+
+    #[test]
+    fn two_columns_of_body_text_are_not_a_header() {
+        // No motto on the right: no header zones, the fields come from the whole text.
+        let columns = [
+            block(100, 100, 900, 2000, "Số: 7/BC-UBND\nBáo cáo tình hình"),
+            block(1100, 100, 900, 2000, "ngày 2 tháng 1 năm 2023 kết quả"),
+        ];
+        let zones = Zones::find(&columns, &columns);
+        assert_eq!(zones.header_left, None);
+        let both =
+            "number=7/BC-UBND; serial=7; type_code=BC; issuer=UBND; type=BC; date=2023-01-02";
+        check_laid_out(&columns, both, both);
     }
 
     #[test]

@@ -584,6 +584,42 @@ fn rows_of(segments: &[&Segment]) -> Vec<Vec<Segment>> {
     rows
 }
 
+/// Readies a table region for its second reading: rules erased ([`erase_rules`]), then
+/// levels stretched so the paper is white and the ink black. Tesseract's recognizer reads
+/// the gray pixels, and on grayish paper it misreads sparse rows of short cells (`2` as
+/// `Z`, `37` as `a7` on the layout set) that it reads right once the paper is white.
+pub fn clean_table(image: &mut image::GrayImage) {
+    let mut histogram = [0u64; 256];
+    for p in image.pixels() {
+        histogram[p.0[0] as usize] += 1;
+    }
+    let total: u64 = histogram.iter().sum();
+    if total == 0 {
+        return;
+    }
+    // The paper: the most common level of the brighter half; the ink: the darkest 1 %.
+    let paper = (128..256).max_by_key(|&v| histogram[v]).unwrap_or(255) as f32;
+    let mut seen = 0;
+    let ink = (0..256)
+        .find(|&v| {
+            seen += histogram[v];
+            seen * INK_DARKEST_ONE_IN >= total
+        })
+        .unwrap_or(0) as f32;
+    erase_rules(image);
+    // Just below the paper level maps to white, so the paper's grain goes too.
+    let white = (paper - PAPER_GRAIN_LEVELS).max(ink + 1.0);
+    for p in image.pixels_mut() {
+        let v = (p.0[0] as f32 - ink) * 255.0 / (white - ink);
+        p.0[0] = v.clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// The ink level of a table region: the level of its darkest pixel in this many.
+const INK_DARKEST_ONE_IN: u64 = 100;
+/// Levels within this much of the paper's are paper (its grain, a scanner's noise).
+const PAPER_GRAIN_LEVELS: f32 = 4.0;
+
 /// Whitens a table's rules: horizontal and vertical dark runs of at least
 /// [`RULE_MIN_PIXELS`], and one pixel either side of them (their grey edges).
 pub fn erase_rules(image: &mut image::GrayImage) {
@@ -683,6 +719,25 @@ pub fn with_lines(words: &[Word]) -> std::borrow::Cow<'_, [Word]> {
 pub fn lines(words: &[Word]) -> Vec<&[Word]> {
     words
         .chunk_by(|a, b| a.line == b.line && a.block == b.block)
+        .collect()
+}
+
+/// A block of a page, in reading order: its box and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub region: Region,
+    pub text: String,
+}
+
+/// The blocks of a page's words (in reading order), each with its box and text.
+/// Words stored before layout analysis are one block.
+pub fn blocks(words: &[Word]) -> Vec<Block> {
+    words
+        .chunk_by(|a, b| a.block == b.block)
+        .map(|ws| Block {
+            region: bounds(ws),
+            text: text(ws),
+        })
         .collect()
 }
 

@@ -292,11 +292,12 @@ impl OcrEngine {
                     // A table read as one block comes out row by row, where automatic
                     // layout reads it as columns; its rules are erased first, or
                     // Tesseract drops the boxed cells next to them (measured on the
-                    // layout set: the `STT` column and header row went missing).
+                    // layout set: the `STT` column and header row went missing), and
+                    // its paper made white.
                     let mut table =
                         image::imageops::crop_imm(image, region.x, region.y, region.w, region.h)
                             .to_image();
-                    layout::erase_rules(&mut table);
+                    layout::clean_table(&mut table);
                     let (tw, th) = (table.width() as c_int, table.height() as c_int);
                     // SAFETY: the table's pixels outlive these calls (copied in SetImage).
                     unsafe {

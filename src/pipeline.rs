@@ -12,11 +12,11 @@
 
 use crate::classify::{Classifier, ClassifyConfig, Taxonomy};
 use crate::discover::{self, Candidate, DiscoverError};
-use crate::fields;
+use crate::fields::{self, Zones};
 use crate::load::{
     self, Limits, LoadError, LoadedPage, OcrMode, PageContent, TextSource, Warning, WarningKind,
 };
-use crate::ocr::{self, OcrEngine, OcrError};
+use crate::ocr::{self, OcrEngine, OcrError, Word};
 use crate::prepare::{self, Preparation, PrepareConfig};
 use crate::store::{
     Analysis, DocStatus, NewDocument, NewPage, RunStatus, Store, StoreError, Stored,
@@ -995,7 +995,8 @@ fn write_all(
         let mut doc = finish_document(p);
         if doc.status.is_searchable() {
             let text = document_text(doc.pages.iter().map(|p| p.text.as_str()));
-            let analysis = analyze(classifier, &text);
+            let words: Vec<&[Word]> = doc.pages.iter().map(|p| p.words.as_slice()).collect();
+            let analysis = analyze(classifier, &text, &Zones::of_pages(&words));
             // The run's unit, else the previous version's, else the issuer's.
             doc.unit = owner.unit.clone().or(doc.unit.take()).or_else(|| {
                 crate::units::owner(&owner.units, &analysis.fields).map(|u| u.code.clone())
@@ -1063,10 +1064,11 @@ fn write_all(
     Ok(())
 }
 
-/// Fields and classification from a document's text (all pages, in order).
-pub fn analyze(classifier: &Classifier, text: &str) -> Analysis {
+/// Fields and classification from a document's text (all pages, in order), the fields
+/// looked for where its layout (`zones`) puts them.
+pub fn analyze(classifier: &Classifier, text: &str, zones: &Zones) -> Analysis {
     Analysis {
-        fields: fields::extract(text),
+        fields: fields::extract_in(text, zones),
         classification: classifier.classify(text),
     }
 }

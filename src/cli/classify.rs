@@ -3,6 +3,8 @@
 
 use crate::classify::metrics::{Evaluation, FIELD_NAMES, LabeledDocument};
 use crate::classify::{Classifier, ClassifyConfig, DEFAULT_REVIEW_BELOW, Taxonomy, Training};
+use crate::fields::Zones;
+use crate::ocr::Word;
 use crate::pipeline::{analyze, document_text};
 use crate::store::{Store, StoredDocument};
 use anyhow::{Context, bail};
@@ -256,7 +258,9 @@ fn reanalyze_all(store: &mut dyn Store, classifier: &Classifier) -> anyhow::Resu
             continue;
         };
         let text = document_text(doc.pages.iter().map(|p| p.text.as_str()));
-        let analysis = analyze(classifier, &text);
+        let words = store.page_words(id)?;
+        let pages: Vec<&[Word]> = words.iter().map(Vec::as_slice).collect();
+        let analysis = analyze(classifier, &text, &Zones::of_pages(&pages));
         documents += 1;
         changed += u64::from(store.set_analysis(id, &analysis)?);
     }

@@ -29,7 +29,11 @@ fn labeled_queries_find_their_documents() {
         .map(|d| {
             let text = d["text"].as_str().unwrap().to_owned();
             let mut doc = NewDocument::at(d["id"].as_str().unwrap().to_owned());
-            doc.analysis = Some(analyze(&classifier, &text));
+            doc.analysis = Some(analyze(
+                &classifier,
+                &text,
+                &sohoa::fields::Zones::default(),
+            ));
             doc.pages.push(page(1, &text));
             doc
         })
