@@ -717,6 +717,7 @@ fn place_and_date(text: &str) -> Option<(Option<String>, String)> {
             let rest: String = folded[at..].iter().collect();
             let words: Vec<&str> = rest
                 .split(|c: char| !c.is_alphanumeric())
+                .flat_map(digits_apart)
                 .filter(|w| !w.is_empty())
                 .take(6)
                 .collect();
@@ -746,6 +747,7 @@ fn place_and_date(text: &str) -> Option<(Option<String>, String)> {
 fn issue_date(text: &str) -> Option<String> {
     let words: Vec<String> = fold_full(text)
         .split(|c: char| !c.is_alphanumeric() && c != '/')
+        .flat_map(digits_apart)
         .filter(|w| !w.is_empty())
         .map(str::to_owned)
         .collect();
@@ -765,6 +767,24 @@ fn issue_date(text: &str) -> Option<String> {
             .then(|| iso_date(parts[0], parts[1], parts[2]))
             .flatten()
     })
+}
+
+/// A word cut where digits (and the `/` of a date) meet letters: OCR often drops the
+/// space of "26 tháng", reading "26tháng".
+fn digits_apart(word: &str) -> Vec<&str> {
+    let numeric = |c: char| c.is_ascii_digit() || c == '/';
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut last: Option<bool> = None;
+    for (i, c) in word.char_indices() {
+        if last.is_some_and(|l| l != numeric(c)) {
+            out.push(&word[start..i]);
+            start = i;
+        }
+        last = Some(numeric(c));
+    }
+    out.push(&word[start..]);
+    out
 }
 
 fn iso_date(day: &str, month: &str, year: &str) -> Option<String> {
@@ -1084,6 +1104,11 @@ mod tests {
         check(
             "Độc lập - Tự do - Hạnh phúc Đà Nẵng, ngay 3 thang 5 nam 2019",
             "date=2019-05-03; place=Đà Nẵng",
+        );
+        // The space after the day lost by OCR (a real phone photo of a Công văn).
+        check(
+            "Đà Nẵng, ngày 26tháng 7 năm 2020",
+            "date=2020-07-26; place=Đà Nẵng",
         );
         check("ban hành 16/5/2019 của Bộ", "date=2019-05-16");
         check("ngày 31 tháng 13 năm 2024", "");

@@ -55,13 +55,14 @@ fn real_scans_ingest_and_read() {
             // stands for a serial written in by hand on the paper (4635 and 5449 here):
             // Tesseract reads such digits differently with each segmentation (automatic
             // layout reads 4435 and 5749, single block read them right), so only their
-            // count is checked, and the typed issuer code exactly.
+            // count is checked, and the typed issuer code exactly. The day of the two
+            // scanned letters is written in by hand too (read "34" and "Jÿ"): they have
+            // no date, not the date of the document their first line cites (16/5/2019,
+            // 17/8/2023), which was taken before fields were read in the header's block.
             let expected = match name.as_str() {
-                "cong-van-p1.jpg" => Some(("1906/SGDĐT-CTrTT", "2020-07-26", "giao-duc")),
-                "kodak-200dpi-ccitt.pdf" => Some(("####/SGDĐT-CTrTT", "2019-05-16", "giao-thong")),
-                "hp-200dpi-jpeg-encrypted-textlayer.pdf" => {
-                    Some(("####/UBND-SGDĐT", "2023-08-17", ""))
-                }
+                "cong-van-p1.jpg" => Some(("1906/SGDĐT-CTrTT", Some("2020-07-26"), "giao-duc")),
+                "kodak-200dpi-ccitt.pdf" => Some(("####/SGDĐT-CTrTT", None, "giao-thong")),
+                "hp-200dpi-jpeg-encrypted-textlayer.pdf" => Some(("####/UBND-SGDĐT", None, "")),
                 _ => None,
             };
             if let Some((number, date, sector)) = expected {
@@ -73,7 +74,7 @@ fn real_scans_ingest_and_read() {
                         .zip(number.chars())
                         .all(|(g, e)| if e == '#' { g.is_ascii_digit() } else { g == e });
                 assert!(matches, "{name}: number {got:?}, expected {number:?}");
-                assert_eq!(f.date.as_deref(), Some(date), "{name}");
+                assert_eq!(f.date.as_deref(), date, "{name}");
                 let c = doc.classification.as_ref().expect("classification");
                 if !sector.is_empty() {
                     assert_eq!(c.sector, sector, "{name}: {c:?}");
