@@ -6,6 +6,7 @@ pub mod classify;
 pub mod cli;
 pub mod discover;
 pub mod eval;
+pub mod export;
 pub mod fields;
 pub mod fold;
 pub mod layout;

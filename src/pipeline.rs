@@ -19,7 +19,8 @@ use crate::load::{
 use crate::ocr::{self, OcrEngine, OcrError, Word};
 use crate::prepare::{self, Preparation, PrepareConfig};
 use crate::store::{
-    Analysis, DocStatus, NewDocument, NewPage, RunStatus, Store, StoreError, Stored,
+    Analysis, DocStatus, KnownContent, KnownLocation, NewDocument, NewPage, RunStatus, Store,
+    StoreError, Stored,
 };
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::Serialize;
@@ -103,6 +104,12 @@ pub enum IngestError {
     Ocr(#[from] OcrError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The OCR worker threads could not be started (out of threads or memory).
+    #[error("cannot start {jobs} OCR threads: {source}")]
+    Threads {
+        jobs: usize,
+        source: rayon::ThreadPoolBuildError,
+    },
     /// The database failed mid-run (disk full, read-only). Everything stored before the
     /// failing document is intact; `summary` says how far the run got.
     #[error("stopped: {source}")]
@@ -154,6 +161,9 @@ pub struct IngestSummary {
     pub retried: u64,
     /// Files in walked directories that are not scans (e.g. `notes.txt`).
     pub skipped_not_scans: u64,
+    /// Files left alone because the archive could not say what it holds for them (a
+    /// failed lookup): nothing stored, read again by the next run.
+    pub not_planned: u64,
     pub pages: u64,
     pub pages_ocr: u64,
     pub pages_text_layer: u64,
@@ -169,7 +179,7 @@ pub struct IngestSummary {
 
 impl IngestSummary {
     pub fn has_failures(&self) -> bool {
-        self.documents_failed + self.documents_partial > 0
+        self.documents_failed + self.documents_partial + self.not_planned > 0
     }
 
     /// Documents stored this run, whatever their status.
@@ -236,6 +246,9 @@ enum ToWriter {
     },
     /// Same bytes as a file earlier in this run: a location of whatever that becomes.
     Alias { location: Location, sha256: String },
+    /// The archive could not be asked about this file: reported, nothing stored (a
+    /// failure record could hide the document it already holds).
+    NotPlanned { failure: Failure },
 }
 
 struct Location {
@@ -284,18 +297,19 @@ pub fn ingest(
             ClassifyConfig::default(),
         ))
     });
-    let run = store.begin_run(&config.command)?;
-    progress.start(candidates.len() as u64);
+    // The threads before the run: a run that cannot start leaves no trace.
     let jobs = config.jobs.max(1);
-    let (job_tx, job_rx) = bounded::<Job>(jobs * QUEUED_PAGES_PER_WORKER);
-    let (out_tx, out_rx) = bounded::<ToWriter>(WRITER_QUEUE);
-    // Set by Ctrl-C (through `stop`) or by the writer failing.
-    let halt = AtomicBool::new(false);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("sohoa-ocr-{i}"))
         .build()
-        .expect("thread pool");
+        .map_err(|source| IngestError::Threads { jobs, source })?;
+    let run = store.begin_run(&config.command)?;
+    progress.start(candidates.len() as u64);
+    let (job_tx, job_rx) = bounded::<Job>(jobs * QUEUED_PAGES_PER_WORKER);
+    let (out_tx, out_rx) = bounded::<ToWriter>(WRITER_QUEUE);
+    // Set by Ctrl-C (through `stop`) or by the writer failing.
+    let halt = AtomicBool::new(false);
 
     let mut summary = IngestSummary {
         run_id: run,
@@ -522,17 +536,49 @@ fn open_caught(
 
 type PlanError = (Box<NewDocument>, String, bool);
 
+/// What planning asks the archive: what it holds at a path, and for some bytes.
+trait Lookups {
+    fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError>;
+    fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError>;
+}
+
+impl Lookups for dyn Store + '_ {
+    fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError> {
+        Store::location(self, path)
+    }
+    fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError> {
+        Store::content(self, sha256)
+    }
+}
+
+/// A lookup that failed: the file's error. Taking it for "not archived" would make a
+/// changed file a new record instead of a new version, or store known bytes twice.
+fn not_planned(path: &str, asked: &str, error: StoreError) -> Plan {
+    Plan::Done(ToWriter::NotPlanned {
+        failure: Failure {
+            path: path.to_owned(),
+            reason: format!(
+                "not read: the archive could not say what it holds {asked} ({error}); the next run tries again"
+            ),
+            kind: DocStatus::Failed.as_str().to_owned(),
+        },
+    })
+}
+
 /// Decides what a candidate needs: nothing (unchanged), a location (known bytes), or a
 /// full read. Reads and hashes the file only when the fast path cannot decide.
-fn plan(
+fn plan<L: Lookups + ?Sized>(
     candidate: &Candidate,
     config: &IngestConfig,
-    reader: &dyn Store,
+    reader: &L,
     seen_this_run: &mut HashSet<String>,
 ) -> Result<Plan, PlanError> {
     let path = candidate.path.display().to_string();
     let mut doc = NewDocument::at(path.clone());
-    let known = reader.location(&path).ok().flatten();
+    let known = match reader.location(&path) {
+        Ok(known) => known,
+        Err(e) => return Ok(not_planned(&path, "at this path", e)),
+    };
     let retry = known.as_ref().is_some_and(|k| k.status != DocStatus::Ok);
     // A failed file that fails again replaces its old failure record.
     doc.replaces = known
@@ -585,7 +631,11 @@ fn plan(
     }
     let sha = crate::authenticity::sha256_hex(&bytes);
     doc.sha256 = Some(sha.clone());
-    if let Some(content) = reader.content(&sha).ok().flatten() {
+    let content = match reader.content(&sha) {
+        Ok(content) => content,
+        Err(e) => return Ok(not_planned(&path, "for these bytes", e)),
+    };
+    if let Some(content) = content {
         let retry_this = config.retry_failed && content.status != DocStatus::Ok;
         if content.status != DocStatus::Failed && !retry_this {
             let moved = known
@@ -945,6 +995,13 @@ fn write_all(
                 progress.document_done(summary);
                 continue;
             }
+            ToWriter::NotPlanned { failure } => {
+                summary.not_planned += 1;
+                progress.failure(&failure);
+                summary.failures.push(failure);
+                progress.document_done(summary);
+                continue;
+            }
             ToWriter::Begin { key, header } => {
                 pending.insert(
                     key,
@@ -1173,6 +1230,64 @@ fn finish_document(p: Pending) -> NewDocument {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lookups that fail as a database with an I/O error does: `at_path` for where a
+    /// file was, `for_bytes` for whose bytes these are.
+    struct FailingLookups {
+        at_path: bool,
+        for_bytes: bool,
+    }
+
+    impl Lookups for FailingLookups {
+        fn location(&self, _: &str) -> Result<Option<KnownLocation>, StoreError> {
+            match self.at_path {
+                true => Err(StoreError::Corrupt("disk I/O error".into())),
+                false => Ok(None),
+            }
+        }
+        fn content(&self, _: &str) -> Result<Option<KnownContent>, StoreError> {
+            match self.for_bytes {
+                true => Err(StoreError::Corrupt("disk I/O error".into())),
+                false => Ok(None),
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_lookup_while_planning_is_that_files_error_not_a_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.png");
+        std::fs::write(&path, b"\x89PNG\r\n\x1a\n not really").unwrap();
+        let candidate = Candidate {
+            path: path.clone(),
+            from_walk: false,
+            scan_extension: true,
+            error: None,
+        };
+        let config = IngestConfig::default();
+        let plan_with = |at_path, for_bytes| {
+            let lookups = FailingLookups { at_path, for_bytes };
+            plan(&candidate, &config, &lookups, &mut HashSet::new())
+        };
+        for (at_path, for_bytes, asked) in [
+            (true, false, "at this path"),
+            (false, true, "for these bytes"),
+        ] {
+            match plan_with(at_path, for_bytes) {
+                Ok(Plan::Done(ToWriter::NotPlanned { failure })) => {
+                    assert_eq!(failure.path, path.display().to_string());
+                    assert!(
+                        failure.reason.contains(asked) && failure.reason.contains("disk I/O error"),
+                        "{}",
+                        failure.reason
+                    );
+                }
+                _ => panic!("a failed lookup {asked} must be the file's error"),
+            }
+        }
+        // With the archive answering, the same file is read.
+        assert!(matches!(plan_with(false, false), Ok(Plan::Read { .. })));
+    }
 
     #[test]
     fn a_panic_while_reading_a_page_is_that_pages_failure() {

@@ -46,6 +46,64 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The right edge of a log's tree: the roots of its perfect subtrees, largest first,
+/// one per set bit of the size (so at most 64). Appending a leaf and taking the root
+/// cost O(log n) hashes, so sealing stays cheap however long the log grows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    nodes: Vec<Hash>,
+}
+
+impl Frontier {
+    /// A frontier as stored: the size and its nodes, concatenated. None when the nodes
+    /// do not fit the size (a damaged row).
+    pub fn from_parts(size: u64, nodes: &[u8]) -> Option<Frontier> {
+        if nodes.len() != size.count_ones() as usize * 32 {
+            return None;
+        }
+        let nodes = nodes
+            .chunks_exact(32)
+            .map(|c| <Hash>::try_from(c).expect("32 bytes"))
+            .collect();
+        Some(Frontier { size, nodes })
+    }
+
+    /// The stored form's nodes, concatenated.
+    pub fn node_bytes(&self) -> Vec<u8> {
+        self.nodes.concat()
+    }
+
+    /// How many leaves it covers.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends one leaf (already leaf-hashed).
+    pub fn push(&mut self, leaf: Hash) {
+        // Each trailing one bit of the size is a subtree of the new leaf's height to
+        // merge with, as in binary addition.
+        let mut node = leaf;
+        let mut size = self.size;
+        while size & 1 == 1 {
+            let left = self.nodes.pop().expect("a node per set bit");
+            node = node_hash(&left, &node);
+            size >>= 1;
+        }
+        self.nodes.push(node);
+        self.size += 1;
+    }
+
+    /// The tree hash of the leaves pushed so far: equal to `root` of them.
+    pub fn root(&self) -> Hash {
+        let mut nodes = self.nodes.iter().rev();
+        let Some(last) = nodes.next() else {
+            return root(&[]);
+        };
+        nodes.fold(*last, |acc, left| node_hash(left, &acc))
+    }
+}
+
 /// Roots of every prefix size in `sizes`, computed in one pass (a log of a million
 /// entries would otherwise be hashed once per tree head). Sizes beyond the log give None.
 pub fn roots_at(leaves: &[Hash], sizes: &[usize]) -> Vec<Option<Hash>> {
@@ -227,6 +285,22 @@ mod tests {
         (0..n)
             .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
             .collect()
+    }
+
+    #[test]
+    fn frontier_root_is_the_tree_root_at_every_size() {
+        let all = leaves(300);
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.root(), root(&[]));
+        for (n, leaf) in all.iter().enumerate() {
+            frontier.push(*leaf);
+            assert_eq!(frontier.root(), root(&all[..n + 1]), "size {}", n + 1);
+            let stored = Frontier::from_parts(frontier.size(), &frontier.node_bytes());
+            assert_eq!(stored.as_ref(), Some(&frontier), "size {}", n + 1);
+        }
+        // Nodes that do not fit the size are refused, not trusted.
+        assert_eq!(Frontier::from_parts(3, &[0; 32]), None);
+        assert_eq!(Frontier::from_parts(4, &[0; 64]), None);
     }
 
     /// RFC 6962's reference vectors (the CT test suite): roots of the 8-leaf test tree.

@@ -6,6 +6,7 @@
 
 pub mod keys;
 pub mod merkle;
+pub mod signing;
 pub mod verify;
 
 use crate::classify::Classification;

@@ -61,11 +61,13 @@ impl ClassSource {
         }
     }
 
-    pub fn parse(s: &str) -> ClassSource {
-        if s == "staff" {
-            ClassSource::Staff
-        } else {
-            ClassSource::Model
+    /// The stored name back; None for any other value (which a reader must report, not
+    /// take for `model`: that would let a model overwrite what staff decided).
+    pub fn parse(s: &str) -> Option<ClassSource> {
+        match s {
+            "model" => Some(ClassSource::Model),
+            "staff" => Some(ClassSource::Staff),
+            _ => None,
         }
     }
 }
@@ -560,6 +562,17 @@ impl Classifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_two_stored_sources_parse() {
+        for source in [ClassSource::Model, ClassSource::Staff] {
+            assert_eq!(ClassSource::parse(source.as_str()), Some(source));
+        }
+        // Anything else is not quietly the model's: staff decisions must stay staff's.
+        for other in ["", "Staff", "manual", "model "] {
+            assert_eq!(ClassSource::parse(other), None, "{other:?}");
+        }
+    }
 
     fn classifier() -> Classifier {
         Classifier::new(&Taxonomy::builtin(), None, ClassifyConfig::default())

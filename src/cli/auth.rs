@@ -4,7 +4,7 @@
 use super::open_existing;
 use crate::authenticity::verify::{self, VerifyConfig};
 use crate::authenticity::{
-    ConsistencyProof, InclusionProof, Signer, TreeHead, keys, merkle, parse_code, parse_public_key,
+    ConsistencyProof, InclusionProof, TreeHead, keys, merkle, parse_code, parse_public_key, signing,
 };
 use crate::store::{SqliteStore, Store};
 use anyhow::{Context, bail};
@@ -32,42 +32,7 @@ pub(crate) fn keys_dir(db: &Path, keys: Option<&Path>) -> PathBuf {
     keys.map_or_else(|| keys::default_dir(db), Path::to_path_buf)
 }
 
-/// Where the latest signed tree head is copied after every run: outside the database,
-/// so that a database rolled back to an older copy is caught by `verify`.
-pub(crate) fn head_file(db: &Path) -> PathBuf {
-    let mut path = db.as_os_str().to_owned();
-    path.push(".head.json");
-    PathBuf::from(path)
-}
-
-/// The key that signs now: the archive's newest, read from the key directory; a new
-/// one when the archive has none yet (said on stderr).
-fn active_signer(store: &SqliteStore, dir: &Path) -> anyhow::Result<Signer> {
-    let current = store
-        .signing_keys()?
-        .into_iter()
-        .rev()
-        .find(|k| k.retired_at.is_none());
-    match current {
-        Some(key) => keys::load(dir, &key.key_id).with_context(|| {
-            format!(
-                "the archive signs with key {}, whose private key is not in {} (restore it, or \
-                 `sohoa keys rotate` to start signing with a new one)",
-                key.key_id,
-                dir.display()
-            )
-        }),
-        None => {
-            let signer = keys::create(dir)?;
-            eprintln!(
-                "sohoa: created the archive's signing key {} in {} (keep it safe; `sohoa keys show` prints the public key)",
-                signer.id(),
-                dir.display()
-            );
-            Ok(signer)
-        }
-    }
-}
+pub(crate) use crate::authenticity::signing::head_file;
 
 /// The store, signing with the archive's key; documents stored before signing existed
 /// get their records now.
@@ -85,26 +50,28 @@ pub(crate) fn open_signing(
     Ok(store)
 }
 
-/// Makes `store` sign with the archive's key from now on.
+/// Makes `store` sign with the archive's key from now on (the first key created when
+/// there is none), and says on stderr what that took.
 pub(crate) fn start_signing(store: &mut SqliteStore, keys: &Path) -> anyhow::Result<()> {
-    let signer = active_signer(store, keys)?;
-    store.set_signer(Some(signer))?;
-    let backfilled = store.record_unrecorded()?;
-    if backfilled > 0 {
-        eprintln!("sohoa: signed the records of {backfilled} documents stored before signing");
+    let started = signing::start(store, keys)?;
+    if let Some(key) = &started.created_key {
+        eprintln!(
+            "sohoa: created the archive's signing key {key} in {} (keep it safe; `sohoa keys show` prints the public key)",
+            keys.display()
+        );
+    }
+    if started.backfilled > 0 {
+        eprintln!(
+            "sohoa: signed the records of {} documents stored before signing",
+            started.backfilled
+        );
     }
     Ok(())
 }
 
 /// Signs a tree head over the log if it grew, and keeps a copy beside the database.
 pub(crate) fn seal(store: &mut SqliteStore, db: &Path) -> anyhow::Result<()> {
-    if let Some(head) = store.seal()? {
-        let path = head_file(db);
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(&head)? + "\n")
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
+    signing::seal(store, db)?;
     Ok(())
 }
 
@@ -299,12 +266,33 @@ pub(crate) fn proof_command(
         bail!("the archive's log is empty: nothing to prove");
     };
     let leaves = store.leaf_hashes()?;
-    let leaves = &leaves[..head.tree_size as usize];
+    // A log changed behind sohoa's back is what `verify` reports; a proof must not be
+    // built from it (nor panic on it).
+    let Some(leaves) = leaves.get(..head.tree_size as usize) else {
+        bail!(
+            "the archive's log holds {} entries but its signed tree head covers {}: entries were removed (run `sohoa verify`)",
+            leaves.len(),
+            head.tree_size
+        );
+    };
+    if hex::encode(merkle::root(leaves)) != head.root_hash {
+        bail!(
+            "the archive's log does not match its signed tree head of {} entries: entries were rewritten (run `sohoa verify`)",
+            head.tree_size
+        );
+    }
     let json = match (id, since) {
         (Some(id), None) => {
             let Some(entry) = store.log_entries_of(id)?.pop() else {
                 bail!("document {id} has no signed record in {}", db.display());
             };
+            if leaves.get(entry.leaf as usize) != Some(&merkle::leaf_hash(entry.record.as_bytes()))
+            {
+                bail!(
+                    "log entry {} of document {id} does not match the signed log: it was rewritten (run `sohoa verify`)",
+                    entry.leaf
+                );
+            }
             let record = serde_json::from_str(&entry.record)
                 .with_context(|| format!("log entry {} is not a record", entry.leaf))?;
             let proof = InclusionProof {

@@ -22,8 +22,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Version of the `export` and `--json` output schemas; bumped on incompatible change.
-pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
+pub use crate::export::{ExportedDocument, OUTPUT_SCHEMA_VERSION};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -907,6 +906,12 @@ fn print_summary(db: &Path, s: &IngestSummary) {
     if s.skipped_not_scans > 0 {
         println!("  skipped {} files that are not scans", s.skipped_not_scans);
     }
+    if s.not_planned > 0 {
+        println!(
+            "  not read {} files: the archive could not be asked about them (see above; the next run tries again)",
+            s.not_planned
+        );
+    }
     if s.signing_seconds > 0.0 {
         println!(
             "  records signed and logged in {:.3} s ({:.3} % of the run)",
@@ -1114,32 +1119,6 @@ fn print_hits(
         writeln!(out, "     {}", s.marked(open, close))?;
     }
     Ok(())
-}
-
-/// A document as `export` and `show --json` write it. Documented in README; add
-/// fields freely, never rename or remove them without bumping the schema version.
-#[derive(Serialize)]
-pub(crate) struct ExportedDocument {
-    schema_version: u32,
-    #[serde(flatten)]
-    doc: StoredDocument,
-    /// The code of its latest signed record (`show`; `sohoa verify --code`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) verification_code: Option<String>,
-    /// Each page's words with their boxes (`export --words`, `?words=true`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) layout: Option<Vec<crate::ocr_xml::PageWords>>,
-}
-
-impl ExportedDocument {
-    pub(crate) fn new(doc: StoredDocument) -> ExportedDocument {
-        ExportedDocument {
-            schema_version: OUTPUT_SCHEMA_VERSION,
-            doc,
-            verification_code: None,
-            layout: None,
-        }
-    }
 }
 
 fn print_document(out: &mut impl Write, doc: &StoredDocument) -> std::io::Result<()> {

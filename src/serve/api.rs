@@ -46,7 +46,7 @@ pub async fn search(
         Err(e) => return json_error(e),
     };
     Json(crate::search::SearchOutput::new(
-        crate::cli::OUTPUT_SCHEMA_VERSION,
+        crate::export::OUTPUT_SCHEMA_VERSION,
         &request,
         &response,
     ))
@@ -75,7 +75,7 @@ pub async fn document(
                 } else {
                     None
                 };
-                let mut exported = crate::cli::ExportedDocument::new(doc);
+                let mut exported = crate::export::ExportedDocument::new(doc);
                 exported.verification_code = code;
                 exported.layout = layout;
                 Ok(serde_json::to_value(exported)?)

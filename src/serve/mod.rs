@@ -147,8 +147,25 @@ impl From<crate::search::SearchError> for HttpError {
 impl AppState {
     pub fn new(config: ServeConfig) -> Result<AppState, ServeError> {
         // Opening once up front applies migrations and fails early on a bad path.
-        let store = SqliteStore::open(&config.db)?;
-        let trusted = crate::authenticity::keys::public_keys(&config.keys).unwrap_or_default();
+        let mut store = SqliteStore::open(&config.db)?;
+        // Signing is set up here, once (the first key created, older documents
+        // recorded), so a correction only resumes it. An archive that cannot sign is
+        // still served for reading; corrections are then refused with the reason.
+        match crate::authenticity::signing::start(&mut store, &config.keys) {
+            Ok(started) => {
+                if let Some(key) = started.created_key {
+                    eprintln!(
+                        "sohoa serve: created the archive's signing key {key} in {}",
+                        config.keys.display()
+                    );
+                }
+            }
+            Err(e) => eprintln!("sohoa serve: corrections will be refused: {e}"),
+        }
+        store.set_signer(None)?;
+        // Keys that cannot be read are an error, not "no trusted keys": every public
+        // verification would then fail for a reason no one is told.
+        let trusted = crate::authenticity::keys::public_keys(&config.keys)?;
         Ok(AppState {
             db: config.db,
             keys: config.keys,
@@ -249,10 +266,10 @@ impl AppState {
     /// so it never keeps the index writer (see the module comment).
     pub fn writer(&self) -> Result<SqliteStore, HttpError> {
         let mut store = SqliteStore::open(&self.db)?;
-        crate::cli::auth::start_signing(&mut store, &self.keys).map_err(|e| {
+        crate::authenticity::signing::resume(&mut store, &self.keys).map_err(|e| {
             HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("cannot sign changes: {e:#}"),
+                format!("cannot sign changes: {e}"),
             )
         })?;
         Ok(store)
@@ -628,8 +645,8 @@ fn correct_now(
     if let Err(e) = store.flush_index() {
         eprintln!("sohoa serve: correction of {id} waits for the next index flush ({e})");
     }
-    if let Err(e) = crate::cli::auth::seal(&mut store, &state.db) {
-        eprintln!("sohoa serve: tree head not written after correcting {id}: {e:#}");
+    if let Err(e) = crate::authenticity::signing::seal(&mut store, &state.db) {
+        eprintln!("sohoa serve: tree head not written after correcting {id}: {e}");
     }
     Ok(classification)
 }

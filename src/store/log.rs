@@ -177,11 +177,7 @@ pub fn leaf_hashes(conn: &Connection) -> Result<Vec<Hash>, StoreError> {
                 out.len()
             )));
         }
-        let hash = hex::decode(&hash)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
-            .ok_or_else(|| StoreError::Corrupt(format!("log entry {leaf}: bad leaf hash")))?;
-        out.push(hash);
+        out.push(parse_leaf_hash(leaf, &hash)?);
     }
     Ok(out)
 }
@@ -204,21 +200,57 @@ pub fn tree_heads(conn: &Connection) -> Result<Vec<TreeHead>, StoreError> {
         .collect::<Result<_, _>>()?)
 }
 
-/// Signs a tree head over the whole log when it grew since the last one.
+/// Signs a tree head over the whole log when it grew since the last one. Reads only
+/// the entries logged since then: the tree's right edge (`merkle::Frontier`) is kept
+/// with each head, so a seal costs O(new entries + log n), not the whole log.
 pub fn seal(conn: &Connection, signer: &Signer) -> Result<Option<TreeHead>, StoreError> {
-    let size: i64 = conn.query_row("SELECT COUNT(*) FROM records", [], |r| r.get(0))?;
+    // `leaf` is the rowid: MAX is one look at the b-tree, where COUNT(*) reads it all.
+    let size: i64 = conn.query_row("SELECT COALESCE(MAX(leaf) + 1, 0) FROM records", [], |r| {
+        r.get(0)
+    })?;
     let last: Option<i64> =
         conn.query_row("SELECT MAX(tree_size) FROM tree_heads", [], |r| r.get(0))?;
+    if let Some(last) = last
+        && last > size
+    {
+        return Err(StoreError::Corrupt(format!(
+            "the log holds {size} entries but a signed tree head covers {last}: entries were removed"
+        )));
+    }
     if last == Some(size) || (size == 0 && last.is_none()) {
         return Ok(None);
     }
-    let leaves = leaf_hashes(conn)?;
+    let mut frontier = stored_frontier(conn)?;
+    if last.is_some_and(|last| frontier.size() != last as u64) {
+        // Archives from before the frontier was kept (or a lost row): rebuilt once.
+        frontier = merkle::Frontier::default();
+    }
+    let mut statement = conn.prepare_cached(
+        "SELECT leaf, leaf_hash FROM records WHERE leaf >= ?1 AND leaf < ?2 ORDER BY leaf",
+    )?;
+    let mut rows = statement.query(params![frontier.size() as i64, size])?;
+    while let Some(row) = rows.next()? {
+        let (leaf, hash): (i64, String) = (row.get(0)?, row.get(1)?);
+        if leaf as u64 != frontier.size() {
+            return Err(StoreError::Corrupt(format!(
+                "the log has no entry {} (next is {leaf})",
+                frontier.size()
+            )));
+        }
+        frontier.push(parse_leaf_hash(leaf, &hash)?);
+    }
+    if frontier.size() != size as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "the log has no entry {} (it ends at {size})",
+            frontier.size()
+        )));
+    }
     let timestamp: String =
         conn.query_row("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')", [], |r| {
             r.get(0)
         })?;
-    let head = TreeHead::sign(size as u64, &merkle::root(&leaves), timestamp, signer)
-        .map_err(auth_error)?;
+    let head =
+        TreeHead::sign(size as u64, &frontier.root(), timestamp, signer).map_err(auth_error)?;
     conn.execute(
         "INSERT INTO tree_heads (tree_size, root_hash, timestamp, key_id, signature)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -230,7 +262,33 @@ pub fn seal(conn: &Connection, signer: &Signer) -> Result<Option<TreeHead>, Stor
             head.signature
         ],
     )?;
+    conn.execute(
+        "INSERT OR REPLACE INTO log_frontier (id, size, nodes) VALUES (1, ?1, ?2)",
+        params![frontier.size() as i64, frontier.node_bytes()],
+    )?;
     Ok(Some(head))
+}
+
+/// The frontier kept with the last tree head; empty when none is (or it is damaged:
+/// the caller rebuilds it from the entries).
+fn stored_frontier(conn: &Connection) -> Result<merkle::Frontier, StoreError> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT size, nodes FROM log_frontier WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(row
+        .and_then(|(size, nodes)| merkle::Frontier::from_parts(size as u64, &nodes))
+        .unwrap_or_default())
+}
+
+fn parse_leaf_hash(leaf: i64, hash: &str) -> Result<Hash, StoreError> {
+    hex::decode(hash)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("log entry {leaf}: bad leaf hash")))
 }
 
 pub fn signing_keys(conn: &Connection) -> Result<Vec<SigningKeyRecord>, StoreError> {

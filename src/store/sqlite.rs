@@ -13,7 +13,6 @@ use crate::authenticity::merkle::Hash;
 use crate::authenticity::{Record, Signer, TreeHead};
 use crate::classify::{ClassSource, Classification, Training};
 use crate::fields::Fields;
-use crate::fold::fold_full;
 use crate::load::TextSource;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -272,6 +271,22 @@ const MIGRATIONS: &[&str] = &[
     super::accounts::SIGN_IN_GUARD_SCHEMA,
     // 12: units, documents owned by units, roles by unit.
     super::accounts::UNITS_SCHEMA,
+    // 13: the right edge of the log's Merkle tree as of the last tree head
+    // (`merkle::Frontier`), so sealing reads only the entries since then.
+    r#"
+    CREATE TABLE log_frontier (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        size INTEGER NOT NULL,
+        nodes BLOB NOT NULL
+    );
+    "#,
+    // 14: written since schema 1 and never read: citizen IDs are searched in the index
+    // (and kept in `document_fields.citizen_ids`), numbers and agencies compared there.
+    r#"
+    DROP TABLE citizen_ids;
+    ALTER TABLE document_fields DROP COLUMN number_key;
+    ALTER TABLE document_fields DROP COLUMN agency_key;
+    "#,
 ];
 
 pub struct SqliteStore {
@@ -710,11 +725,6 @@ impl SqliteStore {
     }
 }
 
-/// Compares document numbers: folded, lower-case, without spaces.
-fn number_key(number: &str) -> String {
-    fold_full(number).split_whitespace().collect()
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
@@ -725,15 +735,14 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T
 
 fn write_fields(conn: &Connection, document_id: i64, f: &Fields) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO document_fields (document_id, number, number_key, serial, type_code,
-             issuer_code, doc_type, doc_type_name, issue_date, place, agency, agency_key, subject,
+        "INSERT OR REPLACE INTO document_fields (document_id, number, serial, type_code,
+             issuer_code, doc_type, doc_type_name, issue_date, place, agency, subject,
              citizen_ids, land_parcels, signer)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         document_id,
         f.number,
-        f.number.as_deref().map(number_key),
         f.serial,
         f.type_code,
         f.issuer_code,
@@ -742,21 +751,11 @@ fn write_fields(conn: &Connection, document_id: i64, f: &Fields) -> Result<(), S
         f.date,
         f.place,
         f.agency,
-        f.agency.as_deref().map(fold_full),
         f.subject,
         to_json(&f.citizen_ids)?,
         to_json(&f.land_parcels)?,
         f.signer,
     ])?;
-    conn.execute(
-        "DELETE FROM citizen_ids WHERE document_id = ?1",
-        [document_id],
-    )?;
-    let mut insert = conn
-        .prepare_cached("INSERT OR IGNORE INTO citizen_ids (value, document_id) VALUES (?1, ?2)")?;
-    for id in &f.citizen_ids {
-        insert.execute(params![id, document_id])?;
-    }
     Ok(())
 }
 
@@ -843,14 +842,20 @@ pub(super) fn load_classification(
                     procedure_name: r.get(3)?,
                     confidence: r.get::<_, f64>(4)? as f32,
                     needs_review: r.get(5)?,
-                    source: ClassSource::parse(&r.get::<_, String>(6)?),
+                    source: ClassSource::Model,
                     reasons: Vec::new(),
                 },
+                r.get::<_, String>(6)?,
                 r.get::<_, String>(7)?,
             ))
         })
         .optional()?;
-    row.map(|(mut c, reasons)| {
+    row.map(|(mut c, source, reasons)| {
+        c.source = ClassSource::parse(&source).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "document {document_id}: classification source {source:?} is neither model nor staff"
+            ))
+        })?;
         c.reasons = from_json(&reasons, "classification reasons")?;
         Ok(c)
     })

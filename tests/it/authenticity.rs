@@ -366,6 +366,48 @@ fn proofs_check_offline_with_only_the_public_key() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
 }
 
+/// `sohoa proof` on a log changed behind sohoa's back: a clear error, never a panic,
+/// and no proof built from the changed log.
+#[test]
+fn proof_of_a_truncated_or_rewritten_log_is_a_clear_error() {
+    let check = |tamper: &str, expect: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = archive(dir.path());
+        let id = id_of(&db, "land.pdf").to_string();
+        // A correction: the document's second record is the log's last entry (a
+        // document left with no record at all would be recorded again, identically).
+        assert!(
+            sohoa(&db, &["classify", "set", &id, "y-te"])
+                .status
+                .success()
+        );
+        assert!(sohoa(&db, &["proof", &id]).status.success());
+        writable(&db)
+            .execute_batch(&tamper.replace("{id}", &id))
+            .unwrap();
+        let out = sohoa(&db, &["proof", &id]);
+        assert!(!out.status.success(), "{tamper}: {}", stdout(&out));
+        assert!(stdout(&out).is_empty(), "{tamper}: no proof is printed");
+        let err = stderr(&out);
+        assert!(err.contains(expect), "{tamper}: {err}");
+        assert!(!err.contains("panicked"), "{tamper}: {err}");
+    };
+    // The last entry deleted: sealing refuses to sign a shorter log, and says why.
+    check(
+        "DELETE FROM records WHERE leaf = (SELECT MAX(leaf) FROM records)",
+        "entries were removed",
+    );
+    // An entry's leaf hash replaced, or the document's record edited under its hash.
+    check(
+        "UPDATE records SET leaf_hash = (SELECT leaf_hash FROM records WHERE leaf = 1) WHERE leaf = 0",
+        "rewritten",
+    );
+    check(
+        "UPDATE records SET record = record || ' ' WHERE document_id = {id}",
+        "rewritten",
+    );
+}
+
 #[test]
 fn consistency_between_yesterdays_tree_head_and_today() {
     let dir = tempfile::tempdir().unwrap();

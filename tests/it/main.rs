@@ -3,6 +3,7 @@
 mod access;
 mod authenticity;
 mod bad_input;
+mod boundaries;
 mod browser;
 mod classify;
 mod cli;
