@@ -125,7 +125,9 @@ form.inline { display:inline; }
 .badge.review { background:#fff1d6; color:#8a5a00; } .badge.approx { background:#f1e9ff; color:#5b2a9c; }
 .pager { display:flex; gap:1rem; margin-top:.8rem; }
 .doc { display:grid; grid-template-columns:minmax(0, 1.1fr) minmax(0, 1fr); gap:1rem; }
-.pageimg img { width:100%; border:1px solid var(--line); background:#fff; }
+.pageimg img { width:100%; border:1px solid var(--line); background:#fff; display:block; }
+.pageframe { position:relative; } .pageframe svg.hl { position:absolute; inset:0; width:100%; height:100%; pointer-events:none; }
+svg.hl rect { fill:rgba(255, 204, 0, .35); stroke:#b38600; stroke-width:2; vector-effect:non-scaling-stroke; }
 .pagetext { white-space:pre-wrap; font-family:"Noto Serif", "Liberation Serif", serif; max-height:80vh; overflow:auto; }
 table.fields { border-collapse:collapse; width:100%; } table.fields th { text-align:left; color:var(--muted); font-weight:500; width:11rem; vertical-align:top; }
 table.fields td, table.fields th { padding:.25rem .4rem; border-bottom:1px solid var(--line); }

@@ -452,6 +452,84 @@ impl SearchParams {
     }
 }
 
+/// `&hl=WORDS` (escaped for an attribute) for a hit's link: the words its snippet highlights, which the page view
+/// marks on the page image. Empty when it highlights none.
+fn highlight_param(hit: &Hit) -> String {
+    let chars: Vec<char> = hit.snippet.chars().collect();
+    let mut words: Vec<String> = Vec::new();
+    for &(start, end) in &hit.highlights {
+        let word: String = chars.get(start..end).unwrap_or_default().iter().collect();
+        if !word.trim().is_empty() && !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    if words.is_empty() {
+        return String::new();
+    }
+    format!("&amp;hl={}", url(&words.join(" ")))
+}
+
+/// The boxes, in the original page image's pixels, of the page's OCR words that are one
+/// of `highlight`'s words (compared folded: marks, case and `đ` aside). Boxes are read
+/// in the pixels of the image OCR read and mapped back through the page's preparation
+/// (turned, deskewed, rescaled), so they sit on the image the page view shows.
+fn highlight_boxes(
+    page: &crate::store::StoredPage,
+    words: &[crate::ocr::Word],
+    highlight: &str,
+) -> Vec<[f32; 4]> {
+    use crate::fold::fold_full;
+    let key = |w: &str| fold_full(w.trim_matches(|c: char| !c.is_alphanumeric()));
+    let wanted: Vec<String> = highlight
+        .split_whitespace()
+        .map(key)
+        .filter(|w| !w.is_empty())
+        .take(MAX_HIGHLIGHT_WORDS)
+        .collect();
+    let mut boxes = Vec::new();
+    for word in words.iter().filter(|w| wanted.contains(&key(&w.text))) {
+        let (x0, y0) = (word.x as f32, word.y as f32);
+        let (x1, y1) = (x0 + word.w as f32, y0 + word.h as f32);
+        let corners = [(x0, y0), (x1, y0), (x0, y1), (x1, y1)];
+        let mapped: Vec<(f32, f32)> = match &page.preparation {
+            Some(p) => corners.iter().map(|&(x, y)| p.to_original(x, y)).collect(),
+            None => corners.to_vec(),
+        };
+        let left = mapped.iter().map(|c| c.0).fold(f32::INFINITY, f32::min);
+        let top = mapped.iter().map(|c| c.1).fold(f32::INFINITY, f32::min);
+        let right = mapped.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max);
+        let bottom = mapped.iter().map(|c| c.1).fold(f32::NEG_INFINITY, f32::max);
+        boxes.push([left, top, right - left, bottom - top]);
+    }
+    boxes
+}
+
+/// The original page image's size in pixels, which highlight boxes are given in.
+fn original_size(page: &crate::store::StoredPage) -> Option<(u32, u32)> {
+    match &page.preparation {
+        Some(p) => Some((p.original_size[0], p.original_size[1])),
+        None => Some((page.width?, page.height?)),
+    }
+}
+
+/// An SVG laid over the page image with a rectangle per box: SVG attributes, not inline
+/// styles, which the Content-Security-Policy (`style-src 'self'`) forbids.
+fn highlight_overlay(size: (u32, u32), boxes: &[[f32; 4]]) -> String {
+    if boxes.is_empty() {
+        return String::new();
+    }
+    let rects: String = boxes
+        .iter()
+        .map(|[x, y, w, h]| {
+            format!(r#"<rect x="{x:.0}" y="{y:.0}" width="{w:.0}" height="{h:.0}"/>"#)
+        })
+        .collect();
+    format!(
+        r#"<svg class="hl" viewBox="0 0 {} {}" preserveAspectRatio="none" aria-hidden="true">{rects}</svg>"#,
+        size.0, size.1
+    )
+}
+
 /// A snippet with its highlighted words in `<mark>`, everything escaped.
 fn marked_snippet(hit: &Hit) -> String {
     let mut out = String::with_capacity(hit.snippet.len() + 16);
@@ -579,10 +657,11 @@ fn hit_html(hit: &Hit) -> String {
         badges.push_str(r#"<span class="badge approx">gần đúng</span> "#);
     }
     format!(
-        r#"<article class="hit"><h2><a href="/documents/{id}?page={page}">{title}</a></h2>
+        r#"<article class="hit"><h2><a href="/documents/{id}?page={page}{hl}">{title}</a></h2>
 <div class="meta">{badges}{date}{agency} · trang {page}</div><p class="snippet">{snippet}</p></article>"#,
         id = hit.id,
         page = hit.page,
+        hl = highlight_param(hit),
         title = esc(&title),
         date = hit
             .date
@@ -704,7 +783,12 @@ pub struct PageParam {
     page: Option<u32>,
     /// Set after a correction was saved, to say so.
     saved: Option<u8>,
+    /// Words to mark on the page image (the search's highlighted words).
+    hl: Option<String>,
 }
+
+/// Words a page view marks at most: each is compared with every word of the page.
+const MAX_HIGHLIGHT_WORDS: usize = 16;
 
 pub async fn document(
     State(state): State<Arc<AppState>>,
@@ -725,6 +809,28 @@ pub async fn document(
     };
     let page_number = param.page.unwrap_or(1).clamp(1, doc.page_count.max(1));
     let page = doc.pages.iter().find(|p| p.number == page_number);
+    // The search's words marked where OCR found them on the page image.
+    let overlay = match (param.hl.as_deref().filter(|h| !h.trim().is_empty()), page) {
+        (Some(hl), Some(page)) => {
+            // Without its words the page is still shown, unmarked.
+            let words = state
+                .with_store(move |store| Ok(store.page_words(id)?))
+                .await
+                .unwrap_or_else(|e| {
+                    eprintln!(
+                        "sohoa serve: words of document {id} not read: {}",
+                        e.message
+                    );
+                    Vec::new()
+                });
+            let page_words = words.get(page_number as usize - 1).map_or(&[][..], |w| w);
+            match original_size(page) {
+                Some(size) => highlight_overlay(size, &highlight_boxes(page, page_words, hl)),
+                None => String::new(),
+            }
+        }
+        _ => String::new(),
+    };
     let f = doc.fields.clone().unwrap_or_default();
     let row = |label: &str, value: Option<&str>| {
         format!(
@@ -828,7 +934,7 @@ pub async fn document(
         &format!(
             r#"<h1>{title_html}</h1>
 <div class="doc"><section class="panel pageimg"><div class="pages">Trang: {pages}</div>
-<img src="/documents/{id}/pages/{page_number}/image" alt="Ảnh trang {page_number}"></section>
+<div class="pageframe"><img src="/documents/{id}/pages/{page_number}/image" alt="Ảnh trang {page_number}">{overlay}</div></section>
 <div>{condition}<section class="panel"><h2>Nội dung trang {page_number}</h2><div class="pagetext">{text}</div></section>
 <section class="panel"><h2>Thông tin văn bản</h2><table class="fields">{fields}</table></section>
 <section class="panel" id="classification"><h2>Phân loại</h2>{saved}{classification}</section>

@@ -167,13 +167,27 @@ fn a_read_only_database_gives_a_clear_error_and_changes_nothing() {
         mode(&path, if path.is_dir() { 0o555 } else { 0o444 });
     }
     let before = std::fs::read(&db).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sohoa"));
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    // `nobody` must reach the binary: a checkout under a private directory (`mktemp -d`
+    // makes it 0700) hides it, so as root the command runs from a link (or copy) in an
+    // open directory.
+    let open_dir = tempfile::tempdir().unwrap();
+    let mut exe = PathBuf::from(env!("CARGO_BIN_EXE_sohoa"));
+    if root {
+        mode(open_dir.path(), 0o755);
+        let linked = open_dir.path().join("sohoa");
+        std::fs::hard_link(&exe, &linked)
+            .or_else(|_| std::fs::copy(&exe, &linked).map(|_| ()))
+            .unwrap();
+        exe = linked;
+    }
+    let mut command = Command::new(&exe);
     command
         .arg("--db")
         .arg(&db)
         .args(["ingest", "--quiet", second.to_str().unwrap()]);
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if root {
         use std::os::unix::process::CommandExt;
         command.uid(65534).gid(65534);
     }

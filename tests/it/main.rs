@@ -21,5 +21,6 @@ mod samples;
 mod search;
 mod searchable_pdf;
 mod serve;
+mod store_contract;
 mod support;
 mod text_layer;

@@ -1044,3 +1044,97 @@ fn slow_clients_cannot_hold_the_sockets() {
     let mut over = slow_client(&capped.addr);
     assert!(closed_by_server(&mut over), "over the global cap");
 }
+
+/// The rectangles of the page view's highlight overlay: (viewBox size, [x, y, w, h]...).
+fn highlight_rects(html: &str) -> ((f32, f32), Vec<[f32; 4]>) {
+    let Some(svg) = html.split(r#"<svg class="hl" viewBox="0 0 "#).nth(1) else {
+        return ((0.0, 0.0), Vec::new());
+    };
+    let mut size = svg.split('"').next().unwrap().split(' ');
+    let mut next = || size.next().unwrap().parse::<f32>().unwrap();
+    let view = (next(), next());
+    let number = |rect: &str, attr: &str| -> f32 {
+        rect.split(&format!(r#" {attr}=""#))
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let svg = svg.split("</svg>").next().unwrap();
+    let rects = svg
+        .split("<rect")
+        .skip(1)
+        .map(|r| {
+            [
+                number(r, "x"),
+                number(r, "y"),
+                number(r, "width"),
+                number(r, "height"),
+            ]
+        })
+        .collect();
+    (view, rects)
+}
+
+/// A search's words marked on the page image where OCR read them, through the page's
+/// preparation: on a page scanned sideways the marks turn with the text.
+#[test]
+fn the_page_view_marks_the_searched_words_on_the_page_image() {
+    let db = crate::searchable_pdf::db();
+    let out = sohoa_stdin(
+        &db,
+        &["users", "add", "hl-viewer", "--role", "staff"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sohoa(
+        &db,
+        &["tokens", "create", "--user", "hl-viewer", "--label", "hl"],
+    );
+    let token = bearer(stdout(&out).trim());
+    let headers = [("Authorization", token.as_str())];
+    let server = Server::start(&db);
+    // The search's result links carry the highlighted words.
+    let results = server.get("/?q=thu+h%E1%BB%93i", &headers).text();
+    assert!(results.contains("&amp;hl=thu%20h"), "{results}");
+    let view = |file: &str, hl: &str| {
+        let id = crate::searchable_pdf::id_of(file);
+        let page = server.get(&format!("/documents/{id}?page=1&hl={hl}"), &headers);
+        assert_eq!(page.status, 200);
+        highlight_rects(&page.text())
+    };
+    // "đất" stands several times on the decision; asked for without marks.
+    let (upright_size, upright) = view("quyet-dinh-dat-dai.png", "dat");
+    assert!(upright.len() >= 3, "{upright:?}");
+    for [x, y, w, h] in &upright {
+        assert!(
+            w > h,
+            "a word of a line read across is wider than tall: {upright:?}"
+        );
+        assert!(
+            *x >= 0.0
+                && *y >= 0.0
+                && x + w <= upright_size.0 + 1.0
+                && y + h <= upright_size.1 + 1.0
+        );
+    }
+    // The same page turned 90° clockwise: each mark is the upright one turned with it.
+    let (sideways_size, sideways) = view("sideways.png", "dat");
+    assert_eq!(sideways_size, (upright_size.1, upright_size.0));
+    assert_eq!(sideways.len(), upright.len(), "{sideways:?}");
+    for [x, y, w, h] in &upright {
+        let turned = [upright_size.1 - (y + h), *x, *h, *w];
+        let near = sideways.iter().any(|s| {
+            s.iter()
+                .zip(turned)
+                .all(|(a, b)| (a - b).abs() <= 0.02 * upright_size.0)
+        });
+        assert!(near, "{turned:?} not among {sideways:?}");
+    }
+    // No words asked for, or none on the page: no overlay.
+    assert!(view("quyet-dinh-dat-dai.png", "").1.is_empty());
+    assert!(view("quyet-dinh-dat-dai.png", "xyzzy").1.is_empty());
+}
