@@ -78,14 +78,55 @@ struct Fields_ {
     unit: Field,
 }
 
-/// What the index holds of one document.
-pub struct IndexRecord<'a> {
+/// Exactly what the index holds of one document, and the only way to build it: the
+/// live path (a document just stored) and the replay path (a rebuild, a queued change
+/// read back from the database) both go through `IndexDoc::new`, so a rebuilt index
+/// is the live one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexDoc {
     pub id: i64,
-    pub text: &'a str,
-    pub fields: Option<&'a Fields>,
-    pub classification: Option<&'a Classification>,
+    /// The pages' text, in page order, one line break between pages.
+    pub text: String,
+    pub doc_type: Option<String>,
+    pub number: Option<String>,
+    pub agency: Option<String>,
+    pub citizen_ids: Vec<String>,
+    /// The issue date, `YYYY-MM-DD`.
+    pub date: Option<String>,
+    pub sector: Option<String>,
+    pub procedure: Option<String>,
+    /// Set for a classified document only.
+    pub needs_review: Option<bool>,
     /// The owning unit's code: searches are limited to the caller's units.
-    pub unit: Option<&'a str>,
+    pub unit: Option<String>,
+}
+
+impl IndexDoc {
+    /// From the document's pages (number, text; any order), fields, classification and unit.
+    pub fn new<'a>(
+        id: i64,
+        pages: impl IntoIterator<Item = (u32, &'a str)>,
+        fields: Option<&Fields>,
+        classification: Option<&Classification>,
+        unit: Option<&str>,
+    ) -> IndexDoc {
+        let mut pages: Vec<(u32, &str)> = pages.into_iter().collect();
+        pages.sort_by_key(|(number, _)| *number);
+        let text: Vec<&str> = pages.iter().map(|(_, text)| *text).collect();
+        IndexDoc {
+            id,
+            text: text.join("\n"),
+            doc_type: fields.and_then(|f| f.doc_type.clone()),
+            number: fields.and_then(|f| f.number.clone()),
+            agency: fields.and_then(|f| f.agency.clone()),
+            citizen_ids: fields.map(|f| f.citizen_ids.clone()).unwrap_or_default(),
+            date: fields.and_then(|f| f.date.clone()),
+            sector: classification.map(|c| c.sector.clone()),
+            procedure: classification.and_then(|c| c.procedure_code.clone()),
+            needs_review: classification.map(|c| c.needs_review),
+            unit: unit.map(str::to_owned),
+        }
+    }
 }
 
 pub struct SearchIndex {
@@ -287,41 +328,41 @@ impl SearchIndex {
         writer.delete_term(Term::from_field_u64(self.f.id, id as u64));
     }
 
-    pub fn add(&self, writer: &IndexWriter, record: &IndexRecord) -> Result<(), StoreError> {
+    pub fn add(&self, writer: &IndexWriter, record: &IndexDoc) -> Result<(), StoreError> {
         let f = self.f;
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.id, record.id as u64);
-        doc.add_text(f.text, record.text);
-        doc.add_text(f.pairs, record.text);
-        doc.add_text(f.marked, record.text);
-        if let Some(unit) = record.unit {
+        doc.add_text(f.text, &record.text);
+        doc.add_text(f.pairs, &record.text);
+        doc.add_text(f.marked, &record.text);
+        if let Some(unit) = &record.unit {
             doc.add_text(f.unit, unit);
         }
-        if let Some(c) = record.classification {
-            doc.add_text(f.sector, &c.sector);
-            if let Some(p) = &c.procedure_code {
-                doc.add_text(f.procedure, p);
-            }
-            doc.add_u64(f.review, u64::from(c.needs_review));
+        if let Some(sector) = &record.sector {
+            doc.add_text(f.sector, sector);
         }
-        if let Some(fields) = record.fields {
-            if let Some(t) = &fields.doc_type {
-                doc.add_text(f.doc_type, t);
-            }
-            if let Some(n) = &fields.number {
-                doc.add_text(f.number, number_key(n));
-            }
-            if let Some(a) = &fields.agency {
-                doc.add_text(f.agency, a);
-                doc.add_text(f.agency_name, a);
-            }
-            for id in &fields.citizen_ids {
-                doc.add_text(f.citizen_id, id);
-            }
-            if let Some(d) = fields.date.as_deref().and_then(|d| date_number(d, false)) {
-                doc.add_u64(f.date, d);
-                doc.add_u64(f.year, d / 10_000);
-            }
+        if let Some(p) = &record.procedure {
+            doc.add_text(f.procedure, p);
+        }
+        if let Some(review) = record.needs_review {
+            doc.add_u64(f.review, u64::from(review));
+        }
+        if let Some(t) = &record.doc_type {
+            doc.add_text(f.doc_type, t);
+        }
+        if let Some(n) = &record.number {
+            doc.add_text(f.number, number_key(n));
+        }
+        if let Some(a) = &record.agency {
+            doc.add_text(f.agency, a);
+            doc.add_text(f.agency_name, a);
+        }
+        for id in &record.citizen_ids {
+            doc.add_text(f.citizen_id, id);
+        }
+        if let Some(d) = record.date.as_deref().and_then(|d| date_number(d, false)) {
+            doc.add_u64(f.date, d);
+            doc.add_u64(f.year, d / 10_000);
         }
         writer.add_document(doc).map_err(index_error)?;
         Ok(())

@@ -1,7 +1,7 @@
 //! SQLite backend: WAL, versioned migrations, documents, versions and locations, the
 //! search-index change queue and the signed log (`log`). Search itself is in `index`.
 
-use super::index::{IndexRecord, SearchIndex};
+use super::index::{IndexDoc, SearchIndex};
 use super::log;
 use super::{
     Analysis, Correction, DocStatus, FailureFilter, FailureRecord, HitDocument, KnownContent,
@@ -312,6 +312,17 @@ struct LiveIndex {
     added: std::collections::HashMap<i64, i64>,
 }
 
+/// A document just stored as the index holds it: the same builder as a rebuild's.
+fn live_index_doc(id: i64, doc: &NewDocument) -> IndexDoc {
+    IndexDoc::new(
+        id,
+        doc.pages.iter().map(|p| (p.number, p.text.as_str())),
+        doc.analysis.as_ref().map(|a| &a.fields),
+        doc.analysis.as_ref().map(|a| &a.classification),
+        doc.unit.as_deref(),
+    )
+}
+
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         // Merges still running would leave small segments and unreferenced files.
@@ -321,19 +332,10 @@ impl Drop for SqliteStore {
     }
 }
 
-/// A document as the index needs it: its text, fields and classification (only the
-/// parts the index holds are filled in).
-type IndexParts = (
-    String,
-    Option<Fields>,
-    Option<Classification>,
-    Option<String>,
-);
-
-/// What the index needs of visible documents, one row each: the text (pages joined in
-/// order) and the indexed fields and classification.
+/// What the index needs of visible documents, one row each: the pages (number and
+/// text, as JSON) and the indexed fields and classification, for `IndexDoc::new`.
 const INDEX_ROW: &str = "SELECT d.id,
-        (SELECT group_concat(p.text, char(10) ORDER BY p.number) FROM pages p
+        (SELECT json_group_array(json_array(p.number, p.text)) FROM pages p
          WHERE p.document_id = d.id),
         f.document_id IS NOT NULL, f.doc_type, f.number, f.agency, f.issue_date, f.citizen_ids,
         c.sector, c.procedure_code, c.needs_review, d.unit
@@ -342,7 +344,19 @@ const INDEX_ROW: &str = "SELECT d.id,
     LEFT JOIN classifications c ON c.document_id = d.id
     WHERE d.current = 1 AND d.status IN ('ok', 'partial')";
 
-fn index_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, IndexParts)> {
+/// A row of `INDEX_ROW` as the index holds it (the same builder as for a document
+/// just stored).
+fn index_row(r: &rusqlite::Row) -> rusqlite::Result<IndexDoc> {
+    let corrupt = |what: String| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, what.into())
+    };
+    let id: i64 = r.get(0)?;
+    let pages: Option<String> = r.get(1)?;
+    let pages: Vec<(u32, String)> = match pages {
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|e| corrupt(format!("document {id}: pages for the index: {e}")))?,
+        None => Vec::new(),
+    };
     let has_fields: bool = r.get(2)?;
     let fields = if has_fields {
         let ids: Option<String> = r.get(7)?;
@@ -351,9 +365,11 @@ fn index_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, IndexParts)> {
             number: r.get(4)?,
             agency: r.get(5)?,
             date: r.get(6)?,
-            citizen_ids: ids
-                .and_then(|j| serde_json::from_str(&j).ok())
-                .unwrap_or_default(),
+            citizen_ids: match ids {
+                Some(json) => serde_json::from_str(&json)
+                    .map_err(|e| corrupt(format!("document {id}: citizen IDs: {e}")))?,
+                None => Vec::new(),
+            },
             ..Fields::default()
         })
     } else {
@@ -372,10 +388,13 @@ fn index_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, IndexParts)> {
         }),
         None => None,
     };
-    let text: Option<String> = r.get(1)?;
-    Ok((
-        r.get(0)?,
-        (text.unwrap_or_default(), fields, classification, r.get(11)?),
+    let unit: Option<String> = r.get(11)?;
+    Ok(IndexDoc::new(
+        id,
+        pages.iter().map(|(n, text)| (*n, text.as_str())),
+        fields.as_ref(),
+        classification.as_ref(),
+        unit.as_deref(),
     ))
 }
 
@@ -494,13 +513,12 @@ impl SqliteStore {
     }
 
     /// Everything the index needs of one document, or None when search must not see it.
-    fn index_record_parts(&self, id: i64) -> Result<Option<IndexParts>, StoreError> {
+    fn index_doc(&self, id: i64) -> Result<Option<IndexDoc>, StoreError> {
         Ok(self
             .conn
             .prepare_cached(&format!("{INDEX_ROW} AND d.id = ?1"))?
             .query_row([id], index_row)
-            .optional()?
-            .map(|(_, parts)| parts))
+            .optional()?)
     }
 
     /// Hands newly stored documents to the live index writer (created on first use;
@@ -527,24 +545,9 @@ impl SqliteStore {
             |r| r.get(0),
         )?;
         for (id, doc) in docs {
-            let text = doc
-                .pages
-                .iter()
-                .map(|p| p.text.as_str())
-                .collect::<Vec<_>>()
-                .join("\n");
             // A new document's id was never in the index (ids are only reused after a
             // failed document is deleted, and failures are never indexed): no delete.
-            index.add(
-                &live.writer,
-                &IndexRecord {
-                    id: *id,
-                    text: &text,
-                    fields: doc.analysis.as_ref().map(|a| &a.fields),
-                    classification: doc.analysis.as_ref().map(|a| &a.classification),
-                    unit: doc.unit.as_deref(),
-                },
-            )?;
+            index.add(&live.writer, &live_index_doc(*id, doc))?;
             live.added.insert(*id, covered);
         }
         Ok(())
@@ -579,17 +582,7 @@ impl SqliteStore {
         let mut statement = self.conn.prepare(&format!("{INDEX_ROW} ORDER BY d.id"))?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
-            let (id, (text, fields, classification, unit)) = index_row(row)?;
-            index.add(
-                &writer,
-                &IndexRecord {
-                    id,
-                    text: &text,
-                    fields: fields.as_ref(),
-                    classification: classification.as_ref(),
-                    unit: unit.as_deref(),
-                },
-            )?;
+            index.add(&writer, &index_row(row)?)?;
         }
         drop(rows);
         drop(statement);
@@ -1234,12 +1227,12 @@ impl Store for SqliteStore {
     }
 
     fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
-        let Some((text, _, _, _)) = self.index_record_parts(document_id)? else {
+        let Some(doc) = self.index_doc(document_id)? else {
             return Ok(Vec::new());
         };
         let index = self.index()?;
         index.refresh()?;
-        index.similar(document_id, &text, limit)
+        index.similar(document_id, &doc.text, limit)
     }
 
     fn hit_documents(&self, ids: &[i64]) -> Result<Vec<HitDocument>, StoreError> {
@@ -1304,17 +1297,8 @@ impl Store for SqliteStore {
                 continue;
             }
             index.delete(&writer, *id);
-            if let Some((text, fields, classification, unit)) = self.index_record_parts(*id)? {
-                index.add(
-                    &writer,
-                    &IndexRecord {
-                        id: *id,
-                        text: &text,
-                        fields: fields.as_ref(),
-                        classification: classification.as_ref(),
-                        unit: unit.as_deref(),
-                    },
-                )?;
+            if let Some(doc) = self.index_doc(*id)? {
+                index.add(&writer, &doc)?;
             }
         }
         index.commit_keeping(&mut writer)?;
@@ -1871,5 +1855,74 @@ impl super::accounts::Accounts for SqliteStore {
     }
     fn unlock_sign_in(&mut self, name: &str) -> Result<bool, StoreError> {
         super::accounts::unlock_sign_in(&self.conn, name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document as the live index saw it when stored and as a rebuild reads it back
+    /// are the same index document: pages given out of order, fields, classification
+    /// and unit included.
+    #[test]
+    fn live_and_rebuilt_index_documents_are_equal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        let mut doc = (0..)
+            .map(|seed| crate::synth::document(&mut crate::synth::Rng::new(seed), seed, 300))
+            .find(|d| d.pages.len() >= 3)
+            .expect("a document of several pages");
+        doc.pages.reverse();
+        doc.unit = Some("UBND-VINH".into());
+        doc.analysis = Some(Analysis {
+            fields: Fields {
+                number: Some("12/QĐ-UBND".into()),
+                doc_type: Some("QĐ".into()),
+                agency: Some("UBND TỈNH NGHỆ AN".into()),
+                date: Some("2024-03-05".into()),
+                citizen_ids: vec!["001234567890".into()],
+                subject: Some("not indexed".into()),
+                ..Fields::default()
+            },
+            classification: Classification {
+                sector: "dat-dai".into(),
+                sector_name: "Đất đai".into(),
+                procedure_code: Some("1.000123".into()),
+                procedure_name: Some("not indexed".into()),
+                confidence: 0.7,
+                needs_review: true,
+                source: ClassSource::Model,
+                reasons: vec!["not indexed".into()],
+            },
+        });
+        store
+            .put_unit(&Unit {
+                code: "UBND-VINH".into(),
+                name: "UBND thành phố Vinh".into(),
+                parent: None,
+                issuers: Vec::new(),
+            })
+            .unwrap();
+        let run = store.begin_run("test").unwrap();
+        let Stored::New(id) = store.put_document(run, &doc).unwrap() else {
+            panic!("a new document");
+        };
+        let live = live_index_doc(id, &doc);
+        assert_eq!(store.index_doc(id).unwrap(), Some(live.clone()));
+        assert!(
+            live.text.starts_with(&doc.pages.last().unwrap().text),
+            "page 1 first"
+        );
+        // Without fields or classification too.
+        let mut bare = crate::synth::document(&mut crate::synth::Rng::new(9_999), 9_999, 300);
+        bare.unit = None;
+        let Stored::New(bare_id) = store.put_document(run, &bare).unwrap() else {
+            panic!("a new document");
+        };
+        assert_eq!(
+            store.index_doc(bare_id).unwrap(),
+            Some(live_index_doc(bare_id, &bare))
+        );
     }
 }
