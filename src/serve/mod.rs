@@ -16,6 +16,8 @@ pub mod auth;
 mod html;
 mod limits;
 mod pages;
+mod public;
+mod request;
 
 use crate::classify::Taxonomy;
 use crate::store::{Accounts, SqliteStore, Store, StoreError};
@@ -23,7 +25,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use ed25519_dalek::VerifyingKey;
 pub use limits::{Cidr, ConnectionConfig};
@@ -525,8 +527,13 @@ async fn shutdown_signal() {
     }
 }
 
+/// An error as the JSON API answers it: `{"error": "..."}` with the status.
+pub fn json_error(e: HttpError) -> Response {
+    (e.status, Json(serde_json::json!({ "error": e.message }))).into_response()
+}
+
 /// Checks a request's CSRF token against the session's (browser sessions only).
-pub(crate) fn check_csrf(staff: &pages::Staff, given: Option<&str>) -> Result<(), HttpError> {
+pub(crate) fn check_csrf(staff: &request::Staff, given: Option<&str>) -> Result<(), HttpError> {
     match &staff.csrf {
         None => Ok(()),
         Some(expected) if given.is_some_and(|g| auth::same_secret(g, expected)) => Ok(()),
@@ -541,7 +548,7 @@ pub(crate) fn check_csrf(staff: &pages::Staff, given: Option<&str>) -> Result<()
 /// get the same answer (nothing learned of the other unit), and the refusal is audited.
 pub(crate) fn may_see(
     store: &mut SqliteStore,
-    staff: &pages::Staff,
+    staff: &request::Staff,
     id: i64,
     what: &str,
 ) -> Result<(), HttpError> {
@@ -559,7 +566,7 @@ pub(crate) fn may_see(
 /// written to the audit log (`via` says through what: "" for the page, "api").
 pub(crate) fn viewed_document(
     store: &mut SqliteStore,
-    staff: &pages::Staff,
+    staff: &request::Staff,
     id: i64,
     via: &str,
 ) -> Result<(crate::store::StoredDocument, Option<String>), HttpError> {
@@ -581,7 +588,7 @@ pub(crate) fn viewed_document(
 /// allowed at once (`correct_now` says how).
 pub(crate) async fn correct(
     state: &Arc<AppState>,
-    staff: &pages::Staff,
+    staff: &request::Staff,
     id: i64,
     sector: String,
     procedure: Option<String>,
@@ -612,7 +619,7 @@ fn join_failed(e: tokio::task::JoinError) -> HttpError {
 /// index (then at its next flush). Returns the document's new classification.
 fn correct_now(
     state: &AppState,
-    staff: &pages::Staff,
+    staff: &request::Staff,
     id: i64,
     sector: &str,
     procedure: Option<&str>,

@@ -1,11 +1,11 @@
 //! The pages records staff use all day (search, document, correction, audit log), the
 //! sign-in pages, and the public verification page. Vietnamese throughout.
 
-use super::html::{Viewer, error_page, esc, layout, url};
+use super::html::{error_page, esc, layout, url};
+use super::request::{SearchParams, Staff};
 use super::{AppState, HttpError, auth, check_csrf};
-use crate::search::{FilterInput, Hit, SearchRequest, SearchResponse};
-use crate::store::accounts::User;
-use crate::store::{Accounts, Scope, SignInPolicy, SortOrder, SqliteStore, Store};
+use crate::search::{Hit, SearchResponse};
+use crate::store::{Accounts, SignInPolicy, SqliteStore, Store};
 use axum::Extension;
 use axum::extract::{Form, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -21,26 +21,6 @@ const PAGE_SIZE: usize = 20;
 const IMAGE_WIDTH: u32 = 1400;
 /// Rendered page images kept in memory; a document is read page after page.
 const PAGE_CACHE_BYTES: usize = 96 * 1024 * 1024;
-
-/// The signed-in user of a request. `csrf` is the session's token; `None` for API
-/// tokens, which a browser never sends on its own.
-#[derive(Clone)]
-pub struct Staff {
-    pub user: User,
-    pub csrf: Option<String>,
-    /// The documents this account sees (its units'), decided at sign-in of each request.
-    pub scope: Scope,
-}
-
-impl Staff {
-    fn viewer(&self) -> Viewer<'_> {
-        Viewer {
-            name: &self.user.name,
-            admin: self.user.role.may_read_audit(),
-            csrf: self.csrf.as_deref().unwrap_or(""),
-        }
-    }
-}
 
 /// The archive's units, read at most every `UNITS_CACHE_SECONDS`: every request needs
 /// them, they change a few times a year.
@@ -112,7 +92,7 @@ pub async fn require_staff(
             request.extensions_mut().insert(staff);
             next.run(request).await
         }
-        Ok(None) if api => super::api::json_error(HttpError::new(
+        Ok(None) if api => super::json_error(HttpError::new(
             StatusCode::UNAUTHORIZED,
             "sign in first: send 'Authorization: Bearer <token>' (sohoa tokens create) or a session cookie",
         )),
@@ -123,7 +103,7 @@ pub async fn require_staff(
                 .map_or("/".to_owned(), |p| p.as_str().to_owned());
             Redirect::to(&format!("/login?next={}", url(&target))).into_response()
         }
-        Err(e) if api => super::api::json_error(e),
+        Err(e) if api => super::json_error(e),
         Err(e) => error_page(e.status, &e.message, None),
     }
 }
@@ -345,112 +325,6 @@ pub async fn logout(
 }
 
 // ---------------------------------------------------------------- search
-
-#[derive(Deserialize, Default, Clone)]
-pub struct SearchParams {
-    #[serde(default)]
-    pub q: String,
-    pub sector: Option<String>,
-    #[serde(rename = "type")]
-    pub doc_type: Option<String>,
-    pub procedure: Option<String>,
-    pub number: Option<String>,
-    pub agency: Option<String>,
-    pub id: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub sort: Option<String>,
-    pub limit: Option<usize>,
-    pub offset: Option<usize>,
-}
-
-impl SearchParams {
-    /// The request these parameters ask for; blank form fields mean "no filter".
-    pub fn request(
-        &self,
-        state: &AppState,
-        default_limit: usize,
-    ) -> Result<SearchRequest, HttpError> {
-        let given = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let input = FilterInput {
-            sector: given(&self.sector),
-            procedure: given(&self.procedure),
-            doc_type: given(&self.doc_type),
-            number: given(&self.number),
-            agency: given(&self.agency),
-            citizen_id: given(&self.id),
-            from: given(&self.from),
-            to: given(&self.to),
-            needs_review: false,
-        };
-        let mut request = SearchRequest::build(&self.q, &input, &state.taxonomy)?.paged(
-            self.limit.unwrap_or(default_limit),
-            self.offset.unwrap_or(0),
-        )?;
-        request.sort = match self.sort.as_deref() {
-            None | Some("") | Some("relevance") => SortOrder::Relevance,
-            Some("date") => SortOrder::Date,
-            Some(other) => {
-                return Err(HttpError::bad_request(format!(
-                    "sort must be relevance or date, not {other:?}"
-                )));
-            }
-        };
-        Ok(request)
-    }
-
-    fn is_empty(&self) -> bool {
-        self.q.trim().is_empty()
-            && [
-                &self.sector,
-                &self.doc_type,
-                &self.procedure,
-                &self.number,
-                &self.agency,
-                &self.id,
-                &self.from,
-                &self.to,
-            ]
-            .iter()
-            .all(|v| v.as_deref().is_none_or(|v| v.trim().is_empty()))
-    }
-
-    /// This search's URL with `changes` applied (`None` removes a parameter).
-    fn link(&self, changes: &[(&str, Option<String>)]) -> String {
-        let mut pairs: Vec<(&str, String)> = [
-            ("q", Some(self.q.clone())),
-            ("sector", self.sector.clone()),
-            ("type", self.doc_type.clone()),
-            ("procedure", self.procedure.clone()),
-            ("number", self.number.clone()),
-            ("agency", self.agency.clone()),
-            ("id", self.id.clone()),
-            ("from", self.from.clone()),
-            ("to", self.to.clone()),
-            ("sort", self.sort.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v?)))
-        .collect();
-        for (key, value) in changes {
-            pairs.retain(|(k, _)| k != key);
-            if let Some(v) = value {
-                pairs.push((key, v.clone()));
-            }
-        }
-        let query: Vec<String> = pairs
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{k}={}", url(&v)))
-            .collect();
-        format!("/?{}", query.join("&"))
-    }
-}
 
 /// `&hl=WORDS` (escaped for an attribute) for a hit's link: the words its snippet highlights, which the page view
 /// marks on the page image. Empty when it highlights none.
@@ -1218,7 +1092,7 @@ pub async fn verify_form() -> Response {
     verify_page("")
 }
 
-fn answer_html(answer: &super::api::PublicAnswer) -> String {
+fn answer_html(answer: &super::public::PublicAnswer) -> String {
     let (label, class) = match answer.status {
         "intact" => (
             "Văn bản khớp với hồ sơ lưu trữ, còn nguyên vẹn.",
@@ -1271,7 +1145,7 @@ pub async fn verify_code(
     State(state): State<Arc<AppState>>,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    match super::api::answer_for_code(&state, form.code).await {
+    match super::public::answer_for_code(&state, form.code).await {
         Ok(answer) => verify_page(&answer_html(&answer)),
         Err(e) => {
             let mut r = verify_page(&format!(
@@ -1303,7 +1177,7 @@ pub async fn verify_file(State(state): State<Arc<AppState>>, mut multipart: Mult
     let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
         return error_page(StatusCode::BAD_REQUEST, "Chưa chọn tệp.", None);
     };
-    match super::api::answer_for_file(&state, bytes.to_vec()).await {
+    match super::public::answer_for_file(&state, bytes.to_vec()).await {
         Ok(answer) => verify_page(&answer_html(&answer)),
         Err(e) => error_page(e.status, &e.message, None),
     }

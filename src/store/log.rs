@@ -52,7 +52,7 @@ pub fn record_of(conn: &Connection, id: i64) -> Result<Option<Record>, StoreErro
     if status == "failed" {
         return Ok(None);
     }
-    // Sorted here: see `sqlite::PAGES_OF_DOCUMENT` on `ORDER BY` after a bound id.
+    // Sorted here: see `SqliteStore`'s `PAGES_OF_DOCUMENT` on `ORDER BY` after a bound id.
     let mut pages = conn
         .prepare_cached("SELECT number, image_sha256, text FROM pages WHERE document_id = ?1")?
         .query_map([id], |r| {
@@ -76,8 +76,8 @@ pub fn record_of(conn: &Connection, id: i64) -> Result<Option<Record>, StoreErro
         format,
         status,
         pages,
-        fields: super::sqlite::load_fields(conn, id)?,
-        classification: super::sqlite::load_classification(conn, id)?
+        fields: super::rows::load_fields(conn, id)?,
+        classification: super::rows::load_classification(conn, id)?
             .as_ref()
             .map(signed_classification),
         ingested_at,

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod index;
 mod log;
+mod rows;
 mod sqlite;
 mod tokenize;
 

@@ -50,4 +50,10 @@ fn modules_name_only_what_their_layer_may() {
     check("super::cli", &["src/cli/"]);
     // The web service's own modules, and no one else, name the HTTP stack.
     check("axum", &["src/serve/", "src/cli/serve.rs"]);
+    // No cycles between siblings: the JSON API and the pages share `request` and
+    // `public`, not each other; the signed log and the SQLite store share `rows`.
+    check("super::pages", &[]);
+    check("super::api", &[]);
+    check("super::sqlite", &[]);
+    check("super::log", &["src/store/sqlite.rs"]);
 }
