@@ -6,7 +6,7 @@ use crate::authenticity::verify::{self, VerifyConfig};
 use crate::authenticity::{
     ConsistencyProof, InclusionProof, TreeHead, keys, merkle, parse_code, parse_public_key, signing,
 };
-use crate::store::{SqliteStore, Store};
+use crate::store::Archive;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use ed25519_dalek::VerifyingKey;
@@ -40,19 +40,19 @@ pub(crate) fn open_signing(
     db: &Path,
     keys: &Path,
     must_exist: bool,
-) -> anyhow::Result<SqliteStore> {
+) -> anyhow::Result<Box<dyn Archive>> {
     let mut store = if must_exist {
         open_existing(db)?
     } else {
-        SqliteStore::open(db)?
+        crate::store::open(db)?
     };
-    start_signing(&mut store, keys)?;
+    start_signing(&mut *store, keys)?;
     Ok(store)
 }
 
 /// Makes `store` sign with the archive's key from now on (the first key created when
 /// there is none), and says on stderr what that took.
-pub(crate) fn start_signing(store: &mut SqliteStore, keys: &Path) -> anyhow::Result<()> {
+pub(crate) fn start_signing(store: &mut dyn Archive, keys: &Path) -> anyhow::Result<()> {
     let started = signing::start(store, keys)?;
     if let Some(key) = &started.created_key {
         eprintln!(
@@ -70,7 +70,7 @@ pub(crate) fn start_signing(store: &mut SqliteStore, keys: &Path) -> anyhow::Res
 }
 
 /// Signs a tree head over the log if it grew, and keeps a copy beside the database.
-pub(crate) fn seal(store: &mut SqliteStore, db: &Path) -> anyhow::Result<()> {
+pub(crate) fn seal(store: &mut dyn Archive, db: &Path) -> anyhow::Result<()> {
     signing::seal(store, db)?;
     Ok(())
 }
@@ -82,7 +82,7 @@ pub(crate) fn keys_command(
 ) -> anyhow::Result<ExitCode> {
     match command {
         KeysCommand::Init => {
-            let mut store = SqliteStore::open(db)?;
+            let mut store = crate::store::open(db)?;
             if let Some(key) = store.signing_keys()?.last() {
                 bail!(
                     "the archive already has signing key {} (`sohoa keys show`; `sohoa keys rotate` for a new one)",
@@ -91,27 +91,27 @@ pub(crate) fn keys_command(
             }
             drop(store);
             store = open_signing(db, dir, false)?;
-            seal(&mut store, db)?;
-            print_keys(&store, false)?;
+            seal(&mut *store, db)?;
+            print_keys(&*store, false)?;
         }
         KeysCommand::Show { json } => {
             let store = open_existing(db)?;
-            print_keys(&store, json)?;
+            print_keys(&*store, json)?;
         }
         KeysCommand::Rotate => {
-            let mut store = SqliteStore::open(db)?;
+            let mut store = crate::store::open(db)?;
             let signer = keys::create(dir)?;
             store.set_signer(Some(signer.clone()))?;
             store.record_unrecorded()?;
-            seal(&mut store, db)?;
+            seal(&mut *store, db)?;
             println!("now signing with key {}", signer.id());
-            print_keys(&store, false)?;
+            print_keys(&*store, false)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_keys(store: &SqliteStore, json: bool) -> anyhow::Result<()> {
+fn print_keys(store: &dyn Archive, json: bool) -> anyhow::Result<()> {
     let keys = store.signing_keys()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&keys)?);
@@ -169,7 +169,7 @@ pub(crate) fn verify_command(db: &Path, dir: &Path, args: VerifyArgs) -> anyhow:
     trusted.extend(read_public_keys(&args.public_keys)?);
     if let Some(code) = &args.code {
         let code = parse_code(code)?;
-        let answer = verify::check_code(&store, &code, &trusted)?;
+        let answer = verify::check_code(&*store, &code, &trusted)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&answer)?);
         } else {
@@ -210,7 +210,7 @@ pub(crate) fn verify_command(db: &Path, dir: &Path, args: VerifyArgs) -> anyhow:
     }
     let started = std::time::Instant::now();
     let report = verify::verify_archive(
-        &store,
+        &*store,
         &VerifyConfig {
             files: !args.no_files,
             trusted,
@@ -260,7 +260,7 @@ pub(crate) fn proof_command(
 ) -> anyhow::Result<ExitCode> {
     // Seals first, so the proof covers everything stored so far.
     let mut store = open_signing(db, dir, true)?;
-    seal(&mut store, db)?;
+    seal(&mut *store, db)?;
     let heads = store.tree_heads()?;
     let Some(head) = heads.last().cloned() else {
         bail!("the archive's log is empty: nothing to prove");
@@ -392,6 +392,6 @@ pub(crate) fn tree_head_command(db: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// The verification code of a document's latest record, for `show`.
-pub(crate) fn current_code(store: &SqliteStore, id: i64) -> anyhow::Result<Option<String>> {
+pub(crate) fn current_code(store: &dyn Archive, id: i64) -> anyhow::Result<Option<String>> {
     Ok(store.log_entries_of(id)?.pop().map(|e| e.code))
 }

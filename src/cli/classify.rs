@@ -117,7 +117,7 @@ pub fn run(
             )?;
             store.correct(id, &classification, &by)?;
             store.flush_index()?;
-            super::auth::seal(&mut store, db)?;
+            super::auth::seal(&mut *store, db)?;
             println!(
                 "document {id}: {}{}",
                 classification.sector_name,
@@ -165,8 +165,8 @@ pub fn run(
             let learned = started.elapsed();
             store.put_training(&training)?;
             let classifier = Classifier::new(&taxonomy, Some(&training), config);
-            let (documents, changed) = reanalyze_all(&mut store, &classifier)?;
-            super::auth::seal(&mut store, db)?;
+            let (documents, changed) = reanalyze_all(&mut *store, &classifier)?;
+            super::auth::seal(&mut *store, db)?;
             println!(
                 "trained on {} in {:.2} s; re-filed {documents} documents, {changed} changed sector or procedure",
                 training.description,
@@ -176,9 +176,9 @@ pub fn run(
         }
         ClassifyCommand::Run { review_below } => {
             let mut store = super::auth::open_signing(db, keys, true)?;
-            let classifier = build_classifier(&taxonomy, &store, review_below)?;
-            let (documents, changed) = reanalyze_all(&mut store, &classifier)?;
-            super::auth::seal(&mut store, db)?;
+            let classifier = build_classifier(&taxonomy, &*store, review_below)?;
+            let (documents, changed) = reanalyze_all(&mut *store, &classifier)?;
+            super::auth::seal(&mut *store, db)?;
             println!("re-filed {documents} documents, {changed} changed sector or procedure");
             Ok(ExitCode::SUCCESS)
         }
@@ -193,7 +193,7 @@ pub fn run(
             let training = if untrained || !db.exists() {
                 None
             } else {
-                crate::store::SqliteStore::open(db)?.training()?
+                crate::store::open(db)?.training()?
             };
             let classifier = Classifier::new(&taxonomy, training.as_ref(), config);
             let mut evaluation = Evaluation::default();

@@ -10,7 +10,7 @@ use crate::load::{Limits, OcrMode};
 use crate::pipeline::{self, Failure, IngestConfig, IngestError, IngestSummary, Progress};
 use crate::search::{FilterInput, SearchRequest};
 use crate::store::{
-    FailureFilter, FailureRecord, RunRecord, SortOrder, SqliteStore, Store, StoredDocument,
+    Archive, FailureFilter, FailureRecord, RunRecord, SortOrder, Store, StoredDocument,
 };
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -368,7 +368,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 bail!("--page-timeout must be a positive number of seconds");
             }
             let (classifier, units) = {
-                let store = SqliteStore::open(&cli.db)?;
+                let store = crate::store::open(&cli.db)?;
                 let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
                 let units = store.units()?;
                 if let Some(code) = &unit
@@ -377,7 +377,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     bail!("--unit {code}: no such unit (`sohoa units add` or `sohoa units list`)");
                 }
                 (
-                    classify::build_classifier(&taxonomy, &store, review_below)?,
+                    classify::build_classifier(&taxonomy, &*store, review_below)?,
                     units,
                 )
             };
@@ -445,16 +445,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 SortArg::Relevance => SortOrder::Relevance,
                 SortArg::Date => SortOrder::Date,
             };
-            make_searchable(&mut store);
-            search(&store, &request, json)
+            make_searchable(&mut *store);
+            search(&*store, &request, json)
         }
         Command::Similar { id, limit, json } => {
             let mut store = open_existing(&cli.db)?;
             if store.document(id)?.is_none() {
                 bail!("no document with id {id} in {}", cli.db.display());
             }
-            make_searchable(&mut store);
-            let hits = crate::search::similar(&store, id, limit)?;
+            make_searchable(&mut *store);
+            let hits = crate::search::similar(&*store, id, limit)?;
             let mut out = std::io::stdout().lock();
             if json {
                 serde_json::to_writer_pretty(
@@ -544,7 +544,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(doc) = store.document(id)? else {
                 bail!("no document with id {id} in {}", cli.db.display());
             };
-            let code = auth::current_code(&store, id)?;
+            let code = auth::current_code(&*store, id)?;
             let mut out = std::io::stdout().lock();
             if json {
                 let mut exported = ExportedDocument::new(doc);
@@ -563,7 +563,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Pdf { id, output } => {
             let store = open_existing(&cli.db)?;
-            pdf::write_document(&store, id, &output)?;
+            pdf::write_document(&*store, id, &output)?;
             println!("sohoa: wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -575,7 +575,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let store = open_existing(&cli.db)?;
             let dir = dir.expect("clap requires --dir for alto and hocr");
-            let written = write_layout_files(&store, format, &dir, document)?;
+            let written = write_layout_files(&*store, format, &dir, document)?;
             println!("sohoa: wrote {written} page files to {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -607,7 +607,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Writes ALTO or hOCR files, one per page, for one document or every current one.
 fn write_layout_files(
-    store: &SqliteStore,
+    store: &dyn Archive,
     format: ExportFormat,
     dir: &Path,
     document: Option<i64>,
@@ -657,7 +657,7 @@ fn write_layout_files(
 /// Applies stored changes the index has not seen yet (after a crash, or changes made
 /// while another process held the index). Best effort: a search still runs on what is
 /// indexed when another process is writing or the files are read-only.
-fn make_searchable(store: &mut SqliteStore) {
+fn make_searchable(store: &mut dyn Archive) {
     if let Err(e) = store.flush_index() {
         eprintln!(
             "sohoa: warning: search index not updated ({e}); results may miss recent documents"
@@ -665,14 +665,14 @@ fn make_searchable(store: &mut SqliteStore) {
     }
 }
 
-pub(crate) fn open_existing(db: &Path) -> anyhow::Result<SqliteStore> {
+pub(crate) fn open_existing(db: &Path) -> anyhow::Result<Box<dyn Archive>> {
     if !db.exists() {
         bail!(
             "no archive at {} (run `sohoa ingest` first, or pass --db)",
             db.display()
         );
     }
-    Ok(SqliteStore::open(db)?)
+    Ok(crate::store::open(db)?)
 }
 
 struct IngestOutput {
@@ -729,14 +729,14 @@ fn ingest(
     output: &IngestOutput,
 ) -> anyhow::Result<ExitCode> {
     let signals = Signals::install()?;
-    let mut store = SqliteStore::open(db)?;
+    let mut store = crate::store::open(db)?;
     store.lock_for_ingest()?;
-    auth::start_signing(&mut store, keys)?;
+    auth::start_signing(&mut *store, keys)?;
     let show_bar = !output.quiet && !output.json && std::io::stderr().is_terminal();
     let result = if show_bar {
         pipeline::ingest(
             paths,
-            &mut store,
+            &mut *store,
             config,
             &mut BarProgress::new(),
             &signals.stop,
@@ -744,7 +744,7 @@ fn ingest(
     } else {
         pipeline::ingest(
             paths,
-            &mut store,
+            &mut *store,
             config,
             &mut pipeline::SilentProgress,
             &signals.stop,
@@ -757,7 +757,7 @@ fn ingest(
     };
     // A signed tree head after every run, interrupted ones included.
     if fatal.is_none()
-        && let Err(e) = auth::seal(&mut store, db)
+        && let Err(e) = auth::seal(&mut *store, db)
     {
         eprintln!("sohoa: warning: tree head not signed ({e:#}); the next run signs it");
     }
@@ -788,7 +788,7 @@ fn ingest(
     let mut pdf_failures = 0;
     if let Some(dir) = &output.pdf_out {
         let ids = store.documents_of_run(summary.run_id)?;
-        pdf_failures = pdf::write_documents(&store, &ids, dir)?;
+        pdf_failures = pdf::write_documents(&*store, &ids, dir)?;
         if !output.json {
             println!(
                 "  searchable PDFs: {} written to {}{}",

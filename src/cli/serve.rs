@@ -2,8 +2,8 @@
 
 use super::open_existing;
 use crate::serve::auth;
+use crate::store::Unit;
 use crate::store::accounts::Role;
-use crate::store::{Accounts, Store, Unit};
 use anyhow::{Context, bail};
 use clap::{Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal, Write};
@@ -157,7 +157,7 @@ fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
 }
 
 pub(crate) fn users_command(db: &Path, command: UsersCommand) -> anyhow::Result<ExitCode> {
-    let mut store = crate::store::SqliteStore::open(db)?;
+    let mut store = crate::store::open(db)?;
     match command {
         UsersCommand::Add { name, role, units } => {
             let name = name.trim().to_owned();
@@ -298,7 +298,7 @@ pub(crate) fn serve_command(
 }
 
 pub(crate) fn units_command(db: &Path, command: UnitsCommand) -> anyhow::Result<ExitCode> {
-    let mut store = crate::store::SqliteStore::open(db)?;
+    let mut store = crate::store::open(db)?;
     match command {
         UnitsCommand::Add {
             code,

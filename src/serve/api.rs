@@ -4,7 +4,6 @@
 use super::public::{answer_for_code, answer_for_file};
 use super::request::{SearchParams, Staff};
 use super::{AppState, HttpError, check_csrf, json_error};
-use crate::store::{Accounts, Store};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

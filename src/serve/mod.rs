@@ -20,7 +20,7 @@ mod public;
 mod request;
 
 use crate::classify::Taxonomy;
-use crate::store::{Accounts, SqliteStore, Store, StoreError};
+use crate::store::{Archive, StoreError};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -88,7 +88,7 @@ pub struct AppState {
     keys: PathBuf,
     taxonomy: Taxonomy,
     trusted: Vec<VerifyingKey>,
-    idle: Mutex<Vec<SqliteStore>>,
+    idle: Mutex<Vec<Box<dyn Archive>>>,
     busy: tokio::sync::Semaphore,
     searches: Mutex<SearchCache>,
     pages: Mutex<pages::PageCache>,
@@ -149,11 +149,11 @@ impl From<crate::search::SearchError> for HttpError {
 impl AppState {
     pub fn new(config: ServeConfig) -> Result<AppState, ServeError> {
         // Opening once up front applies migrations and fails early on a bad path.
-        let mut store = SqliteStore::open(&config.db)?;
+        let mut store = crate::store::open(&config.db)?;
         // Signing is set up here, once (the first key created, older documents
         // recorded), so a correction only resumes it. An archive that cannot sign is
         // still served for reading; corrections are then refused with the reason.
-        match crate::authenticity::signing::start(&mut store, &config.keys) {
+        match crate::authenticity::signing::start(&mut *store, &config.keys) {
             Ok(started) => {
                 if let Some(key) = started.created_key {
                     eprintln!(
@@ -188,7 +188,7 @@ impl AppState {
     pub async fn with_store<T, F>(self: &Arc<Self>, work: F) -> Result<T, HttpError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut SqliteStore) -> Result<T, HttpError> + Send + 'static,
+        F: FnOnce(&mut dyn Archive) -> Result<T, HttpError> + Send + 'static,
     {
         let state = Arc::clone(self);
         let _permit = self.busy.acquire().await.map_err(|e| {
@@ -201,9 +201,9 @@ impl AppState {
             let pooled = state.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
             let mut store = match pooled {
                 Some(s) => s,
-                None => SqliteStore::open(&state.db)?,
+                None => crate::store::open(&state.db)?,
             };
-            let result = work(&mut store);
+            let result = work(&mut *store);
             if let Ok(mut idle) = state.idle.lock()
                 && idle.len() < POOL_SIZE
             {
@@ -266,9 +266,9 @@ impl AppState {
 
     /// A handle of its own for a change that is signed and indexed, dropped afterwards
     /// so it never keeps the index writer (see the module comment).
-    pub fn writer(&self) -> Result<SqliteStore, HttpError> {
-        let mut store = SqliteStore::open(&self.db)?;
-        crate::authenticity::signing::resume(&mut store, &self.keys).map_err(|e| {
+    pub fn writer(&self) -> Result<Box<dyn Archive>, HttpError> {
+        let mut store = crate::store::open(&self.db)?;
+        crate::authenticity::signing::resume(&mut *store, &self.keys).map_err(|e| {
             HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("cannot sign changes: {e}"),
@@ -547,7 +547,7 @@ pub(crate) fn check_csrf(staff: &request::Staff, given: Option<&str>) -> Result<
 /// Whether `staff` may see document `id`: a missing document and one of another unit
 /// get the same answer (nothing learned of the other unit), and the refusal is audited.
 pub(crate) fn may_see(
-    store: &mut SqliteStore,
+    store: &mut dyn Archive,
     staff: &request::Staff,
     id: i64,
     what: &str,
@@ -565,7 +565,7 @@ pub(crate) fn may_see(
 /// A document as staff see it, with its current verification code; the view is
 /// written to the audit log (`via` says through what: "" for the page, "api").
 pub(crate) fn viewed_document(
-    store: &mut SqliteStore,
+    store: &mut dyn Archive,
     staff: &request::Staff,
     id: i64,
     via: &str,
@@ -634,7 +634,7 @@ fn correct_now(
         ));
     }
     let mut store = state.writer()?;
-    may_see(&mut store, staff, id, "correction")?;
+    may_see(&mut *store, staff, id, "correction")?;
     store.correct(id, &classification, &staff.user.name)?;
     store.audit(
         &staff.user.name,
@@ -652,7 +652,7 @@ fn correct_now(
     if let Err(e) = store.flush_index() {
         eprintln!("sohoa serve: correction of {id} waits for the next index flush ({e})");
     }
-    if let Err(e) = crate::authenticity::signing::seal(&mut store, &state.db) {
+    if let Err(e) = crate::authenticity::signing::seal(&mut *store, &state.db) {
         eprintln!("sohoa serve: tree head not written after correcting {id}: {e}");
     }
     Ok(classification)

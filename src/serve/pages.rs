@@ -5,7 +5,7 @@ use super::html::{error_page, esc, layout, url};
 use super::request::{SearchParams, Staff};
 use super::{AppState, HttpError, auth, check_csrf};
 use crate::search::{Hit, SearchResponse};
-use crate::store::{Accounts, SignInPolicy, SqliteStore, Store};
+use crate::store::{Archive, SignInPolicy};
 use axum::Extension;
 use axum::extract::{Form, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -26,7 +26,7 @@ const PAGE_CACHE_BYTES: usize = 96 * 1024 * 1024;
 /// them, they change a few times a year.
 fn state_units(
     state: &AppState,
-    store: &SqliteStore,
+    store: &dyn Archive,
 ) -> Result<Arc<Vec<crate::store::Unit>>, HttpError> {
     if let Ok(cache) = state.units.lock()
         && let Some((at, units)) = cache.as_ref()
@@ -925,7 +925,7 @@ impl PageCache {
 /// The page as the archive holds it: decoded from the stored source file (checked
 /// against its recorded SHA-256, so a replaced file is never shown as the original),
 /// scaled to `IMAGE_WIDTH`, as PNG.
-fn render_page(store: &SqliteStore, id: i64, page: u32) -> Result<Vec<u8>, HttpError> {
+fn render_page(store: &dyn Archive, id: i64, page: u32) -> Result<Vec<u8>, HttpError> {
     let doc = store
         .document(id)?
         .ok_or_else(|| HttpError::not_found(format!("no document {id}")))?;

@@ -25,6 +25,17 @@ use thiserror::Error;
 pub use accounts::{Accounts, SignInPolicy};
 pub use sqlite::SqliteStore;
 
+/// The archive as the front ends use it: documents, search, the signed log and the
+/// staff accounts, whatever backend holds them.
+pub trait Archive: Store + Accounts {}
+impl<T: Store + Accounts> Archive for T {}
+
+/// Opens (creating if needed, migrating if older) the archive at `location`: a SQLite
+/// database file. The one place that chooses a backend: front ends never name one.
+pub fn open(location: &std::path::Path) -> Result<Box<dyn Archive>, StoreError> {
+    Ok(Box::new(SqliteStore::open(location)?))
+}
+
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("database {path}: {source}")]
@@ -640,6 +651,9 @@ pub trait Store: Send {
     fn recordable_documents(&self) -> Result<Vec<RecordableDocument>, StoreError>;
     /// Time spent building and signing records through this handle.
     fn signing_time(&self) -> std::time::Duration;
+
+    /// Rebuilds the search index from the stored documents; how many it holds.
+    fn rebuild_index(&mut self) -> Result<u64, StoreError>;
 }
 
 /// A document that must have a signed record, and where its source files are.

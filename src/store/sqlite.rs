@@ -178,7 +178,7 @@ const MIGRATIONS: &[&str] = &[
         counts TEXT NOT NULL
     );
     "#,
-    // 4: search moves to the tantivy index beside the database (see store::index); the
+    // 4: search moves to the full-text index beside the database (see store::index); the
     // FTS5 table goes, and changes to what search sees are queued for the index.
     r#"
     DROP TABLE page_fts;
@@ -310,7 +310,7 @@ pub struct SqliteStore {
 }
 
 struct LiveIndex {
-    writer: tantivy::IndexWriter,
+    writer: super::index::IndexWriter,
     /// Documents added to the writer, each with the last queue row their state covers.
     added: std::collections::HashMap<i64, i64>,
 }
@@ -562,18 +562,11 @@ impl SqliteStore {
         // Uncommitted live additions are rebuilt below anyway.
         drop(self.live.get_mut().take());
         let index = self.index()?;
-        let Some(writer) = index.writer(REBUILD_INDEX_THREADS)? else {
+        let Some(writer) = index.rebuild_writer(REBUILD_INDEX_THREADS)? else {
             return Err(StoreError::Index(
                 "another process is writing the index; run again when it has finished".into(),
             ));
         };
-        writer
-            .delete_all_documents()
-            .map_err(|e| StoreError::Index(e.to_string()))?;
-        // A bulk build leaves segments the size of the writer's memory and no merge pass
-        // (a third of the build's time): a handful of large segments, which searches run
-        // in parallel. Later commits merge as usual.
-        writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         // Changes queued up to here are covered by what is read below; later ones are
         // replayed by the next flush (replaying is idempotent).
         let covered: i64 = self.conn.query_row(
@@ -1612,6 +1605,10 @@ impl Store for SqliteStore {
 
     fn signing_time(&self) -> Duration {
         self.signing_time
+    }
+
+    fn rebuild_index(&mut self) -> Result<u64, StoreError> {
+        SqliteStore::rebuild_index(self)
     }
 }
 
