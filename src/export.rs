@@ -2,7 +2,7 @@
 //! API): their types and schema version, kept out of `cli` and `serve` so that neither
 //! depends on the other for them.
 
-use crate::store::StoredDocument;
+use crate::store::{Location, StoredDocument};
 use serde::Serialize;
 
 /// Version of the `export` and `--json` output schemas; bumped on incompatible change.
@@ -13,6 +13,11 @@ pub const OUTPUT_SCHEMA_VERSION: u32 = 1;
 #[derive(Serialize)]
 pub struct ExportedDocument {
     pub schema_version: u32,
+    /// Every path known to hold the bytes, as people read it ("PATH (gone since run N)"):
+    /// schema 1's form, kept.
+    pub locations: Vec<String>,
+    /// The same, typed: `path` and `gone_since_run` (null while present).
+    pub location_details: Vec<Location>,
     #[serde(flatten)]
     pub doc: StoredDocument,
     /// The code of its latest signed record (`show`; `sohoa verify --code`).
@@ -27,6 +32,8 @@ impl ExportedDocument {
     pub fn new(doc: StoredDocument) -> ExportedDocument {
         ExportedDocument {
             schema_version: OUTPUT_SCHEMA_VERSION,
+            locations: doc.locations.iter().map(ToString::to_string).collect(),
+            location_details: doc.locations.clone(),
             doc,
             verification_code: None,
             layout: None,

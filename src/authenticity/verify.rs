@@ -419,7 +419,7 @@ pub fn check_code(
 pub fn verified_source(doc: &crate::store::StoredDocument) -> Option<Vec<u8>> {
     let expected = doc.sha256.as_deref()?;
     std::iter::once(&doc.path)
-        .chain(doc.locations.iter())
+        .chain(doc.locations.iter().map(|l| &l.path))
         .filter_map(|path| std::fs::read(path).ok())
         .find(|bytes| super::sha256_hex(bytes) == expected)
 }

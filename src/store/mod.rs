@@ -272,12 +272,32 @@ pub struct VersionRef {
     pub current: bool,
 }
 
+/// A path known to hold a document's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub path: String,
+    /// The run that found the path missing (moved away or deleted); None while it is there.
+    pub gone_since_run: Option<i64>,
+}
+
+impl std::fmt::Display for Location {
+    /// As people read it: the path, and since when it is gone.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.gone_since_run {
+            None => write!(f, "{}", self.path),
+            Some(run) => write!(f, "{} (gone since run {run})", self.path),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredDocument {
     pub id: i64,
     /// Where the file was first found; `locations` lists every path holding these bytes.
     pub path: String,
-    pub locations: Vec<String>,
+    /// Present ones first, then by path. The export writes them its own way.
+    #[serde(skip)]
+    pub locations: Vec<Location>,
     /// The record this is a version of (the id of its first version).
     pub record_id: i64,
     pub version: u32,

@@ -8,8 +8,9 @@ use super::rows::{
 };
 use super::{
     Analysis, Correction, DocStatus, FailureFilter, FailureRecord, HitDocument, KnownContent,
-    KnownLocation, NewDocument, RunRecord, RunStatus, Scope, SearchHit, SearchResults, SearchSpec,
-    Store, StoreError, Stored, StoredDocument, StoredPage, Unit, VersionRef, Visibility,
+    KnownLocation, Location, NewDocument, RunRecord, RunStatus, Scope, SearchHit, SearchResults,
+    SearchSpec, Store, StoreError, Stored, StoredDocument, StoredPage, Unit, VersionRef,
+    Visibility,
 };
 use super::{LogEntry, RecordableDocument, SigningKeyRecord};
 use crate::authenticity::merkle::Hash;
@@ -669,11 +670,16 @@ impl SqliteStore {
         let locations = self
             .conn
             .prepare_cached(
-                "SELECT path || CASE WHEN gone_run IS NULL THEN '' ELSE ' (gone since run ' || gone_run || ')' END
-                 FROM locations WHERE document_id = ?1 ORDER BY gone_run IS NOT NULL, path",
+                "SELECT path, gone_run FROM locations WHERE document_id = ?1
+                 ORDER BY gone_run IS NOT NULL, path",
             )?
-            .query_map([id], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
+            .query_map([id], |r| {
+                Ok(Location {
+                    path: r.get(0)?,
+                    gone_since_run: r.get(1)?,
+                })
+            })?
+            .collect::<Result<Vec<Location>, _>>()?;
         let versions = self
             .conn
             .prepare_cached(

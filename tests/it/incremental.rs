@@ -86,6 +86,33 @@ fn reruns_do_only_new_work() {
         shown.contains("a.pdf") && shown.contains("a-copy.pdf"),
         "{shown}"
     );
+    // The renamed file's old path is kept, marked gone by this run: typed in the
+    // export (`location_details`), and as people read it (`locations`).
+    let b_id: i64 = sql(&db)
+        .query_row(
+            "SELECT document_id FROM locations WHERE path LIKE '%/b-renamed.pdf'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&sohoa(&db, &["show", "--json", &b_id.to_string()]))).unwrap();
+    let run = moved["run_id"].as_i64().unwrap();
+    let details = json["location_details"].as_array().unwrap();
+    let old_path = inbox.join("b.pdf").display().to_string();
+    let new_path = inbox.join("b-renamed.pdf").display().to_string();
+    assert_eq!(
+        details,
+        &vec![
+            serde_json::json!({"path": new_path, "gone_since_run": null}),
+            serde_json::json!({"path": old_path, "gone_since_run": run}),
+        ],
+        "{json}"
+    );
+    assert_eq!(
+        json["locations"],
+        serde_json::json!([new_path, format!("{old_path} (gone since run {run})")])
+    );
 
     // Changed bytes: a new version; the old one is history, search shows the new one.
     write(
