@@ -42,7 +42,7 @@ pub enum StoreError {
     Open {
         path: String,
         #[source]
-        source: rusqlite::Error,
+        source: DatabaseError,
     },
     #[error(
         "database {path} has schema version {found}, newer than this sohoa knows ({known}); upgrade sohoa"
@@ -53,7 +53,7 @@ pub enum StoreError {
         known: i64,
     },
     #[error("database error: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Database(DatabaseError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -66,32 +66,42 @@ pub enum StoreError {
     Busy { path: String, holder: String },
 }
 
+/// A failure of the database behind the store, in terms every backend can give: what
+/// kind of failure (for the operator's hint), the backend's own message, its error.
+#[derive(Debug, Error)]
+#[error("{message}")]
+pub struct DatabaseError {
+    pub failure: DatabaseFailure,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseFailure {
+    /// Out of space, over quota, or an I/O error of the disk.
+    DiskFull,
+    /// The database or its directory cannot be written (or opened).
+    ReadOnly,
+    /// Another process holds it.
+    Busy,
+    /// Not a sohoa database, or damaged.
+    NotADatabase,
+    Other,
+}
+
 impl StoreError {
-    /// What the operator should check, for errors whose SQLite wording is terse.
+    /// What the operator should check, for errors whose database wording is terse.
     pub fn hint(&self) -> Option<&'static str> {
-        use rusqlite::ErrorCode;
-        let (StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
-        | StoreError::Open {
-            source: rusqlite::Error::SqliteFailure(e, _),
-            ..
-        }) = self
-        else {
+        let (StoreError::Database(e) | StoreError::Open { source: e, .. }) = self else {
             return None;
         };
-        match e.code {
-            ErrorCode::DiskFull | ErrorCode::SystemIoFailure => {
-                Some("is the disk full, over quota or failing?")
-            }
-            ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied => {
-                Some("is the database or its directory read-only?")
-            }
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                Some("another process holds the database; try again")
-            }
-            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
-                Some("is this a sohoa database?")
-            }
-            _ => None,
+        match e.failure {
+            DatabaseFailure::DiskFull => Some("is the disk full, over quota or failing?"),
+            DatabaseFailure::ReadOnly => Some("is the database or its directory read-only?"),
+            DatabaseFailure::Busy => Some("another process holds the database; try again"),
+            DatabaseFailure::NotADatabase => Some("is this a sohoa database?"),
+            DatabaseFailure::Other => None,
         }
     }
 }

@@ -7,10 +7,10 @@ use super::rows::{
     from_json, load_classification, load_fields, to_json, write_classification, write_fields,
 };
 use super::{
-    Analysis, Correction, DocStatus, FailureFilter, FailureRecord, HitDocument, KnownContent,
-    KnownLocation, Location, NewDocument, RunRecord, RunStatus, Scope, SearchHit, SearchResults,
-    SearchSpec, Store, StoreError, Stored, StoredDocument, StoredPage, Unit, VersionRef,
-    Visibility,
+    Analysis, Correction, DatabaseError, DatabaseFailure, DocStatus, FailureFilter, FailureRecord,
+    HitDocument, KnownContent, KnownLocation, Location, NewDocument, RunRecord, RunStatus, Scope,
+    SearchHit, SearchResults, SearchSpec, Store, StoreError, Stored, StoredDocument, StoredPage,
+    Unit, VersionRef, Visibility,
 };
 use super::{LogEntry, RecordableDocument, SigningKeyRecord};
 use crate::authenticity::merkle::Hash;
@@ -316,6 +316,31 @@ struct LiveIndex {
     added: std::collections::HashMap<i64, i64>,
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Database(database_error(e))
+    }
+}
+
+/// SQLite's error in the store's backend-neutral terms.
+fn database_error(e: rusqlite::Error) -> DatabaseError {
+    use rusqlite::ErrorCode;
+    let failure = match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull | ErrorCode::SystemIoFailure) => DatabaseFailure::DiskFull,
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            DatabaseFailure::ReadOnly
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => DatabaseFailure::Busy,
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => DatabaseFailure::NotADatabase,
+        _ => DatabaseFailure::Other,
+    };
+    DatabaseError {
+        failure,
+        message: e.to_string(),
+        source: Some(Box::new(e)),
+    }
+}
+
 /// A document just stored as the index holds it: the same builder as a rebuild's.
 fn live_index_doc(id: i64, doc: &NewDocument) -> IndexDoc {
     IndexDoc::new(
@@ -429,7 +454,7 @@ impl SqliteStore {
         let name = path.display().to_string();
         let open_err = |source| StoreError::Open {
             path: name.clone(),
-            source,
+            source: database_error(source),
         };
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
