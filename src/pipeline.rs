@@ -46,6 +46,8 @@ const INDEX_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Unchanged files are noted in the archive in batches: one transaction per file would
 /// make a 10,000-file re-run wait on 10,000 commits.
 const TOUCH_BATCH: usize = 2000;
+/// Failures kept in the run's stored report; the rest are in the store already.
+const STORED_REPORT_FAILURES: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -367,7 +369,7 @@ pub fn ingest(
         Ok(()) => RunStatus::Completed,
     };
     summary.outcome = status.as_str().to_owned();
-    let report = serde_json::to_value(&summary).unwrap_or_default();
+    let report = stored_report(&mut summary);
     if let Err(source) = result {
         // Best effort: the database that just failed may not take this either.
         let _ = store.finish_run(run, status, &report);
@@ -391,9 +393,23 @@ pub fn ingest(
             .collect();
         summary.gone = store.mark_gone(run, &roots)?;
     }
-    let report = serde_json::to_value(&summary).unwrap_or_default();
+    let report = stored_report(&mut summary);
     store.finish_run(run, status, &report)?;
     Ok(summary)
+}
+
+/// The run's report as the archive keeps it: every count, and the first
+/// `STORED_REPORT_FAILURES` failures (the others are the run's documents, listed by
+/// `sohoa failures --run N`). A night of 100,000 failed files made it a JSON tree of
+/// 170 MB before it was written.
+fn stored_report(summary: &mut IngestSummary) -> serde_json::Value {
+    let failures = std::mem::take(&mut summary.failures);
+    let mut report = serde_json::to_value(&*summary).unwrap_or_default();
+    let kept = failures.len().min(STORED_REPORT_FAILURES);
+    report["failures"] = serde_json::to_value(&failures[..kept]).unwrap_or_default();
+    report["failures_left_out"] = serde_json::json!(failures.len() - kept);
+    summary.failures = failures;
+    report
 }
 
 fn mtime(meta: &std::fs::Metadata) -> Option<i64> {

@@ -356,3 +356,44 @@ fn limits_are_settings() {
         stderr(&out)
     );
 }
+
+/// A night of many bad files: every one is reported and listed by `failures`, and the
+/// run's stored report keeps its counts and the first failures only (it would grow
+/// with the batch).
+#[test]
+fn the_stored_run_report_keeps_counts_and_the_first_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for i in 0..105 {
+        // Different bytes each: the same bytes twice would be one document.
+        let bytes = format!("not a PDF at all, number {i}");
+        std::fs::write(inbox.join(format!("bad-{i:03}.pdf")), bytes).unwrap();
+    }
+    let db = dir.path().join("a.db");
+    let (code, summary) = ingest_json(&db, &[inbox.to_str().unwrap()]);
+    assert_eq!(code, 1, "{summary}");
+    assert_eq!(summary["documents_failed"], 105);
+    assert_eq!(
+        summary["failures"].as_array().unwrap().len(),
+        105,
+        "the run's own output lists all"
+    );
+    let runs: serde_json::Value =
+        serde_json::from_str(&stdout(&sohoa(&db, &["runs", "--json"]))).unwrap();
+    let report = &runs[0]["report"];
+    assert_eq!(report["documents_failed"], 105);
+    assert_eq!(report["failures"].as_array().unwrap().len(), 100);
+    assert_eq!(report["failures_left_out"], 5);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&sohoa(
+        &db,
+        &[
+            "failures",
+            "--run",
+            &summary["run_id"].to_string(),
+            "--json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 105, "{listed}");
+}
