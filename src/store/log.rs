@@ -167,19 +167,34 @@ pub fn entries_where(
 /// Every leaf hash in order (32 bytes each: a million entries are 32 MB).
 pub fn leaf_hashes(conn: &Connection) -> Result<Vec<Hash>, StoreError> {
     let mut out = Vec::new();
-    let mut statement = conn.prepare_cached("SELECT leaf, leaf_hash FROM records ORDER BY leaf")?;
-    let mut rows = statement.query([])?;
+    each_leaf_hash(conn, 0, i64::MAX, &mut |hash| out.push(hash))?;
+    Ok(out)
+}
+
+/// Visits the leaf hashes of entries `from..to` in order; an error names the first
+/// entry missing (the log has no gaps).
+fn each_leaf_hash(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    visit: &mut dyn FnMut(Hash),
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT leaf, leaf_hash FROM records WHERE leaf >= ?1 AND leaf < ?2 ORDER BY leaf",
+    )?;
+    let mut rows = statement.query(params![from, to])?;
+    let mut next = from;
     while let Some(row) = rows.next()? {
         let (leaf, hash): (i64, String) = (row.get(0)?, row.get(1)?);
-        if leaf as usize != out.len() {
+        if leaf != next {
             return Err(StoreError::Corrupt(format!(
-                "the log has no entry {} (next is {leaf})",
-                out.len()
+                "the log has no entry {next} (next is {leaf})"
             )));
         }
-        out.push(parse_leaf_hash(leaf, &hash)?);
+        visit(parse_leaf_hash(leaf, &hash)?);
+        next += 1;
     }
-    Ok(out)
+    Ok(())
 }
 
 pub fn tree_heads(conn: &Connection) -> Result<Vec<TreeHead>, StoreError> {
@@ -225,20 +240,9 @@ pub fn seal(conn: &Connection, signer: &Signer) -> Result<Option<TreeHead>, Stor
         // Archives from before the frontier was kept (or a lost row): rebuilt once.
         frontier = merkle::Frontier::default();
     }
-    let mut statement = conn.prepare_cached(
-        "SELECT leaf, leaf_hash FROM records WHERE leaf >= ?1 AND leaf < ?2 ORDER BY leaf",
-    )?;
-    let mut rows = statement.query(params![frontier.size() as i64, size])?;
-    while let Some(row) = rows.next()? {
-        let (leaf, hash): (i64, String) = (row.get(0)?, row.get(1)?);
-        if leaf as u64 != frontier.size() {
-            return Err(StoreError::Corrupt(format!(
-                "the log has no entry {} (next is {leaf})",
-                frontier.size()
-            )));
-        }
-        frontier.push(parse_leaf_hash(leaf, &hash)?);
-    }
+    each_leaf_hash(conn, frontier.size() as i64, size, &mut |hash| {
+        frontier.push(hash)
+    })?;
     if frontier.size() != size as u64 {
         return Err(StoreError::Corrupt(format!(
             "the log has no entry {} (it ends at {size})",
