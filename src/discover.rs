@@ -45,54 +45,97 @@ fn is_hidden(name: &std::ffi::OsStr) -> bool {
 /// Files named directly, then the files under each named directory, sorted by path
 /// within each directory. Hidden files and directories are not walked into. Only a named
 /// path that does not exist is an error: everything found inside is a candidate.
-pub fn discover(paths: &[impl AsRef<Path>]) -> Result<Vec<Candidate>, DiscoverError> {
-    let mut out = Vec::new();
+///
+/// The paths are checked here; the files are found as the returned `Discovery` is
+/// iterated, so memory does not grow with the number of files (a nightly inbox may hold
+/// hundreds of thousands).
+pub fn discover(paths: &[impl AsRef<Path>]) -> Result<Discovery, DiscoverError> {
+    let mut roots = Vec::with_capacity(paths.len());
     for path in paths {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|_| DiscoverError::Missing {
             path: path.display().to_string(),
         })?;
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        if !meta.is_dir() {
-            out.push(Candidate {
-                scan_extension: has_scan_extension(&path),
-                path,
-                from_walk: false,
-                error: None,
-            });
-            continue;
-        }
-        let walker = WalkDir::new(&path)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-        for entry in walker {
-            match entry {
-                Ok(entry) if entry.file_type().is_dir() => {}
-                Ok(entry) => out.push(Candidate {
-                    scan_extension: has_scan_extension(entry.path()),
-                    path: entry.into_path(),
-                    from_walk: true,
-                    error: None,
-                }),
-                Err(e) => {
-                    let reason = match (e.loop_ancestor(), e.io_error()) {
-                        (Some(ancestor), _) => {
-                            format!("symlink loop back to {}", ancestor.display())
-                        }
-                        (None, Some(io)) => format!("cannot read: {io}"),
-                        (None, None) => e.to_string(),
-                    };
-                    out.push(Candidate {
-                        path: e.path().unwrap_or(&path).to_path_buf(),
-                        from_walk: true,
-                        scan_extension: false,
-                        error: Some(reason),
-                    });
-                }
-            }
-        }
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        roots.push((absolute, meta.is_dir()));
     }
-    Ok(out)
+    Ok(Discovery { roots })
+}
+
+/// The named paths of a run, checked to exist; iterate for the candidates.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// Each named path, absolute, and whether it is a directory.
+    roots: Vec<(PathBuf, bool)>,
+}
+
+impl Discovery {
+    /// The directories named, walked for their files.
+    pub fn directories(&self) -> impl Iterator<Item = &Path> {
+        self.roots
+            .iter()
+            .filter(|(_, dir)| *dir)
+            .map(|(p, _)| p.as_path())
+    }
+
+    /// Whether a run over these paths finds `path` itself (named, or under a directory).
+    pub fn covers(&self, path: &Path) -> bool {
+        self.roots.iter().any(|(root, dir)| {
+            if *dir {
+                path.starts_with(root)
+            } else {
+                path == root
+            }
+        })
+    }
+
+    /// How many candidates iterating finds: a walk that keeps nothing, for progress.
+    pub fn count(&self) -> u64 {
+        self.candidates().count() as u64
+    }
+
+    /// The candidates, in order, found as they are asked for.
+    pub fn candidates(&self) -> impl Iterator<Item = Candidate> + Send + '_ {
+        self.roots.iter().flat_map(
+            |(path, dir)| -> Box<dyn Iterator<Item = Candidate> + Send> {
+                if !*dir {
+                    return Box::new(std::iter::once(Candidate {
+                        scan_extension: has_scan_extension(path),
+                        path: path.clone(),
+                        from_walk: false,
+                        error: None,
+                    }));
+                }
+                let walker = WalkDir::new(path)
+                    .follow_links(true)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+                Box::new(walker.filter_map(move |entry| match entry {
+                    Ok(entry) if entry.file_type().is_dir() => None,
+                    Ok(entry) => Some(Candidate {
+                        scan_extension: has_scan_extension(entry.path()),
+                        path: entry.into_path(),
+                        from_walk: true,
+                        error: None,
+                    }),
+                    Err(e) => {
+                        let reason = match (e.loop_ancestor(), e.io_error()) {
+                            (Some(ancestor), _) => {
+                                format!("symlink loop back to {}", ancestor.display())
+                            }
+                            (None, Some(io)) => format!("cannot read: {io}"),
+                            (None, None) => e.to_string(),
+                        };
+                        Some(Candidate {
+                            path: e.path().unwrap_or(path).to_path_buf(),
+                            from_walk: true,
+                            scan_extension: false,
+                            error: Some(reason),
+                        })
+                    }
+                }))
+            },
+        )
+    }
 }

@@ -270,15 +270,15 @@ pub fn ingest(
 ) -> Result<IngestSummary, IngestError> {
     let started = Instant::now();
     let signing_before = store.signing_time();
-    let mut candidates = discover::discover(paths)?;
+    let discovery = discover::discover(paths)?;
+    // Failed files outside the given paths are retried too (`--retry-failed`): that is
+    // what was asked. They follow the walk.
+    let mut failed_elsewhere: Vec<Candidate> = Vec::new();
     if config.retry_failed {
-        // Failed files outside the given paths are retried too: that is what was asked.
-        let given: HashSet<std::path::PathBuf> =
-            candidates.iter().map(|c| c.path.clone()).collect();
         for path in store.failed_paths()? {
             let path = std::path::PathBuf::from(path);
-            if !given.contains(&path) {
-                candidates.push(Candidate {
+            if !discovery.covers(&path) {
+                failed_elsewhere.push(Candidate {
                     scan_extension: true,
                     path,
                     from_walk: false,
@@ -287,6 +287,9 @@ pub fn ingest(
             }
         }
     }
+    // A walk that keeps nothing, for the progress total; the files are found again as
+    // the loader goes, so memory does not grow with the number of files.
+    let file_count = discovery.count() + failed_elsewhere.len() as u64;
     if config.ocr != OcrMode::Skip {
         // Fail the run up front, not once per page, when the languages are missing.
         OcrEngine::new(&config.lang)?;
@@ -307,7 +310,7 @@ pub fn ingest(
         .build()
         .map_err(|source| IngestError::Threads { jobs, source })?;
     let run = store.begin_run(&config.command)?;
-    progress.start(candidates.len() as u64);
+    progress.start(file_count);
     let (job_tx, job_rx) = bounded::<Job>(jobs * QUEUED_PAGES_PER_WORKER);
     let (out_tx, out_rx) = bounded::<ToWriter>(WRITER_QUEUE);
     // Set by Ctrl-C (through `stop`) or by the writer failing.
@@ -315,13 +318,14 @@ pub fn ingest(
 
     let mut summary = IngestSummary {
         run_id: run,
-        files: candidates.len() as u64,
+        files: file_count,
         ..IngestSummary::default()
     };
     let halted = || stop.load(Ordering::SeqCst) || halt.load(Ordering::SeqCst);
     let result = std::thread::scope(|scope| {
         let loader_out = out_tx.clone();
         let halted_ref = &halted;
+        let candidates = discovery.candidates().chain(failed_elsewhere);
         scope.spawn(move || load_all(candidates, config, reader, job_tx, loader_out, halted_ref));
         let worker_out = out_tx;
         let settings = OcrSettings {
@@ -380,16 +384,9 @@ pub fn ingest(
     }
     if status == RunStatus::Completed {
         // Only a complete walk can say a file is gone.
-        let roots: Vec<String> = paths
-            .iter()
-            .map(|p| p.as_ref())
-            .filter(|p| p.is_dir())
-            .map(|p| {
-                std::path::absolute(p)
-                    .unwrap_or_else(|_| p.to_path_buf())
-                    .display()
-                    .to_string()
-            })
+        let roots: Vec<String> = discovery
+            .directories()
+            .map(|p| p.display().to_string())
             .collect();
         summary.gone = store.mark_gone(run, &roots)?;
     }
@@ -441,15 +438,15 @@ enum Plan {
 
 /// The loader: checks, reads, hashes and opens files in order, and queues their pages.
 fn load_all(
-    candidates: Vec<Candidate>,
+    candidates: impl Iterator<Item = Candidate>,
     config: &IngestConfig,
     reader: Box<dyn Store>,
     jobs: Sender<Job>,
     out: Sender<ToWriter>,
     halted: &dyn Fn() -> bool,
 ) {
-    let mut seen_this_run: HashSet<String> = HashSet::new();
-    for (key, candidate) in candidates.into_iter().enumerate() {
+    let mut seen_this_run = RecentContents::default();
+    for (key, candidate) in candidates.enumerate() {
         if halted() {
             return;
         }
@@ -552,6 +549,38 @@ fn open_caught(
 
 type PlanError = (Box<NewDocument>, String, bool);
 
+/// The contents (SHA-256) the loader sent on most recently, so the same bytes twice in
+/// a run are read once. Only the last `RECENT_CONTENTS` are kept: older ones are in the
+/// store by then (at most the writer's queue and the OCR queue are in flight), where
+/// planning finds them; and should one not be yet, storing it twice is refused by the
+/// store (`Stored::AlreadyArchived`), so the bound costs at most a second reading.
+#[derive(Default)]
+struct RecentContents {
+    set: HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+/// Contents remembered by the loader: well above the documents that can be in flight
+/// (`WRITER_QUEUE` plus the OCR queue), and a few hundred KB.
+const RECENT_CONTENTS: usize = 4096;
+
+impl RecentContents {
+    /// False when `sha` was sent on recently.
+    fn insert(&mut self, sha: &str) -> bool {
+        if self.set.contains(sha) {
+            return false;
+        }
+        if self.order.len() == RECENT_CONTENTS
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.set.remove(&oldest);
+        }
+        self.set.insert(sha.to_owned());
+        self.order.push_back(sha.to_owned());
+        true
+    }
+}
+
 /// What planning asks the archive: what it holds at a path, and for some bytes.
 trait Lookups {
     fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError>;
@@ -587,7 +616,7 @@ fn plan<L: Lookups + ?Sized>(
     candidate: &Candidate,
     config: &IngestConfig,
     reader: &L,
-    seen_this_run: &mut HashSet<String>,
+    seen_this_run: &mut RecentContents,
 ) -> Result<Plan, PlanError> {
     let path = candidate.path.display().to_string();
     let mut doc = NewDocument::at(path.clone());
@@ -684,7 +713,7 @@ fn plan<L: Lookups + ?Sized>(
         doc.supersedes = Some(k.document_id);
         doc.unit = k.unit.clone();
     }
-    if !seen_this_run.insert(sha.clone()) {
+    if !seen_this_run.insert(&sha) {
         return Ok(Plan::Done(ToWriter::Alias {
             location: location(&doc),
             sha256: sha,
@@ -953,7 +982,8 @@ fn write_all(
 ) -> Result<(), StoreError> {
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     // Documents stored this run by content, and locations waiting for one to be stored.
-    let mut stored_by_sha: HashMap<String, i64> = HashMap::new();
+    // Locations of bytes whose first file is still being read (bounded by what is in
+    // flight); the store knows the others.
     let mut waiting_aliases: HashMap<String, Vec<Location>> = HashMap::new();
     let mut seen_unchanged: Vec<String> = Vec::new();
     let mut confidence_sum = 0.0f64;
@@ -997,11 +1027,20 @@ fn write_all(
                 continue;
             }
             ToWriter::Alias { location, sha256 } => {
-                match stored_by_sha.get(&sha256) {
-                    Some(&id) => store.put_location(
+                // The first file with these bytes came before (one loader, in order):
+                // still being read, or stored, where the store finds it.
+                let in_flight = pending
+                    .values()
+                    .any(|p| p.header.doc.sha256.as_deref() == Some(sha256.as_str()));
+                let stored = match in_flight {
+                    true => None,
+                    false => store.content(&sha256)?,
+                };
+                match stored {
+                    Some(content) => store.put_location(
                         run,
                         &location.path,
-                        id,
+                        content.document_id,
                         location.size,
                         location.mtime,
                     )?,
@@ -1119,7 +1158,6 @@ fn write_all(
             }
         };
         if let Some(sha) = &doc.sha256 {
-            stored_by_sha.insert(sha.clone(), id);
             for location in waiting_aliases.remove(sha).unwrap_or_default() {
                 store.put_location(run, &location.path, id, location.size, location.mtime)?;
             }
@@ -1270,6 +1308,22 @@ mod tests {
     }
 
     #[test]
+    fn recent_contents_are_remembered_up_to_their_bound() {
+        let mut recent = RecentContents::default();
+        assert!(recent.insert("a"));
+        assert!(!recent.insert("a"), "the same bytes again: an alias");
+        for i in 0..RECENT_CONTENTS - 1 {
+            assert!(recent.insert(&i.to_string()));
+        }
+        assert!(!recent.insert("a"), "still among the last RECENT_CONTENTS");
+        assert!(recent.insert("one more"));
+        // The oldest is forgotten (the store knows it by then): memory stays bounded.
+        assert!(recent.insert("a"));
+        assert_eq!(recent.set.len(), RECENT_CONTENTS);
+        assert_eq!(recent.order.len(), RECENT_CONTENTS);
+    }
+
+    #[test]
     fn a_failed_lookup_while_planning_is_that_files_error_not_a_new_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("scan.png");
@@ -1283,7 +1337,12 @@ mod tests {
         let config = IngestConfig::default();
         let plan_with = |at_path, for_bytes| {
             let lookups = FailingLookups { at_path, for_bytes };
-            plan(&candidate, &config, &lookups, &mut HashSet::new())
+            plan(
+                &candidate,
+                &config,
+                &lookups,
+                &mut RecentContents::default(),
+            )
         };
         for (at_path, for_bytes, asked) in [
             (true, false, "at this path"),

@@ -340,6 +340,18 @@ impl SearchIndex {
         Ok(Some(writer))
     }
 
+    /// Whether the last loaded commit holds document `id` (or held it: a deleted entry
+    /// not yet merged away still counts, which only costs a needless delete).
+    pub fn holds(&self, id: i64) -> Result<bool, StoreError> {
+        let term = Term::from_field_u64(self.f.id, id as u64);
+        Ok(self
+            .reader
+            .searcher()
+            .doc_freq(&term)
+            .map_err(index_error)?
+            > 0)
+    }
+
     pub fn delete(&self, writer: &IndexWriter, id: i64) {
         writer.delete_term(Term::from_field_u64(self.f.id, id as u64));
     }
