@@ -1177,7 +1177,7 @@ impl Store for SqliteStore {
             }
         };
         let mut seen = std::collections::HashSet::new();
-        // Deletes only for what the index may hold: tantivy keeps every delete it is
+        // Deletes only for what the index may hold: the index keeps every delete it is
         // given (a query with its scoring weights, about a kilobyte) for the writer's
         // life, and a night of 100,000 documents that were never indexed (empty,
         // failed) grew memory by that much each.
