@@ -78,15 +78,16 @@ impl Discovery {
             .map(|(p, _)| p.as_path())
     }
 
-    /// Whether a run over these paths finds `path` itself (named, or under a directory).
+    /// Whether a run over these paths finds `path` itself (named, or under a directory
+    /// and not inside a hidden one, which the walk skips).
     pub fn covers(&self, path: &Path) -> bool {
-        self.roots.iter().any(|(root, dir)| {
-            if *dir {
-                path.starts_with(root)
-            } else {
-                path == root
-            }
-        })
+        self.roots
+            .iter()
+            .any(|(root, dir)| match (dir, path.strip_prefix(root)) {
+                (false, _) => path == root,
+                (true, Ok(rest)) => !rest.iter().any(is_hidden),
+                (true, Err(_)) => false,
+            })
     }
 
     /// How many candidates iterating finds: a walk that keeps nothing, for progress.
@@ -137,5 +138,35 @@ impl Discovery {
                 }))
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_covers_what_its_walk_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir_all(inbox.join(".trash")).unwrap();
+        std::fs::write(inbox.join("a.pdf"), b"x").unwrap();
+        std::fs::write(inbox.join(".trash/b.pdf"), b"x").unwrap();
+        let named = dir.path().join("c.pdf");
+        std::fs::write(&named, b"x").unwrap();
+        let run = discover(&[inbox.clone(), named.clone()]).unwrap();
+        let found: Vec<PathBuf> = run.candidates().map(|c| c.path).collect();
+        assert_eq!(found, vec![inbox.join("a.pdf"), named.clone()]);
+        assert_eq!(run.count(), 2);
+        for (path, covered) in [
+            (inbox.join("a.pdf"), true),
+            (inbox.join("gone-since.pdf"), true),
+            (inbox.join(".trash/b.pdf"), false),
+            (named, true),
+            (dir.path().join("elsewhere.pdf"), false),
+        ] {
+            assert_eq!(run.covers(&path), covered, "{}", path.display());
+        }
+        assert!(discover(&[dir.path().join("missing")]).is_err());
     }
 }
