@@ -13,6 +13,7 @@
 
 mod api;
 pub mod auth;
+mod cache;
 mod html;
 mod limits;
 mod pages;
@@ -91,7 +92,7 @@ pub struct AppState {
     idle: Mutex<Vec<Box<dyn Archive>>>,
     busy: tokio::sync::Semaphore,
     searches: Mutex<SearchCache>,
-    pages: Mutex<pages::PageCache>,
+    pages: Mutex<PageImages>,
     sign_in_limit: RateLimiter,
     public_limit: RateLimiter,
     /// Proxies whose forwarding headers name the client (`limits::client_address`).
@@ -176,7 +177,7 @@ impl AppState {
             idle: Mutex::new(vec![store]),
             busy: tokio::sync::Semaphore::new(POOL_SIZE),
             searches: Mutex::new(SearchCache::default()),
-            pages: Mutex::new(pages::PageCache::default()),
+            pages: Mutex::new(cache::Lru::new(pages::PAGE_CACHE_BYTES, |png| png.len())),
             sign_in_limit: RateLimiter::new(limits::SIGN_IN_PER_MINUTE, limits::SIGN_IN_BURST),
             public_limit: RateLimiter::new(limits::PUBLIC_PER_MINUTE, limits::PUBLIC_BURST),
             trusted_proxies: config.connections.trusted_proxies,
@@ -282,14 +283,23 @@ impl AppState {
     }
 }
 
+/// Rendered page images (PNG) by document and page number.
+type PageImages = cache::Lru<(i64, u32), Arc<Vec<u8>>>;
+
 /// Search responses by request. After the index changes (an ingest committed), the
 /// first request for a query recomputes it while the others are answered from the
 /// previous generation for that moment, instead of all recomputing at once: a commit
 /// under load was a latency spike of several hundred milliseconds.
-#[derive(Default)]
 struct SearchCache {
-    entries: std::collections::HashMap<String, CachedSearch>,
-    order: std::collections::VecDeque<String>,
+    entries: cache::Lru<String, CachedSearch>,
+}
+
+impl Default for SearchCache {
+    fn default() -> SearchCache {
+        SearchCache {
+            entries: cache::Lru::new(SEARCH_CACHE_ENTRIES, |_| 1),
+        }
+    }
 }
 
 struct CachedSearch {
@@ -309,7 +319,7 @@ enum Lookup {
 
 impl SearchCache {
     fn lookup(&mut self, key: &str, generation: u64) -> Option<Lookup> {
-        let entry = self.entries.get_mut(key)?;
+        let entry = self.entries.get_mut(&key.to_owned())?;
         let young = entry.at.elapsed() < Duration::from_secs(SEARCH_CACHE_SECONDS);
         Some(if entry.generation == generation && young {
             Lookup::Fresh(Arc::clone(&entry.response))
@@ -323,7 +333,7 @@ impl SearchCache {
 
     /// The refresh failed: let the next request try.
     fn refreshed(&mut self, key: &str) {
-        if let Some(entry) = self.entries.get_mut(key) {
+        if let Some(entry) = self.entries.get_mut(&key.to_owned()) {
             entry.refreshing = false;
         }
     }
@@ -335,14 +345,7 @@ impl SearchCache {
             response,
             refreshing: false,
         };
-        if self.entries.insert(key.clone(), entry).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > SEARCH_CACHE_ENTRIES {
-            if let Some(oldest) = self.order.pop_front() {
-                self.entries.remove(&oldest);
-            }
-        }
+        self.entries.put(key, entry);
     }
 }
 

@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Results per page in the browser.
@@ -20,7 +19,7 @@ const PAGE_SIZE: usize = 20;
 /// Page images are scaled down to this width: sharp on a screen, a few hundred KB.
 const IMAGE_WIDTH: u32 = 1400;
 /// Rendered page images kept in memory; a document is read page after page.
-const PAGE_CACHE_BYTES: usize = 96 * 1024 * 1024;
+pub(super) const PAGE_CACHE_BYTES: usize = 96 * 1024 * 1024;
 
 /// The archive's units, read at most every `UNITS_CACHE_SECONDS`: every request needs
 /// them, they change a few times a year.
@@ -888,40 +887,6 @@ pub async fn correct_classification(
 
 // ---------------------------------------------------------------- page images
 
-/// Rendered page images, least recently used evicted first.
-#[derive(Default)]
-pub struct PageCache {
-    images: HashMap<(i64, u32), Arc<Vec<u8>>>,
-    order: VecDeque<(i64, u32)>,
-    bytes: usize,
-}
-
-impl PageCache {
-    fn get(&mut self, key: (i64, u32)) -> Option<Arc<Vec<u8>>> {
-        let found = self.images.get(&key).cloned()?;
-        self.order.retain(|k| *k != key);
-        self.order.push_back(key);
-        Some(found)
-    }
-
-    fn put(&mut self, key: (i64, u32), png: Arc<Vec<u8>>) {
-        self.bytes += png.len();
-        if let Some(old) = self.images.insert(key, png) {
-            self.bytes -= old.len();
-            self.order.retain(|k| *k != key);
-        }
-        self.order.push_back(key);
-        while self.bytes > PAGE_CACHE_BYTES {
-            let Some(oldest) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(old) = self.images.remove(&oldest) {
-                self.bytes -= old.len();
-            }
-        }
-    }
-}
-
 /// The page as the archive holds it: decoded from the stored source file (checked
 /// against its recorded SHA-256, so a replaced file is never shown as the original),
 /// scaled to `IMAGE_WIDTH`, as PNG.
@@ -986,7 +951,11 @@ pub async fn page_image(
     if let Err(e) = allowed {
         return (e.status, e.message).into_response();
     }
-    let cached = state.pages.lock().ok().and_then(|mut c| c.get((id, page)));
+    let cached = state
+        .pages
+        .lock()
+        .ok()
+        .and_then(|mut c| c.get_mut(&(id, page)).map(|png| Arc::clone(png)));
     let png = match cached {
         Some(png) => png,
         None => match state
