@@ -122,8 +122,7 @@ impl Zones {
 /// topmost such pair. (The right block may run wide: layout analysis often joins the
 /// centred title and subject below the date to it.)
 fn header_blocks(blocks: &[Block]) -> Option<(&Block, &Block)> {
-    let regions: Vec<Region> = blocks.iter().map(|b| b.region).collect();
-    let page = enclosing(&regions)?;
+    let page = Region::enclosing(blocks.iter().map(|b| b.region))?;
     let near_top = |b: &Block| (b.region.y - page.y) as f32 <= HEADER_TOP_SHARE * page.h as f32;
     let has_motto = |b: &Block| {
         b.text
@@ -179,19 +178,6 @@ fn with_column_below(anchor: &Block, blocks: &[Block]) -> String {
         bottom = block.region.y + block.region.h;
     }
     text
-}
-
-fn enclosing(regions: &[Region]) -> Option<Region> {
-    let x0 = regions.iter().map(|r| r.x).min()?;
-    let y0 = regions.iter().map(|r| r.y).min()?;
-    let x1 = regions.iter().map(|r| r.x + r.w).max()?;
-    let y1 = regions.iter().map(|r| r.y + r.h).max()?;
-    Some(Region {
-        x: x0,
-        y: y0,
-        w: x1 - x0,
-        h: y1 - y0,
-    })
 }
 
 /// Reads the fields of a document from its text (all pages, in order).

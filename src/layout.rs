@@ -71,6 +71,25 @@ pub struct Region {
 }
 
 impl Region {
+    /// The smallest region holding every one of `regions`; None when there are none.
+    pub fn enclosing(regions: impl IntoIterator<Item = Region>) -> Option<Region> {
+        regions.into_iter().fold(None, |acc: Option<Region>, r| {
+            Some(match acc {
+                None => r,
+                Some(a) => {
+                    let (x0, y0) = (a.x.min(r.x), a.y.min(r.y));
+                    let (x1, y1) = ((a.x + a.w).max(r.x + r.w), (a.y + a.h).max(r.y + r.h));
+                    Region {
+                        x: x0,
+                        y: y0,
+                        w: x1 - x0,
+                        h: y1 - y0,
+                    }
+                }
+            })
+        })
+    }
+
     fn contains_centre_of(&self, w: &Word) -> bool {
         let (cx, cy) = (w.x + w.w / 2, w.y + w.h / 2);
         cx >= self.x && cx < self.x + self.w && cy >= self.y && cy < self.y + self.h
@@ -589,30 +608,17 @@ fn rows_of(segments: &[&Segment]) -> Vec<Vec<Segment>> {
 /// the gray pixels, and on grayish paper it misreads sparse rows of short cells (`2` as
 /// `Z`, `37` as `a7` on the layout set) that it reads right once the paper is white.
 pub fn clean_table(image: &mut image::GrayImage) {
-    let mut histogram = [0u64; 256];
-    for p in image.pixels() {
-        histogram[p.0[0] as usize] += 1;
-    }
-    let total: u64 = histogram.iter().sum();
-    if total == 0 {
+    use crate::prepare::{commonest_level, darkest_level, histogram, stretch_levels};
+    if image.width() == 0 || image.height() == 0 {
         return;
     }
+    let histogram = histogram(image, 1);
     // The paper: the most common level of the brighter half; the ink: the darkest 1 %.
-    let paper = (128..256).max_by_key(|&v| histogram[v]).unwrap_or(255) as f32;
-    let mut seen = 0;
-    let ink = (0..256)
-        .find(|&v| {
-            seen += histogram[v];
-            seen * INK_DARKEST_ONE_IN >= total
-        })
-        .unwrap_or(0) as f32;
+    let paper = commonest_level(&histogram, 128) as f32;
+    let ink = darkest_level(&histogram, INK_DARKEST_ONE_IN) as f32;
     erase_rules(image);
     // Just below the paper level maps to white, so the paper's grain goes too.
-    let white = (paper - PAPER_GRAIN_LEVELS).max(ink + 1.0);
-    for p in image.pixels_mut() {
-        let v = (p.0[0] as f32 - ink) * 255.0 / (white - ink);
-        p.0[0] = v.clamp(0.0, 255.0) as u8;
-    }
+    stretch_levels(image, ink, (paper - PAPER_GRAIN_LEVELS).max(ink + 1.0));
 }
 
 /// The ink level of a table region: the level of its darkest pixel in this many.
@@ -743,16 +749,18 @@ pub fn blocks(words: &[Word]) -> Vec<Block> {
 
 /// The smallest rectangle around some words.
 pub fn bounds(words: &[Word]) -> Region {
-    let x0 = words.iter().map(|w| w.x).min().unwrap_or(0);
-    let y0 = words.iter().map(|w| w.y).min().unwrap_or(0);
-    let x1 = words.iter().map(|w| w.x + w.w).max().unwrap_or(0);
-    let y1 = words.iter().map(|w| w.y + w.h).max().unwrap_or(0);
-    Region {
-        x: x0,
-        y: y0,
-        w: x1 - x0,
-        h: y1 - y0,
-    }
+    Region::enclosing(words.iter().map(|w| Region {
+        x: w.x,
+        y: w.y,
+        w: w.w,
+        h: w.h,
+    }))
+    .unwrap_or(Region {
+        x: 0,
+        y: 0,
+        w: 0,
+        h: 0,
+    })
 }
 
 #[cfg(test)]

@@ -418,29 +418,53 @@ struct Levels {
     paper_noise: f32,
 }
 
+/// How many pixels have each level, from every `row_step`-th row.
+pub(crate) fn histogram(image: &GrayImage, row_step: usize) -> [u64; 256] {
+    let mut histogram = [0u64; 256];
+    for row in image.rows().step_by(row_step) {
+        for p in row {
+            histogram[p.0[0] as usize] += 1;
+        }
+    }
+    histogram
+}
+
+/// The most common level from `from` up: the paper, when `from` is below it.
+pub(crate) fn commonest_level(histogram: &[u64; 256], from: usize) -> u8 {
+    (from..256).max_by_key(|&v| histogram[v]).unwrap_or(255) as u8
+}
+
+/// The level of the darkest pixel in `one_in` (the ink's level).
+pub(crate) fn darkest_level(histogram: &[u64; 256], one_in: u64) -> u8 {
+    let total: u64 = histogram.iter().sum::<u64>().max(1);
+    let mut seen = 0;
+    for (v, n) in histogram.iter().enumerate() {
+        seen += n;
+        if seen * one_in >= total {
+            return v as u8;
+        }
+    }
+    0
+}
+
+/// Maps `ink` and below to black and `white` and above to white, linearly between.
+pub(crate) fn stretch_levels(image: &mut GrayImage, ink: f32, white: f32) {
+    let table: Vec<u8> = (0..256)
+        .map(|v| ((v as f32 - ink) * 255.0 / (white - ink)).clamp(0.0, 255.0) as u8)
+        .collect();
+    for p in image.pixels_mut() {
+        p.0[0] = table[p.0[0] as usize];
+    }
+}
+
 impl Levels {
     fn of(image: &GrayImage) -> Levels {
-        let mut histogram = [0u64; 256];
         // Every fourth row is plenty for a histogram and four times cheaper.
-        for row in image.rows().step_by(4) {
-            for p in row {
-                histogram[p.0[0] as usize] += 1;
-            }
-        }
+        let histogram = histogram(image, 4);
         let total: u64 = histogram.iter().sum::<u64>().max(1);
         let otsu = otsu(&histogram, total);
-        let paper = (otsu as usize..256)
-            .max_by_key(|&v| histogram[v])
-            .unwrap_or(255) as u8;
-        let mut seen = 0;
-        let mut ink = 0u8;
-        for (v, n) in histogram.iter().enumerate() {
-            seen += n;
-            if seen * 200 >= total {
-                ink = v as u8;
-                break;
-            }
-        }
+        let paper = commonest_level(&histogram, otsu as usize);
+        let ink = darkest_level(&histogram, 200);
         // The paper's spread: pixels above the Otsu threshold, around their mean.
         let bright: Vec<(usize, u64)> = (otsu as usize + 1..256)
             .map(|v| (v, histogram[v]))
@@ -771,17 +795,12 @@ fn remove_borders(image: &mut GrayImage, levels: &Levels) -> bool {
 
 /// Ink to black, paper to white, linearly.
 fn stretch(image: &GrayImage, levels: &Levels) -> GrayImage {
-    let (ink, paper) = (
+    let mut out = image.clone();
+    stretch_levels(
+        &mut out,
         levels.ink as f32,
         levels.paper.max(levels.ink.saturating_add(1)) as f32,
     );
-    let table: Vec<u8> = (0..256)
-        .map(|v| ((v as f32 - ink) * 255.0 / (paper - ink)).clamp(0.0, 255.0) as u8)
-        .collect();
-    let mut out = image.clone();
-    for p in out.pixels_mut() {
-        p.0[0] = table[p.0[0] as usize];
-    }
     out
 }
 
