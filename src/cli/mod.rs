@@ -775,13 +775,19 @@ fn ingest(
         error: fatal.as_ref().map(|e| e.to_string()),
         summary: &summary,
     };
-    let report = serde_json::to_string_pretty(&report)?;
+    // Written as it is serialized: the failures list is read back from disk.
+    let write_report = |to: &mut dyn std::io::Write| -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *to, &report)?;
+        writeln!(to)?;
+        to.flush()
+    };
     if let Some(file) = &output.report {
-        std::fs::write(file, format!("{report}\n"))
+        std::fs::File::create(file)
+            .and_then(|f| write_report(&mut std::io::BufWriter::new(f)))
             .with_context(|| format!("cannot write report {}", file.display()))?;
     }
     if output.json {
-        println!("{report}");
+        write_report(&mut std::io::stdout().lock())?;
     } else {
         print_summary(db, &summary);
     }
@@ -922,8 +928,11 @@ fn print_summary(db: &Path, s: &IngestSummary) {
     if let Some(c) = s.mean_confidence {
         println!("  mean OCR confidence {c:.1}%");
     }
-    for f in &s.failures {
-        println!("  {f}");
+    if let Err(e) = s.failures.for_each(|f| println!("  {f}")) {
+        eprintln!(
+            "sohoa: the run's failures could not all be listed ({e}); `sohoa failures --run {}` lists them",
+            s.run_id
+        );
     }
     println!("  database: {}", db.display());
 }
