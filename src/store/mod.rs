@@ -5,9 +5,8 @@
 //! same trait, not a rewrite.
 
 pub mod accounts;
+mod feed;
 mod index;
-mod log;
-mod rows;
 mod sqlite;
 mod tokenize;
 

@@ -3,12 +3,12 @@
 //! public halves of the signing keys (`signing_keys`). Free functions over a connection
 //! so they run inside the transaction that changes the document.
 
-use super::{LogEntry, SigningKeyRecord, StoreError};
 use crate::authenticity::merkle::{self, Hash};
 use crate::authenticity::{
     self, PageHashes, RECORD_VERSION, Record, Signer, TreeHead, signed_classification,
     verification_code,
 };
+use crate::store::{LogEntry, SigningKeyRecord, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 fn auth_error(e: authenticity::AuthError) -> StoreError {

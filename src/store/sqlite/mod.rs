@@ -1,11 +1,16 @@
 //! SQLite backend: WAL, versioned migrations, documents, versions and locations, the
 //! search-index change queue and the signed log (`log`). Search itself is in `index`.
 
-use super::index::{IndexDoc, SearchIndex};
-use super::log;
-use super::rows::{
-    from_json, load_classification, load_fields, to_json, write_classification, write_fields,
-};
+use super::feed::{ChangeFeed, Feeder};
+mod accounts;
+mod feed;
+mod log;
+mod migrations;
+mod rows;
+mod write;
+
+use write::{insert_document, queue_change, upsert_location};
+
 use super::{
     Analysis, Correction, DatabaseError, DatabaseFailure, DocStatus, FailureFilter, FailureRecord,
     HitDocument, KnownContent, KnownLocation, Location, NewDocument, RunRecord, RunStatus, Scope,
@@ -18,280 +23,12 @@ use crate::authenticity::{Record, Signer, TreeHead};
 use crate::classify::{ClassSource, Classification, Training};
 use crate::fields::Fields;
 use crate::load::TextSource;
+use rows::{
+    from_json, load_classification, load_fields, to_json, write_classification, write_fields,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::time::Duration;
-
-/// Migrations, applied in order; `PRAGMA user_version` records how many ran. Never edit
-/// one that has shipped: add the next.
-const MIGRATIONS: &[&str] = &[
-    // 1: documents, pages with words, runs, full-text index.
-    r#"
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        command TEXT NOT NULL,
-        started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        finished_at TEXT,
-        status TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'completed', 'interrupted')),
-        documents INTEGER NOT NULL DEFAULT 0,
-        pages INTEGER NOT NULL DEFAULT 0,
-        failed INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE documents (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER REFERENCES runs(id),
-        path TEXT NOT NULL,
-        sha256 TEXT,
-        size INTEGER,
-        format TEXT,
-        file_mtime INTEGER,
-        page_count INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'failed')),
-        error TEXT,
-        ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-    );
-    CREATE INDEX documents_sha256 ON documents(sha256);
-    CREATE INDEX documents_path ON documents(path);
-    CREATE TABLE pages (
-        id INTEGER PRIMARY KEY,
-        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        number INTEGER NOT NULL,
-        text TEXT NOT NULL,
-        confidence REAL,
-        width INTEGER,
-        height INTEGER,
-        dpi REAL,
-        text_source TEXT NOT NULL CHECK (text_source IN ('ocr', 'text_layer', 'none')),
-        error TEXT,
-        note TEXT,
-        -- JSON array of OCR words {text, confidence, x, y, w, h}: one row per page, not
-        -- per word, keeps a million-page archive to a million rows here.
-        words TEXT NOT NULL DEFAULT '[]',
-        UNIQUE (document_id, number)
-    );
-    -- Contentless: the original text lives in pages.text; the index holds đ-folded text.
-    CREATE VIRTUAL TABLE page_fts USING fts5(
-        body,
-        content = '',
-        contentless_delete = 1,
-        tokenize = 'unicode61 remove_diacritics 2'
-    );
-    "#,
-    // 2: incremental ingest (locations, versions), runs on record.
-    r#"
-    CREATE TABLE runs_v2 (
-        id INTEGER PRIMARY KEY,
-        arguments TEXT NOT NULL,
-        started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        finished_at TEXT,
-        status TEXT NOT NULL DEFAULT 'running'
-            CHECK (status IN ('running', 'completed', 'interrupted', 'failed', 'crashed')),
-        pid INTEGER,
-        report TEXT
-    );
-    INSERT INTO runs_v2 (id, arguments, started_at, finished_at, status)
-        SELECT id, command, started_at, finished_at, status FROM runs;
-    DROP TABLE runs;
-    ALTER TABLE runs_v2 RENAME TO runs;
-
-    ALTER TABLE documents ADD COLUMN record_id INTEGER REFERENCES documents(id);
-    ALTER TABLE documents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE documents ADD COLUMN current INTEGER NOT NULL DEFAULT 1;
-    UPDATE documents SET record_id = id;
-    CREATE INDEX documents_record ON documents(record_id);
-
-    -- Every path known to hold a document's bytes, with the size and mtime seen there:
-    -- the fast path of incremental runs compares these instead of re-hashing.
-    CREATE TABLE locations (
-        path TEXT PRIMARY KEY,
-        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        size INTEGER,
-        mtime INTEGER,
-        first_seen_run INTEGER REFERENCES runs(id),
-        last_seen_run INTEGER REFERENCES runs(id),
-        -- The run that walked this path's directory and did not find the file.
-        gone_run INTEGER REFERENCES runs(id)
-    );
-    CREATE INDEX locations_document ON locations(document_id);
-    INSERT OR REPLACE INTO locations (path, document_id, size, mtime, first_seen_run, last_seen_run)
-        SELECT path, id, size, file_mtime, run_id, run_id FROM documents ORDER BY id;
-    "#,
-    // 3: fields and classification; staff corrections; what the classifier learned.
-    r#"
-    CREATE TABLE document_fields (
-        document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
-        number TEXT,
-        -- Folded, without spaces: what number filters compare.
-        number_key TEXT,
-        serial TEXT,
-        type_code TEXT,
-        issuer_code TEXT,
-        doc_type TEXT,
-        doc_type_name TEXT,
-        issue_date TEXT,
-        place TEXT,
-        agency TEXT,
-        agency_key TEXT,
-        subject TEXT,
-        citizen_ids TEXT NOT NULL DEFAULT '[]',
-        land_parcels TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE INDEX document_fields_number ON document_fields(number_key);
-    CREATE INDEX document_fields_date ON document_fields(issue_date);
-    CREATE INDEX document_fields_type ON document_fields(doc_type);
-    -- One row per ID number found, for lookups by a person's ID.
-    CREATE TABLE citizen_ids (
-        value TEXT NOT NULL,
-        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        PRIMARY KEY (value, document_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX citizen_ids_document ON citizen_ids(document_id);
-    CREATE TABLE classifications (
-        document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
-        sector TEXT NOT NULL,
-        sector_name TEXT NOT NULL,
-        procedure_code TEXT,
-        procedure_name TEXT,
-        confidence REAL NOT NULL,
-        needs_review INTEGER NOT NULL,
-        source TEXT NOT NULL CHECK (source IN ('model', 'staff')),
-        reasons TEXT NOT NULL DEFAULT '[]',
-        classified_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-    );
-    CREATE INDEX classifications_sector ON classifications(sector, procedure_code);
-    CREATE INDEX classifications_review ON classifications(needs_review) WHERE needs_review = 1;
-    -- Every correction is kept (who changed what, when); the latest one is in force.
-    CREATE TABLE corrections (
-        id INTEGER PRIMARY KEY,
-        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-        sector TEXT NOT NULL,
-        procedure_code TEXT,
-        previous_sector TEXT,
-        by_user TEXT NOT NULL,
-        at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-    );
-    CREATE INDEX corrections_document ON corrections(document_id);
-    CREATE TABLE classifier_training (
-        id INTEGER PRIMARY KEY,
-        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        description TEXT NOT NULL,
-        documents INTEGER NOT NULL,
-        counts TEXT NOT NULL
-    );
-    "#,
-    // 4: search moves to the full-text index beside the database (see store::index); the
-    // FTS5 table goes, and changes to what search sees are queued for the index.
-    r#"
-    DROP TABLE page_fts;
-    CREATE TABLE search_changes (
-        seq INTEGER PRIMARY KEY,
-        document_id INTEGER NOT NULL
-    );
-    INSERT INTO search_changes (document_id) SELECT id FROM documents;
-    "#,
-    // 5: authentication. The log is append-only: sohoa never updates or deletes a
-    // record or a tree head, and records outlive their documents (no foreign key), so
-    // a deleted document leaves evidence behind.
-    r#"
-    ALTER TABLE pages ADD COLUMN image_sha256 TEXT;
-    CREATE TABLE signing_keys (
-        key_id TEXT PRIMARY KEY,
-        public_key TEXT NOT NULL,
-        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        retired_at TEXT
-    );
-    CREATE TABLE records (
-        leaf INTEGER PRIMARY KEY,
-        document_id INTEGER NOT NULL,
-        record TEXT NOT NULL,
-        record_hash TEXT NOT NULL,
-        leaf_hash TEXT NOT NULL,
-        code TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        signature TEXT NOT NULL,
-        logged_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-    );
-    CREATE INDEX records_document ON records(document_id);
-    CREATE INDEX records_code ON records(code);
-    CREATE TABLE tree_heads (
-        tree_size INTEGER PRIMARY KEY,
-        root_hash TEXT NOT NULL,
-        timestamp TEXT NOT NULL,
-        key_id TEXT NOT NULL,
-        signature TEXT NOT NULL
-    );
-    "#,
-    // 6: filters run in the search index since schema 4; these SQL indexes only cost
-    // space (and time on every insert).
-    r#"
-    DROP INDEX document_fields_number;
-    DROP INDEX document_fields_date;
-    DROP INDEX document_fields_type;
-    DROP INDEX classifications_sector;
-    DROP INDEX classifications_review;
-    "#,
-    // 7: staff accounts, sessions, API tokens and the audit log of the web service.
-    super::accounts::SCHEMA,
-    // 8: what page preparation found and did, per page (JSON, `prepare::Preparation`).
-    r#"
-    ALTER TABLE pages ADD COLUMN preparation TEXT;
-    "#,
-    // 9: who signed, read from the signature block (`Fields::signer`).
-    r#"
-    ALTER TABLE document_fields ADD COLUMN signer TEXT;
-    "#,
-    // 10: an honest status for documents with no readable page ('empty'), and the repairs
-    // and losses met while reading (JSON array of `load::Warning`). A CHECK constraint
-    // cannot be altered: the table is rebuilt (foreign keys are off during migrations).
-    r#"
-    CREATE TABLE documents_v10 (
-        id INTEGER PRIMARY KEY,
-        run_id INTEGER REFERENCES runs(id),
-        path TEXT NOT NULL,
-        sha256 TEXT,
-        size INTEGER,
-        format TEXT,
-        file_mtime INTEGER,
-        page_count INTEGER NOT NULL DEFAULT 0,
-        status TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'failed', 'empty')),
-        error TEXT,
-        ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-        record_id INTEGER REFERENCES documents(id),
-        version INTEGER NOT NULL DEFAULT 1,
-        current INTEGER NOT NULL DEFAULT 1,
-        warnings TEXT NOT NULL DEFAULT '[]'
-    );
-    INSERT INTO documents_v10 (id, run_id, path, sha256, size, format, file_mtime, page_count,
-                               status, error, ingested_at, record_id, version, current)
-        SELECT id, run_id, path, sha256, size, format, file_mtime, page_count,
-               status, error, ingested_at, record_id, version, current FROM documents;
-    DROP TABLE documents;
-    ALTER TABLE documents_v10 RENAME TO documents;
-    CREATE INDEX documents_sha256 ON documents(sha256);
-    CREATE INDEX documents_path ON documents(path);
-    CREATE INDEX documents_record ON documents(record_id);
-    "#,
-    // 11: sign-in back-off per account (`accounts::SignInPolicy`).
-    super::accounts::SIGN_IN_GUARD_SCHEMA,
-    // 12: units, documents owned by units, roles by unit.
-    super::accounts::UNITS_SCHEMA,
-    // 13: the right edge of the log's Merkle tree as of the last tree head
-    // (`merkle::Frontier`), so sealing reads only the entries since then.
-    r#"
-    CREATE TABLE log_frontier (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        size INTEGER NOT NULL,
-        nodes BLOB NOT NULL
-    );
-    "#,
-    // 14: written since schema 1 and never read: citizen IDs are searched in the index
-    // (and kept in `document_fields.citizen_ids`), numbers and agencies compared there.
-    r#"
-    DROP TABLE citizen_ids;
-    ALTER TABLE document_fields DROP COLUMN number_key;
-    ALTER TABLE document_fields DROP COLUMN agency_key;
-    "#,
-];
 
 pub struct SqliteStore {
     conn: Connection,
@@ -299,21 +36,11 @@ pub struct SqliteStore {
     /// The open lock file while this handle is the ingest writer (flock is released by
     /// the kernel when the process dies, even by SIGKILL).
     ingest_lock: Option<std::fs::File>,
-    /// The search index, opened on first use (lookups from the loader never need it).
-    index: std::cell::OnceCell<SearchIndex>,
+    /// The search index and its writer, fed from this database's change queue.
+    feeder: Feeder,
     /// Signs the record of every document this handle writes.
     signer: Option<Signer>,
     signing_time: Duration,
-    /// Documents stored through this handle go straight to the index writer, which
-    /// indexes them on its own threads while this one goes on writing SQLite; the next
-    /// `flush_index` commits them instead of reading them back.
-    live: std::cell::RefCell<Option<LiveIndex>>,
-}
-
-struct LiveIndex {
-    writer: super::index::IndexWriter,
-    /// Documents added to the writer, each with the last queue row their state covers.
-    added: std::collections::HashMap<i64, i64>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -341,104 +68,9 @@ fn database_error(e: rusqlite::Error) -> DatabaseError {
     }
 }
 
-/// A document just stored as the index holds it: the same builder as a rebuild's.
-fn live_index_doc(id: i64, doc: &NewDocument) -> IndexDoc {
-    IndexDoc::new(
-        id,
-        doc.pages.iter().map(|p| (p.number, p.text.as_str())),
-        doc.analysis.as_ref().map(|a| &a.fields),
-        doc.analysis.as_ref().map(|a| &a.classification),
-        doc.unit.as_deref(),
-    )
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        // Merges still running would leave small segments and unreferenced files.
-        if let Some(live) = self.live.get_mut().take() {
-            let _ = live.writer.wait_merging_threads();
-        }
-    }
-}
-
-/// What the index needs of visible documents, one row each: the pages (number and
-/// text, as JSON) and the indexed fields and classification, for `IndexDoc::new`.
-const INDEX_ROW: &str = "SELECT d.id,
-        (SELECT json_group_array(json_array(p.number, p.text)) FROM pages p
-         WHERE p.document_id = d.id),
-        f.document_id IS NOT NULL, f.doc_type, f.number, f.agency, f.issue_date, f.citizen_ids,
-        c.sector, c.procedure_code, c.needs_review, d.unit
-    FROM documents d
-    LEFT JOIN document_fields f ON f.document_id = d.id
-    LEFT JOIN classifications c ON c.document_id = d.id
-    WHERE d.current = 1 AND d.status IN ('ok', 'partial')";
-
-/// A row of `INDEX_ROW` as the index holds it (the same builder as for a document
-/// just stored).
-fn index_row(r: &rusqlite::Row) -> rusqlite::Result<IndexDoc> {
-    let corrupt = |what: String| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, what.into())
-    };
-    let id: i64 = r.get(0)?;
-    let pages: Option<String> = r.get(1)?;
-    let pages: Vec<(u32, String)> = match pages {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| corrupt(format!("document {id}: pages for the index: {e}")))?,
-        None => Vec::new(),
-    };
-    let has_fields: bool = r.get(2)?;
-    let fields = if has_fields {
-        let ids: Option<String> = r.get(7)?;
-        Some(Fields {
-            doc_type: r.get(3)?,
-            number: r.get(4)?,
-            agency: r.get(5)?,
-            date: r.get(6)?,
-            citizen_ids: match ids {
-                Some(json) => serde_json::from_str(&json)
-                    .map_err(|e| corrupt(format!("document {id}: citizen IDs: {e}")))?,
-                None => Vec::new(),
-            },
-            ..Fields::default()
-        })
-    } else {
-        None
-    };
-    let classification = match r.get::<_, Option<String>>(8)? {
-        Some(sector) => Some(Classification {
-            sector,
-            sector_name: String::new(),
-            procedure_code: r.get(9)?,
-            procedure_name: None,
-            confidence: 0.0,
-            needs_review: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
-            source: ClassSource::Model,
-            reasons: Vec::new(),
-        }),
-        None => None,
-    };
-    let unit: Option<String> = r.get(11)?;
-    Ok(IndexDoc::new(
-        id,
-        pages.iter().map(|(n, text)| (*n, text.as_str())),
-        fields.as_ref(),
-        classification.as_ref(),
-        unit.as_deref(),
-    ))
-}
-
-/// Threads the index writer uses. Ingest's cores are busy with OCR; one is enough to
-/// index thousands of pages a second.
-const INDEX_THREADS: usize = 1;
-
 /// Reads through a memory map instead of a copy per page read: showing twenty search
 /// results reads a hundred scattered pages. (SQLite caps it at 2 GB by default.)
 const MMAP_BYTES: u64 = 1 << 40;
-/// Threads of the index writer kept while documents are being stored: indexing runs
-/// beside the SQLite writes, on the other core.
-const LIVE_INDEX_THREADS: usize = 2;
-/// Threads of the writer that rebuilds the whole index (`reindex`): both cores.
-const REBUILD_INDEX_THREADS: usize = 2;
 /// A document's pages, in no particular order: `ORDER BY number` after a bound
 /// document id makes SQLite re-plan the cached statement on every use (a tenth of a
 /// filtered search's time, measured); callers sort the few rows themselves.
@@ -449,7 +81,19 @@ const DATABASE_PAGE_SIZE: usize = 16_384;
 /// How long a writer waits for another writer's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Where the search index of the database at `path` lives: beside it.
+fn index_dir(path: &Path) -> std::path::PathBuf {
+    let mut dir = path.to_path_buf().into_os_string();
+    dir.push(".index");
+    dir.into()
+}
+
 impl SqliteStore {
+    /// This database's change queue, as the index is fed from it.
+    fn feed(&self) -> feed::SqliteFeed<'_> {
+        feed::SqliteFeed(&self.conn)
+    }
+
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let name = path.display().to_string();
         let open_err = |source| StoreError::Open {
@@ -473,145 +117,12 @@ impl SqliteStore {
             conn,
             path: path.to_path_buf(),
             ingest_lock: None,
-            index: std::cell::OnceCell::new(),
+            feeder: Feeder::new(index_dir(path)),
             signer: None,
             signing_time: Duration::ZERO,
-            live: std::cell::RefCell::new(None),
         };
-        store.migrate(&name)?;
+        migrations::migrate(&mut store.conn, &name)?;
         Ok(store)
-    }
-
-    fn migrate(&mut self, name: &str) -> Result<(), StoreError> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StoreError::TooNew {
-                path: name.to_owned(),
-                found: version,
-                known,
-            });
-        }
-        if version == known {
-            return Ok(());
-        }
-        // Table rebuilds need foreign keys off, and the pragma is ignored inside a
-        // transaction. All pending migrations run in one transaction: an upgrade happens
-        // whole or not at all, and a new archive's journal holds each page once.
-        self.conn.execute_batch("PRAGMA foreign_keys = OFF")?;
-        let result = (|| {
-            let tx = self.conn.transaction()?;
-            for sql in MIGRATIONS.iter().skip(version as usize) {
-                tx.execute_batch(sql)?;
-            }
-            let violations: i64 =
-                tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-                    r.get(0)
-                })?;
-            if violations > 0 {
-                return Err(StoreError::Corrupt(format!(
-                    "upgrading from schema {version} to {known} left {violations} broken references"
-                )));
-            }
-            tx.pragma_update(None, "user_version", known)?;
-            tx.commit()?;
-            Ok(())
-        })();
-        self.conn.execute_batch("PRAGMA foreign_keys = ON")?;
-        result
-    }
-
-    /// The search index beside the database. A missing one is created and every
-    /// document queued for it (an archive from before the index, or a deleted index).
-    fn index(&self) -> Result<&SearchIndex, StoreError> {
-        if let Some(index) = self.index.get() {
-            return Ok(index);
-        }
-        let mut dir = self.path.clone().into_os_string();
-        dir.push(".index");
-        let (index, created) = SearchIndex::open(Path::new(&dir))?;
-        if created {
-            self.conn.execute(
-                "INSERT INTO search_changes (document_id) SELECT id FROM documents",
-                [],
-            )?;
-        }
-        Ok(self.index.get_or_init(|| index))
-    }
-
-    /// Everything the index needs of one document, or None when search must not see it.
-    fn index_doc(&self, id: i64) -> Result<Option<IndexDoc>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!("{INDEX_ROW} AND d.id = ?1"))?
-            .query_row([id], index_row)
-            .optional()?)
-    }
-
-    /// Hands newly stored documents to the live index writer (created on first use;
-    /// when another process holds the index, the queue covers them instead).
-    fn index_live(&self, docs: &[(i64, &NewDocument)]) -> Result<(), StoreError> {
-        if docs.is_empty() {
-            return Ok(());
-        }
-        let index = self.index()?;
-        let mut live = self.live.borrow_mut();
-        if live.is_none() {
-            let Some(writer) = index.writer(LIVE_INDEX_THREADS)? else {
-                return Ok(());
-            };
-            *live = Some(LiveIndex {
-                writer,
-                added: std::collections::HashMap::new(),
-            });
-        }
-        let live = live.as_mut().expect("set above");
-        let covered: i64 = self.conn.query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM search_changes",
-            [],
-            |r| r.get(0),
-        )?;
-        for (id, doc) in docs {
-            // A new document's id was never in the index (ids are only reused after a
-            // failed document is deleted, and failures are never indexed): no delete.
-            index.add(&live.writer, &live_index_doc(*id, doc))?;
-            live.added.insert(*id, covered);
-        }
-        Ok(())
-    }
-
-    /// Rebuilds the search index from scratch from SQLite: emptied, every visible
-    /// document added (no per-document deletes: it is empty), committed.
-    pub fn rebuild_index(&mut self) -> Result<u64, StoreError> {
-        // Uncommitted live additions are rebuilt below anyway.
-        drop(self.live.get_mut().take());
-        let index = self.index()?;
-        let Some(writer) = index.rebuild_writer(REBUILD_INDEX_THREADS)? else {
-            return Err(StoreError::Index(
-                "another process is writing the index; run again when it has finished".into(),
-            ));
-        };
-        // Changes queued up to here are covered by what is read below; later ones are
-        // replayed by the next flush (replaying is idempotent).
-        let covered: i64 = self.conn.query_row(
-            "SELECT COALESCE(MAX(seq), 0) FROM search_changes",
-            [],
-            |r| r.get(0),
-        )?;
-        // One statement streams every document: no query per document.
-        let mut statement = self.conn.prepare(&format!("{INDEX_ROW} ORDER BY d.id"))?;
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            index.add(&writer, &index_row(row)?)?;
-        }
-        drop(rows);
-        drop(statement);
-        index.commit(writer)?;
-        self.conn
-            .execute("DELETE FROM search_changes WHERE seq <= ?1", [covered])?;
-        Ok(index.len())
     }
 
     pub fn schema_version(&self) -> Result<i64, StoreError> {
@@ -745,163 +256,6 @@ impl SqliteStore {
     }
 }
 
-fn upsert_location(
-    conn: &Connection,
-    run: i64,
-    path: &str,
-    document_id: i64,
-    size: Option<u64>,
-    mtime: Option<i64>,
-) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO locations (path, document_id, size, mtime, first_seen_run, last_seen_run)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-         ON CONFLICT (path) DO UPDATE SET document_id = excluded.document_id, size = excluded.size,
-             mtime = excluded.mtime, last_seen_run = excluded.last_seen_run, gone_run = NULL",
-    )?
-    .execute(params![
-        path,
-        document_id,
-        size.map(|s| s as i64),
-        mtime,
-        run
-    ])?;
-    Ok(())
-}
-
-/// Notes that search must see document `id` anew (added, changed, hidden or deleted).
-fn queue_change(conn: &Connection, id: i64) -> Result<(), StoreError> {
-    conn.prepare_cached("INSERT INTO search_changes (document_id) VALUES (?1)")?
-        .execute([id])?;
-    Ok(())
-}
-
-/// Deletes a document with its pages and their index rows (a failed attempt being retried).
-fn delete_document(conn: &Connection, id: i64) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM pages WHERE document_id = ?1", [id])?;
-    queue_change(conn, id)?;
-    // Versions that pointed at it as their record now stand on their own.
-    conn.execute(
-        "UPDATE documents SET record_id = id WHERE record_id = ?1 AND id != ?1",
-        [id],
-    )?;
-    conn.execute("DELETE FROM locations WHERE document_id = ?1", [id])?;
-    conn.execute("DELETE FROM documents WHERE id = ?1", [id])?;
-    Ok(())
-}
-
-/// Writes a document, its pages, index rows, analysis and location (inside the caller's
-/// transaction).
-fn insert_document(tx: &Connection, run: i64, doc: &NewDocument) -> Result<Stored, StoreError> {
-    // The same bytes may already be here (two paths in one batch): one document,
-    // two locations.
-    if let Some(sha) = &doc.sha256
-        && doc.replaces.is_none()
-    {
-        let existing: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM documents WHERE sha256 = ?1 AND status != 'failed' AND current = 1
-                     ORDER BY id LIMIT 1",
-                [sha],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = existing {
-            upsert_location(tx, run, &doc.path, id, doc.size, doc.file_mtime)?;
-            return Ok(Stored::AlreadyArchived(id));
-        }
-    }
-    let (record_id, version): (Option<i64>, i64) = match doc.supersedes {
-        Some(previous) => {
-            let (record, version): (Option<i64>, i64) = tx.query_row(
-                "SELECT record_id, version FROM documents WHERE id = ?1",
-                [previous],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            // The old bytes stay current while another path still holds them (a copy
-            // made before the change); otherwise they become history.
-            tx.execute(
-                "UPDATE documents SET current = 0 WHERE id = ?1
-                     AND NOT EXISTS (SELECT 1 FROM locations
-                                     WHERE document_id = ?1 AND path != ?2 AND gone_run IS NULL)",
-                params![previous, doc.path],
-            )?;
-            queue_change(tx, previous)?;
-            (Some(record.unwrap_or(previous)), version + 1)
-        }
-        None => (None, 1),
-    };
-    if let Some(failed) = doc.replaces {
-        delete_document(tx, failed)?;
-    }
-    tx.execute(
-            "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error,
-                                    record_id, version, current, warnings, unit)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13)",
-            params![
-                run,
-                doc.path,
-                doc.sha256,
-                doc.size.map(|s| s as i64),
-                doc.format,
-                doc.file_mtime,
-                doc.pages.len() as i64,
-                doc.status.as_str(),
-                doc.error,
-                record_id,
-                version,
-                to_json(&doc.warnings)?,
-                doc.unit,
-            ],
-        )?;
-    let document_id = tx.last_insert_rowid();
-    if record_id.is_none() {
-        tx.execute(
-            "UPDATE documents SET record_id = id WHERE id = ?1",
-            [document_id],
-        )?;
-    }
-    {
-        let mut insert_page = tx.prepare_cached(
-                "INSERT INTO pages (document_id, number, text, confidence, width, height, dpi, text_source,
-                                    error, note, words, image_sha256, preparation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
-        for page in &doc.pages {
-            let words = serde_json::to_string(&page.words)
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode words: {e}")))?;
-            let preparation = page
-                .preparation
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(format!("cannot encode preparation: {e}")))?;
-            insert_page.execute(params![
-                document_id,
-                page.number,
-                page.text,
-                page.confidence.map(f64::from),
-                page.width,
-                page.height,
-                page.dpi.map(f64::from),
-                page.source.as_str(),
-                page.error,
-                page.note,
-                words,
-                page.image_sha256,
-                preparation,
-            ])?;
-        }
-    }
-    if let Some(analysis) = &doc.analysis {
-        write_fields(tx, document_id, &analysis.fields)?;
-        write_classification(tx, document_id, &analysis.classification)?;
-    }
-    queue_change(tx, document_id)?;
-    upsert_location(tx, run, &doc.path, document_id, doc.size, doc.file_mtime)?;
-    Ok(Stored::New(document_id))
-}
-
 impl Store for SqliteStore {
     fn lock_for_ingest(&mut self) -> Result<(), StoreError> {
         use std::io::{Read, Seek, Write};
@@ -973,6 +327,9 @@ impl Store for SqliteStore {
             }
             stored.push(s);
         }
+        // Read inside the transaction: a change someone queues after it commits is not
+        // covered by what is handed to the index below, and is replayed.
+        let covered = feed::SqliteFeed(&tx).latest_change()?;
         tx.commit()?;
         self.signing_time += spent;
         let new: Vec<(i64, &NewDocument)> = docs
@@ -983,7 +340,7 @@ impl Store for SqliteStore {
                 _ => None,
             })
             .collect();
-        self.index_live(&new)?;
+        self.feeder.add_new(&self.feed(), &new, covered)?;
         Ok(stored)
     }
 
@@ -1100,29 +457,15 @@ impl Store for SqliteStore {
     }
 
     fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError> {
-        let index = self.index()?;
-        index.refresh()?;
-        let (total, hits, facets) = index.search(spec)?;
-        Ok(SearchResults {
-            total,
-            hits,
-            facets,
-        })
+        self.feeder.search(&self.feed(), spec)
     }
 
     fn search_generation(&self) -> Result<u64, StoreError> {
-        let index = self.index()?;
-        index.refresh()?;
-        Ok(index.generation())
+        self.feeder.generation(&self.feed())
     }
 
     fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
-        let Some(doc) = self.index_doc(document_id)? else {
-            return Ok(Vec::new());
-        };
-        let index = self.index()?;
-        index.refresh()?;
-        index.similar(document_id, &doc.text, limit)
+        self.feeder.similar(&self.feed(), document_id, limit)
     }
 
     fn hit_documents(&self, ids: &[i64]) -> Result<Vec<HitDocument>, StoreError> {
@@ -1152,63 +495,7 @@ impl Store for SqliteStore {
     }
 
     fn flush_index(&mut self) -> Result<bool, StoreError> {
-        let index = self.index()?;
-        let pending: Vec<(i64, i64)> = self
-            .conn
-            .prepare_cached("SELECT seq, document_id FROM search_changes ORDER BY seq")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        let Some(&(last, _)) = pending.last() else {
-            return Ok(true);
-        };
-        let (mut writer, added) = match self.live.borrow_mut().take() {
-            Some(live) => (live.writer, live.added),
-            None => {
-                // A large backlog (a bulk load, a rebuild) is worth a second thread.
-                let threads = if pending.len() > 5_000 {
-                    2
-                } else {
-                    INDEX_THREADS
-                };
-                match index.writer(threads)? {
-                    Some(w) => (w, std::collections::HashMap::new()),
-                    None => return Ok(false),
-                }
-            }
-        };
-        let mut seen = std::collections::HashSet::new();
-        // Deletes only for what the index may hold: the index keeps every delete it is
-        // given (a query with its scoring weights, about a kilobyte) for the writer's
-        // life, and a night of 100,000 documents that were never indexed (empty,
-        // failed) grew memory by that much each.
-        index.refresh()?;
-        for (seq, id) in pending.iter().rev() {
-            // The latest state of each document is all that matters.
-            if !seen.insert(*id) {
-                continue;
-            }
-            // Already handed over when it was stored, and unchanged since.
-            if added.get(id).is_some_and(|covered| seq <= covered) {
-                continue;
-            }
-            if added.contains_key(id) || index.holds(*id)? {
-                index.delete(&writer, *id);
-            }
-            if let Some(doc) = self.index_doc(*id)? {
-                index.add(&writer, &doc)?;
-            }
-        }
-        index.commit_keeping(&mut writer)?;
-        // The writer stays for the next documents; its merges go on in the background
-        // (and are waited for when this handle is dropped).
-        *self.live.borrow_mut() = Some(LiveIndex {
-            writer,
-            added: std::collections::HashMap::new(),
-        });
-        // Applied: forget them. A crash before this line replays them (harmless).
-        self.conn
-            .execute("DELETE FROM search_changes WHERE seq <= ?1", [last])?;
-        Ok(true)
+        self.feeder.flush(&self.feed())
     }
 
     fn set_analysis(&mut self, document_id: i64, analysis: &Analysis) -> Result<bool, StoreError> {
@@ -1646,30 +933,31 @@ impl Store for SqliteStore {
     }
 
     fn rebuild_index(&mut self) -> Result<u64, StoreError> {
-        SqliteStore::rebuild_index(self)
+        let feed = feed::SqliteFeed(&self.conn);
+        self.feeder.rebuild(&feed)
     }
 }
 
-impl super::accounts::Accounts for SqliteStore {
+impl crate::store::accounts::Accounts for SqliteStore {
     fn add_user(
         &mut self,
         name: &str,
-        role: super::accounts::Role,
+        role: crate::store::accounts::Role,
         password_hash: &str,
     ) -> Result<i64, StoreError> {
-        super::accounts::add_user(&self.conn, name, role, password_hash)
+        accounts::add_user(&self.conn, name, role, password_hash)
     }
     fn remove_user(&mut self, name: &str) -> Result<bool, StoreError> {
-        super::accounts::remove_user(&self.conn, name)
+        accounts::remove_user(&self.conn, name)
     }
     fn set_password(&mut self, name: &str, password_hash: &str) -> Result<bool, StoreError> {
-        super::accounts::set_password(&mut self.conn, name, password_hash)
+        accounts::set_password(&mut self.conn, name, password_hash)
     }
-    fn user(&self, name: &str) -> Result<Option<super::accounts::User>, StoreError> {
-        super::accounts::user(&self.conn, name)
+    fn user(&self, name: &str) -> Result<Option<crate::store::accounts::User>, StoreError> {
+        accounts::user(&self.conn, name)
     }
-    fn users(&self) -> Result<Vec<super::accounts::User>, StoreError> {
-        super::accounts::users(&self.conn)
+    fn users(&self) -> Result<Vec<crate::store::accounts::User>, StoreError> {
+        accounts::users(&self.conn)
     }
     fn create_session(
         &mut self,
@@ -1678,17 +966,17 @@ impl super::accounts::Accounts for SqliteStore {
         csrf: &str,
         expires_unix: i64,
     ) -> Result<(), StoreError> {
-        super::accounts::create_session(&self.conn, token_sha256, user_id, csrf, expires_unix)
+        accounts::create_session(&self.conn, token_sha256, user_id, csrf, expires_unix)
     }
     fn session(
         &self,
         token_sha256: &str,
         now_unix: i64,
-    ) -> Result<Option<super::accounts::Session>, StoreError> {
-        super::accounts::session(&self.conn, token_sha256, now_unix)
+    ) -> Result<Option<crate::store::accounts::Session>, StoreError> {
+        accounts::session(&self.conn, token_sha256, now_unix)
     }
     fn end_session(&mut self, token_sha256: &str) -> Result<(), StoreError> {
-        super::accounts::end_session(&self.conn, token_sha256)
+        accounts::end_session(&self.conn, token_sha256)
     }
     fn create_token(
         &mut self,
@@ -1696,16 +984,19 @@ impl super::accounts::Accounts for SqliteStore {
         label: &str,
         token_sha256: &str,
     ) -> Result<i64, StoreError> {
-        super::accounts::create_token(&self.conn, user_id, label, token_sha256)
+        accounts::create_token(&self.conn, user_id, label, token_sha256)
     }
     fn revoke_token(&mut self, id: i64) -> Result<bool, StoreError> {
-        super::accounts::revoke_token(&self.conn, id)
+        accounts::revoke_token(&self.conn, id)
     }
-    fn tokens(&self) -> Result<Vec<super::accounts::ApiToken>, StoreError> {
-        super::accounts::tokens(&self.conn)
+    fn tokens(&self) -> Result<Vec<crate::store::accounts::ApiToken>, StoreError> {
+        accounts::tokens(&self.conn)
     }
-    fn token_user(&self, token_sha256: &str) -> Result<Option<super::accounts::User>, StoreError> {
-        super::accounts::token_user(&self.conn, token_sha256)
+    fn token_user(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<crate::store::accounts::User>, StoreError> {
+        accounts::token_user(&self.conn, token_sha256)
     }
     fn audit(
         &mut self,
@@ -1714,21 +1005,21 @@ impl super::accounts::Accounts for SqliteStore {
         document_id: Option<i64>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        super::accounts::audit(&self.conn, user, action, document_id, detail)
+        accounts::audit(&self.conn, user, action, document_id, detail)
     }
     fn audit_log(
         &self,
         scope: &Scope,
         limit: usize,
         offset: usize,
-    ) -> Result<Vec<super::accounts::AuditEntry>, StoreError> {
-        super::accounts::audit_log(&self.conn, scope, limit, offset)
+    ) -> Result<Vec<crate::store::accounts::AuditEntry>, StoreError> {
+        accounts::audit_log(&self.conn, scope, limit, offset)
     }
     fn grant_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError> {
-        super::accounts::grant_unit(&self.conn, name, unit)
+        accounts::grant_unit(&self.conn, name, unit)
     }
     fn revoke_unit(&mut self, name: &str, unit: &str) -> Result<bool, StoreError> {
-        super::accounts::revoke_unit(&self.conn, name, unit)
+        accounts::revoke_unit(&self.conn, name, unit)
     }
     fn sign_in_locked(
         &self,
@@ -1736,15 +1027,15 @@ impl super::accounts::Accounts for SqliteStore {
         address: &str,
         now_unix: i64,
     ) -> Result<Option<i64>, StoreError> {
-        super::accounts::sign_in_locked(&self.conn, name, address, now_unix)
+        accounts::sign_in_locked(&self.conn, name, address, now_unix)
     }
     fn sign_in_failed(
         &mut self,
         name: &str,
-        policy: &super::accounts::SignInPolicy,
+        policy: &crate::store::accounts::SignInPolicy,
         now_unix: i64,
     ) -> Result<Option<i64>, StoreError> {
-        super::accounts::sign_in_failed(&self.conn, name, policy, now_unix)
+        accounts::sign_in_failed(&self.conn, name, policy, now_unix)
     }
     fn sign_in_succeeded(
         &mut self,
@@ -1752,10 +1043,10 @@ impl super::accounts::Accounts for SqliteStore {
         address: &str,
         now_unix: i64,
     ) -> Result<(), StoreError> {
-        super::accounts::sign_in_succeeded(&self.conn, name, address, now_unix)
+        accounts::sign_in_succeeded(&self.conn, name, address, now_unix)
     }
     fn unlock_sign_in(&mut self, name: &str) -> Result<bool, StoreError> {
-        super::accounts::unlock_sign_in(&self.conn, name)
+        accounts::unlock_sign_in(&self.conn, name)
     }
 }
 
@@ -1809,8 +1100,8 @@ mod tests {
         let Stored::New(id) = store.put_document(run, &doc).unwrap() else {
             panic!("a new document");
         };
-        let live = live_index_doc(id, &doc);
-        assert_eq!(store.index_doc(id).unwrap(), Some(live.clone()));
+        let live = crate::store::feed::new_index_doc(id, &doc);
+        assert_eq!(store.feed().index_doc(id).unwrap(), Some(live.clone()));
         assert!(
             live.text.starts_with(&doc.pages.last().unwrap().text),
             "page 1 first"
@@ -1822,8 +1113,8 @@ mod tests {
             panic!("a new document");
         };
         assert_eq!(
-            store.index_doc(bare_id).unwrap(),
-            Some(live_index_doc(bare_id, &bare))
+            store.feed().index_doc(bare_id).unwrap(),
+            Some(crate::store::feed::new_index_doc(bare_id, &bare))
         );
     }
 }

@@ -2,23 +2,23 @@
 //! read back, and the JSON columns they use: shared by the store and the signed log
 //! (which builds records from them), so that neither depends on the other.
 
-use super::StoreError;
 use crate::classify::{ClassSource, Classification};
 use crate::fields::Fields;
+use crate::store::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(in crate::store) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
 
-pub(super) fn from_json<T: serde::de::DeserializeOwned>(
+pub(in crate::store) fn from_json<T: serde::de::DeserializeOwned>(
     text: &str,
     what: &str,
 ) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-pub(super) fn write_fields(
+pub(in crate::store) fn write_fields(
     conn: &Connection,
     document_id: i64,
     f: &Fields,
@@ -48,7 +48,7 @@ pub(super) fn write_fields(
     Ok(())
 }
 
-pub(super) fn write_classification(
+pub(in crate::store) fn write_classification(
     conn: &Connection,
     document_id: i64,
     c: &Classification,
@@ -72,7 +72,7 @@ pub(super) fn write_classification(
     Ok(())
 }
 
-pub(super) fn load_fields(
+pub(in crate::store) fn load_fields(
     conn: &Connection,
     document_id: i64,
 ) -> Result<Option<Fields>, StoreError> {
@@ -112,7 +112,7 @@ pub(super) fn load_fields(
     .transpose()
 }
 
-pub(super) fn load_classification(
+pub(in crate::store) fn load_classification(
     conn: &Connection,
     document_id: i64,
 ) -> Result<Option<Classification>, StoreError> {
