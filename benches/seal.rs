@@ -8,7 +8,6 @@
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rusqlite::{Connection, params};
 use sohoa::authenticity::{keys, merkle};
-use sohoa::store::{SqliteStore, Store};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -48,7 +47,7 @@ fn archive(dir: &Path, entries: u64) -> PathBuf {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
         let _ = std::fs::remove_dir_all(dir.join("keys"));
-        let mut store = SqliteStore::open(&db).unwrap();
+        let mut store = sohoa::store::open(&db).unwrap();
         store
             .set_signer(Some(keys::create(&dir.join("keys")).unwrap()))
             .unwrap();
@@ -66,7 +65,7 @@ fn seal(c: &mut Criterion) {
     let entries = log_entries();
     let dir = PathBuf::from("target/bench-seal");
     let db = archive(&dir, entries);
-    let mut store = SqliteStore::open(&db).unwrap();
+    let mut store = sohoa::store::open(&db).unwrap();
     let key = store
         .signing_keys()
         .unwrap()

@@ -3,7 +3,6 @@
 //! Run by `scripts/bench-search [PAGES]`; prints figures, asserts nothing.
 
 use sohoa::search::{self, SearchRequest};
-use sohoa::store::{SqliteStore, Store};
 use sohoa::synth::{self, Rng};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,7 +39,7 @@ fn main() {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
         println!("building {pages} pages (seed {seed}) into {}", db.display());
-        let mut store = SqliteStore::open(&db).unwrap();
+        let mut store = sohoa::store::open(&db).unwrap();
         let run = store.begin_run("bench-search build").unwrap();
         let mut rng = Rng::new(seed);
         let (mut written, mut raw_bytes, mut index) = (0usize, 0u64, 0u64);
@@ -113,7 +112,7 @@ fn main() {
         db_bytes as f64 / raw_bytes as f64,
         pages as f64 / build_seconds
     );
-    let mut store = SqliteStore::open(&db).unwrap();
+    let mut store = sohoa::store::open(&db).unwrap();
     let started = Instant::now();
     store.flush_index().unwrap();
     println!(
@@ -132,7 +131,7 @@ fn main() {
         })
         .collect();
     for (_, request) in &requests {
-        let _ = search::run(&store, request);
+        let _ = search::run(&*store, request);
     }
     let rounds: usize = arg("--rounds").map_or(3, |r| r.parse().unwrap());
     let mut all = Vec::new();
@@ -143,7 +142,7 @@ fn main() {
         let mut fuzzy = false;
         for _ in 0..rounds {
             let started = Instant::now();
-            let response = search::run(&store, request).unwrap();
+            let response = search::run(&*store, request).unwrap();
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             total = response.total;
             fuzzy = response.approximate;

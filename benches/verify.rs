@@ -5,7 +5,7 @@
 
 use sohoa::authenticity::keys;
 use sohoa::authenticity::verify::{VerifyConfig, verify_archive};
-use sohoa::store::{SqliteStore, Store};
+use sohoa::store::Archive;
 use sohoa::synth::{self, Rng};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,12 +23,12 @@ fn arg(name: &str) -> Option<String> {
 }
 
 /// Stores `docs` documents into a fresh archive at `db`; returns the time spent.
-fn build(db: &Path, docs: u64, keys_dir: Option<&Path>) -> (SqliteStore, Duration, usize) {
+fn build(db: &Path, docs: u64, keys_dir: Option<&Path>) -> (Box<dyn Archive>, Duration, usize) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let _ = std::fs::remove_dir_all(format!("{}.index", db.display()));
-    let mut store = SqliteStore::open(db).unwrap();
+    let mut store = sohoa::store::open(db).unwrap();
     if let Some(dir) = keys_dir {
         let _ = std::fs::remove_dir_all(dir);
         store.set_signer(Some(keys::create(dir).unwrap())).unwrap();
@@ -82,7 +82,7 @@ fn main() {
     );
     drop(store);
 
-    let store = SqliteStore::open(&signed_db).unwrap();
+    let store = sohoa::store::open(&signed_db).unwrap();
     let trusted = keys::public_keys(&keys_dir).unwrap();
     let config = VerifyConfig {
         files: false,
@@ -92,7 +92,7 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
-        let report = verify_archive(&store, &config).unwrap();
+        let report = verify_archive(&*store, &config).unwrap();
         times.push(started.elapsed().as_secs_f64());
         assert!(report.problems.is_empty(), "{:?}", report.problems.first());
     }

@@ -105,6 +105,66 @@ impl Record {
     pub fn canonical(&self) -> Result<Vec<u8>, AuthError> {
         canonical(self)
     }
+
+    /// The record of a document version as the archive holds it, whatever the backend
+    /// read it from; None for a failed document (nothing was read: not a record).
+    /// Pages are hashed and put in order here.
+    pub fn of(version: DocumentVersion) -> Option<Record> {
+        if version.status == "failed" {
+            return None;
+        }
+        let mut pages: Vec<PageHashes> = version
+            .pages
+            .iter()
+            .map(|p| PageHashes {
+                number: p.number,
+                image_sha256: p.image_sha256.clone(),
+                text_sha256: sha256_hex(p.text.as_bytes()),
+            })
+            .collect();
+        pages.sort_by_key(|p| p.number);
+        Some(Record {
+            record_version: RECORD_VERSION,
+            document_id: version.document_id,
+            record_id: version.record_id,
+            version: version.version,
+            path: version.path,
+            source_sha256: version.sha256,
+            size: version.size,
+            format: version.format,
+            status: version.status,
+            pages,
+            fields: version.fields,
+            classification: version.classification.as_ref().map(signed_classification),
+            ingested_at: version.ingested_at,
+        })
+    }
+}
+
+/// What a record is built from: one document version as stored.
+#[derive(Debug, Clone)]
+pub struct DocumentVersion {
+    pub document_id: i64,
+    pub record_id: i64,
+    pub version: i64,
+    pub path: String,
+    pub sha256: Option<String>,
+    pub size: Option<u64>,
+    pub format: Option<String>,
+    /// The document's status as stored (`ok`, `partial`, `empty`, `failed`).
+    pub status: String,
+    pub ingested_at: String,
+    /// In any order.
+    pub pages: Vec<VersionPage>,
+    pub fields: Option<Fields>,
+    pub classification: Option<Classification>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VersionPage {
+    pub number: u32,
+    pub image_sha256: Option<String>,
+    pub text: String,
 }
 
 /// A key's short id: the first 8 bytes of SHA-256 of the public key, in hex.
@@ -406,6 +466,64 @@ impl ConsistencyProof {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version(status: &str, pages: &[(u32, &str)]) -> DocumentVersion {
+        DocumentVersion {
+            document_id: 7,
+            record_id: 3,
+            version: 2,
+            path: "inbox/qd-12.pdf".into(),
+            sha256: Some("ab".repeat(32)),
+            size: Some(1234),
+            format: Some("pdf".into()),
+            status: status.into(),
+            ingested_at: "2026-12-07T07:00:00.000Z".into(),
+            pages: pages
+                .iter()
+                .map(|&(number, text)| VersionPage {
+                    number,
+                    image_sha256: None,
+                    text: text.into(),
+                })
+                .collect(),
+            fields: None,
+            classification: Some(Classification {
+                sector: "dat_dai".into(),
+                sector_name: "Đất đai".into(),
+                procedure_code: Some("1.000".into()),
+                procedure_name: None,
+                confidence: 0.83,
+                needs_review: false,
+                source: crate::classify::ClassSource::Staff,
+                reasons: vec!["«đất»".into()],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_record_is_built_from_the_stored_version_alone() {
+        let record = Record::of(version("ok", &[(2, "trang hai"), (1, "trang một")])).unwrap();
+        let numbers: Vec<u32> = record.pages.iter().map(|p| p.number).collect();
+        assert_eq!(
+            numbers,
+            [1, 2],
+            "pages in order whatever order they were read in"
+        );
+        assert_eq!(
+            record.pages[0].text_sha256,
+            sha256_hex("trang một".as_bytes())
+        );
+        let signed = record.classification.as_ref().unwrap();
+        assert_eq!(signed.source, "staff");
+        // The same version gives the same canonical bytes: the record is a function of it.
+        let again = Record::of(version("ok", &[(1, "trang một"), (2, "trang hai")])).unwrap();
+        assert_eq!(record.canonical().unwrap(), again.canonical().unwrap());
+        assert!(
+            Record::of(version("failed", &[])).is_none(),
+            "failures are not records"
+        );
+        assert!(Record::of(version("empty", &[(1, "")])).is_some());
+    }
 
     #[test]
     fn codes_round_trip_and_catch_a_mistyped_symbol() {

@@ -31,8 +31,8 @@ use crate::load::{
 use crate::ocr::{self, OcrEngine, OcrError, Word};
 use crate::prepare::{self, Preparation, PrepareConfig};
 use crate::store::{
-    Analysis, DocStatus, KnownContent, KnownLocation, NewDocument, NewPage, RunStatus, Store,
-    StoreError, Stored,
+    Analysis, DocStatus, Documents, KnownContent, KnownLocation, NewDocument, NewPage, RunStatus,
+    Store, StoreError, Stored,
 };
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::Serialize;

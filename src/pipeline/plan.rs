@@ -64,10 +64,10 @@ pub(super) trait Lookups {
 
 impl Lookups for dyn Store + '_ {
     fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError> {
-        Store::location(self, path)
+        Documents::location(self, path)
     }
     fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError> {
-        Store::content(self, sha256)
+        Documents::content(self, sha256)
     }
 }
 

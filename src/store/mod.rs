@@ -551,8 +551,9 @@ pub enum Stored {
     AlreadyArchived(i64),
 }
 
-/// Storage of the archive. One writer at a time; readers may run alongside.
-pub trait Store: Send {
+/// The archive's documents: runs, versions, locations, analysis, staff corrections,
+/// units, failures. One writer at a time; readers may run alongside.
+pub trait Documents {
     /// Makes this handle the archive's only ingest writer until dropped; a second ingest
     /// is refused with `StoreError::Busy` (searches are unaffected).
     fn lock_for_ingest(&mut self) -> Result<(), StoreError>;
@@ -584,24 +585,11 @@ pub trait Store: Send {
         status: RunStatus,
         report: &serde_json::Value,
     ) -> Result<(), StoreError>;
-    /// A second handle on the same archive, for lookups from another thread.
-    fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
     fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError>;
     /// The current, non-failed document with these bytes, else a failed one.
     fn content(&self, sha256: &str) -> Result<Option<KnownContent>, StoreError>;
-    /// Current documents matching, ranked, with facets over all of them. Sees what was
-    /// stored up to the last `flush_index`.
-    fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError>;
-    /// Sees the latest committed index and says which it is: equal numbers mean the
-    /// same searchable content (the web service caches results under it).
-    fn search_generation(&self) -> Result<u64, StoreError>;
-    /// Documents most like this one.
-    fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError>;
     /// What result lines show of these documents, in the order given.
     fn hit_documents(&self, ids: &[i64]) -> Result<Vec<HitDocument>, StoreError>;
-    /// Makes everything stored so far searchable. `false` when another process is
-    /// writing the index right now (it will include these changes).
-    fn flush_index(&mut self) -> Result<bool, StoreError>;
     /// Replaces a document's fields and, unless staff set it, its classification.
     /// Returns whether the sector or procedure changed.
     fn set_analysis(&mut self, document_id: i64, analysis: &Analysis) -> Result<bool, StoreError>;
@@ -648,9 +636,11 @@ pub trait Store: Send {
     fn failures(&self, filter: &FailureFilter) -> Result<Vec<FailureRecord>, StoreError>;
     /// Paths of current documents that failed (wholly or partly), for `--retry-failed`.
     fn failed_paths(&self) -> Result<Vec<String>, StoreError>;
+}
 
-    // Authentication: the signed log (see `authenticity`).
-
+/// The signed log (see `authenticity`): a record per document version, appended in the
+/// transaction that writes the version, and signed tree heads over it.
+pub trait SignedLog {
     /// The key that signs every record written from now on through this handle (a
     /// document stored, re-analysed or corrected gets a new record in the same
     /// transaction). Without one nothing is signed.
@@ -680,9 +670,30 @@ pub trait Store: Send {
     fn recordable_documents(&self) -> Result<Vec<RecordableDocument>, StoreError>;
     /// Time spent building and signing records through this handle.
     fn signing_time(&self) -> std::time::Duration;
+}
 
+/// Search over the current documents, fed from the backend's change feed
+/// (`feed::ChangeFeed`).
+pub trait Search {
+    /// Current documents matching, ranked, with facets over all of them. Sees what was
+    /// stored up to the last `flush_index`.
+    fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError>;
+    /// Sees the latest committed index and says which it is: equal numbers mean the
+    /// same searchable content (the web service caches results under it).
+    fn search_generation(&self) -> Result<u64, StoreError>;
+    /// Documents most like this one.
+    fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError>;
+    /// Makes everything stored so far searchable. `false` when another process is
+    /// writing the index right now (it will include these changes).
+    fn flush_index(&mut self) -> Result<bool, StoreError>;
     /// Rebuilds the search index from the stored documents; how many it holds.
     fn rebuild_index(&mut self) -> Result<u64, StoreError>;
+}
+
+/// Storage of the archive: its documents, their signed log and search, as one handle.
+pub trait Store: Documents + SignedLog + Search + Send {
+    /// A second handle on the same archive, for lookups from another thread.
+    fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
 }
 
 /// A document that must have a signed record, and where its source files are.

@@ -3,7 +3,7 @@
 use crate::support::shared_scans;
 use sohoa::eval::character_error_rate;
 use sohoa::pipeline::{self, IngestConfig, SilentProgress};
-use sohoa::store::{DocStatus, SqliteStore, Store};
+use sohoa::store::DocStatus;
 
 #[test]
 fn real_scans_ingest_and_read() {
@@ -14,10 +14,10 @@ fn real_scans_ingest_and_read() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("real.db")).unwrap();
+    let mut store = sohoa::store::open(&dir.path().join("real.db")).unwrap();
     let summary = pipeline::ingest(
         &[&scans],
-        &mut store,
+        &mut *store,
         &IngestConfig::default(),
         &mut SilentProgress,
         &Default::default(),
@@ -110,9 +110,11 @@ fn real_scans_ingest_and_read() {
         .unwrap();
     assert_eq!(seen, 5);
     for query in ["so giao duc", "Đà Nẵng", "thanh pho"] {
-        let results =
-            sohoa::search::run(&store, &sohoa::search::SearchRequest::parse(query).unwrap())
-                .unwrap();
+        let results = sohoa::search::run(
+            &*store,
+            &sohoa::search::SearchRequest::parse(query).unwrap(),
+        )
+        .unwrap();
         assert!(
             results.total >= 2,
             "{query:?} found {} documents",

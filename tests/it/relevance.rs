@@ -7,7 +7,7 @@ use crate::support::{page, repo_path};
 use sohoa::classify::{Classifier, ClassifyConfig, Taxonomy};
 use sohoa::pipeline::analyze;
 use sohoa::search::{self, SearchRequest};
-use sohoa::store::{NewDocument, SqliteStore, Store};
+use sohoa::store::NewDocument;
 use std::collections::BTreeMap;
 
 fn lines(path: &str) -> Vec<serde_json::Value> {
@@ -21,7 +21,7 @@ fn lines(path: &str) -> Vec<serde_json::Value> {
 #[test]
 fn labeled_queries_find_their_documents() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("r.db")).unwrap();
+    let mut store = sohoa::store::open(&dir.path().join("r.db")).unwrap();
     let classifier = Classifier::new(&Taxonomy::builtin(), None, ClassifyConfig::default());
     let run = store.begin_run("relevance").unwrap();
     let docs: Vec<NewDocument> = lines("samples/labeled/eval-noisy.jsonl")
@@ -57,7 +57,7 @@ fn labeled_queries_find_their_documents() {
             .unwrap_or_else(|e| panic!("{text:?}: {e}"))
             .paged(10, 0)
             .unwrap();
-        let response = search::run(&store, &request).unwrap();
+        let response = search::run(&*store, &request).unwrap();
         let top: Vec<&str> = response.hits.iter().map(|h| h.path.as_str()).collect();
         let found = top.iter().filter(|p| relevant.contains(p)).count();
         let recall = found as f64 / relevant.len().min(10) as f64;

@@ -3,7 +3,7 @@
 use crate::support::repo_path;
 use sohoa::eval::character_error_rate;
 use sohoa::pipeline::{self, IngestConfig, SilentProgress};
-use sohoa::store::{DocStatus, SqliteStore, Store};
+use sohoa::store::DocStatus;
 use std::sync::OnceLock;
 
 /// The samples ingested once for all tests in this module.
@@ -11,10 +11,10 @@ fn archive() -> &'static (tempfile::TempDir, pipeline::IngestSummary) {
     static ARCHIVE: OnceLock<(tempfile::TempDir, pipeline::IngestSummary)> = OnceLock::new();
     ARCHIVE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = SqliteStore::open(&dir.path().join("samples.db")).unwrap();
+        let mut store = sohoa::store::open(&dir.path().join("samples.db")).unwrap();
         let summary = pipeline::ingest(
             &[repo_path("samples")],
-            &mut store,
+            &mut *store,
             &IngestConfig::default(),
             &mut SilentProgress,
             &Default::default(),
@@ -24,8 +24,8 @@ fn archive() -> &'static (tempfile::TempDir, pipeline::IngestSummary) {
     })
 }
 
-fn store() -> SqliteStore {
-    SqliteStore::open(&archive().0.path().join("samples.db")).unwrap()
+fn store() -> Box<dyn sohoa::store::Archive> {
+    sohoa::store::open(&archive().0.path().join("samples.db")).unwrap()
 }
 
 #[test]
@@ -102,9 +102,11 @@ fn samples_are_searchable_without_marks() {
         ("nha may may mac", "to-trinh-dau-tu.pdf"),
         ("\"thu hồi\" đất", "quyet-dinh-dat-dai.png"),
     ] {
-        let results =
-            sohoa::search::run(&store, &sohoa::search::SearchRequest::parse(query).unwrap())
-                .unwrap();
+        let results = sohoa::search::run(
+            &*store,
+            &sohoa::search::SearchRequest::parse(query).unwrap(),
+        )
+        .unwrap();
         let top = results
             .hits
             .first()

@@ -6,16 +6,10 @@ use sohoa::authenticity::{keys, merkle};
 use sohoa::classify::{ClassSource, Classification};
 use sohoa::fields::Fields;
 use sohoa::search::SearchRequest;
-use sohoa::store::accounts::{Accounts, Role};
-use sohoa::store::{
-    Analysis, DocStatus, FailureFilter, NewDocument, RunStatus, SqliteStore, Store, Stored,
-};
+use sohoa::store::accounts::Role;
+use sohoa::store::{Analysis, Archive, DocStatus, FailureFilter, NewDocument, RunStatus, Stored};
 use sohoa::synth::{self, Rng};
 use std::path::Path;
-
-/// An archive as the front ends use it.
-trait Archive: Store + Accounts {}
-impl<T: Store + Accounts> Archive for T {}
 
 struct Backend {
     name: &'static str,
@@ -24,7 +18,7 @@ struct Backend {
 }
 
 fn open_sqlite(dir: &Path) -> Box<dyn Archive> {
-    Box::new(SqliteStore::open(&dir.join("archive.db")).expect("open a new SQLite archive"))
+    sohoa::store::open(&dir.join("archive.db")).expect("open a new SQLite archive")
 }
 
 const BACKENDS: &[Backend] = &[Backend {

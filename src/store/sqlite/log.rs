@@ -5,8 +5,7 @@
 
 use crate::authenticity::merkle::{self, Hash};
 use crate::authenticity::{
-    self, PageHashes, RECORD_VERSION, Record, Signer, TreeHead, signed_classification,
-    verification_code,
+    self, DocumentVersion, Record, Signer, TreeHead, VersionPage, verification_code,
 };
 use crate::store::{LogEntry, SigningKeyRecord, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -16,72 +15,51 @@ fn auth_error(e: authenticity::AuthError) -> StoreError {
 }
 
 /// The record of document `id` as the database holds it now; None for a document that
-/// is missing or failed (failures are not records).
+/// is missing or failed (failures are not records). The record itself is built by
+/// `Record::of`, the same for every backend: this only reads.
 pub fn record_of(conn: &Connection, id: i64) -> Result<Option<Record>, StoreError> {
-    #[allow(clippy::type_complexity)]
-    let row: Option<(
-        i64,
-        i64,
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-        String,
-        String,
-    )> = conn
+    let version = conn
         .prepare_cached(
             "SELECT record_id, version, path, sha256, size, format, status, ingested_at
              FROM documents WHERE id = ?1",
         )?
         .query_row([id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
+            Ok(DocumentVersion {
+                document_id: id,
+                record_id: r.get(0)?,
+                version: r.get(1)?,
+                path: r.get(2)?,
+                sha256: r.get(3)?,
+                size: r.get::<_, Option<i64>>(4)?.map(|s| s as u64),
+                format: r.get(5)?,
+                status: r.get(6)?,
+                ingested_at: r.get(7)?,
+                pages: Vec::new(),
+                fields: None,
+                classification: None,
+            })
         })
         .optional()?;
-    let Some((record_id, version, path, sha256, size, format, status, ingested_at)) = row else {
+    let Some(mut version) = version else {
         return Ok(None);
     };
-    if status == "failed" {
+    if version.status == "failed" {
+        // Not a record: its pages and analysis need not be read.
         return Ok(None);
     }
-    // Sorted here: see `SqliteStore`'s `PAGES_OF_DOCUMENT` on `ORDER BY` after a bound id.
-    let mut pages = conn
+    version.pages = conn
         .prepare_cached("SELECT number, image_sha256, text FROM pages WHERE document_id = ?1")?
         .query_map([id], |r| {
-            let text: String = r.get(2)?;
-            Ok(PageHashes {
+            Ok(VersionPage {
                 number: r.get(0)?,
                 image_sha256: r.get(1)?,
-                text_sha256: authenticity::sha256_hex(text.as_bytes()),
+                text: r.get(2)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    pages.sort_by_key(|p: &PageHashes| p.number);
-    Ok(Some(Record {
-        record_version: RECORD_VERSION,
-        document_id: id,
-        record_id,
-        version,
-        path,
-        source_sha256: sha256,
-        size: size.map(|s| s as u64),
-        format,
-        status,
-        pages,
-        fields: super::rows::load_fields(conn, id)?,
-        classification: super::rows::load_classification(conn, id)?
-            .as_ref()
-            .map(signed_classification),
-        ingested_at,
-    }))
+    version.fields = super::rows::load_fields(conn, id)?;
+    version.classification = super::rows::load_classification(conn, id)?;
+    Ok(Record::of(version))
 }
 
 /// Appends document `id`'s record to the log, signed, unless its latest record already

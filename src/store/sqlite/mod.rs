@@ -12,10 +12,10 @@ mod write;
 use write::{insert_document, queue_change, upsert_location};
 
 use super::{
-    Analysis, Correction, DatabaseError, DatabaseFailure, DocStatus, FailureFilter, FailureRecord,
-    HitDocument, KnownContent, KnownLocation, Location, NewDocument, RunRecord, RunStatus, Scope,
-    SearchHit, SearchResults, SearchSpec, Store, StoreError, Stored, StoredDocument, StoredPage,
-    Unit, VersionRef, Visibility,
+    Analysis, Correction, DatabaseError, DatabaseFailure, DocStatus, Documents, FailureFilter,
+    FailureRecord, HitDocument, KnownContent, KnownLocation, Location, NewDocument, RunRecord,
+    RunStatus, Scope, Search, SearchHit, SearchResults, SearchSpec, SignedLog, Store, StoreError,
+    Stored, StoredDocument, StoredPage, Unit, VersionRef, Visibility,
 };
 use super::{LogEntry, RecordableDocument, SigningKeyRecord};
 use crate::authenticity::merkle::Hash;
@@ -257,6 +257,12 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn reader(&self) -> Result<Box<dyn Store>, StoreError> {
+        Ok(Box::new(SqliteStore::open(&self.path)?))
+    }
+}
+
+impl Documents for SqliteStore {
     fn lock_for_ingest(&mut self) -> Result<(), StoreError> {
         use std::io::{Read, Seek, Write};
         use std::os::unix::io::AsRawFd;
@@ -399,10 +405,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn reader(&self) -> Result<Box<dyn Store>, StoreError> {
-        Ok(Box::new(SqliteStore::open(&self.path)?))
-    }
-
     fn location(&self, path: &str) -> Result<Option<KnownLocation>, StoreError> {
         let row = self
             .conn
@@ -456,18 +458,6 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError> {
-        self.feeder.search(&self.feed(), spec)
-    }
-
-    fn search_generation(&self) -> Result<u64, StoreError> {
-        self.feeder.generation(&self.feed())
-    }
-
-    fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
-        self.feeder.similar(&self.feed(), document_id, limit)
-    }
-
     fn hit_documents(&self, ids: &[i64]) -> Result<Vec<HitDocument>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
@@ -492,10 +482,6 @@ impl Store for SqliteStore {
             });
         }
         Ok(out)
-    }
-
-    fn flush_index(&mut self) -> Result<bool, StoreError> {
-        self.feeder.flush(&self.feed())
     }
 
     fn set_analysis(&mut self, document_id: i64, analysis: &Analysis) -> Result<bool, StoreError> {
@@ -833,7 +819,9 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<String>, _>>()?;
         Ok(paths)
     }
+}
 
+impl SignedLog for SqliteStore {
     fn set_signer(&mut self, signer: Option<Signer>) -> Result<(), StoreError> {
         if let Some(signer) = &signer {
             log::add_signing_key(&self.conn, signer)?;
@@ -930,6 +918,24 @@ impl Store for SqliteStore {
 
     fn signing_time(&self) -> Duration {
         self.signing_time
+    }
+}
+
+impl Search for SqliteStore {
+    fn search(&self, spec: &SearchSpec) -> Result<SearchResults, StoreError> {
+        self.feeder.search(&self.feed(), spec)
+    }
+
+    fn search_generation(&self) -> Result<u64, StoreError> {
+        self.feeder.generation(&self.feed())
+    }
+
+    fn similar(&self, document_id: i64, limit: usize) -> Result<Vec<SearchHit>, StoreError> {
+        self.feeder.similar(&self.feed(), document_id, limit)
+    }
+
+    fn flush_index(&mut self) -> Result<bool, StoreError> {
+        self.feeder.flush(&self.feed())
     }
 
     fn rebuild_index(&mut self) -> Result<u64, StoreError> {
