@@ -65,6 +65,7 @@ pub fn new_index_doc(id: i64, doc: &NewDocument) -> IndexDoc {
 pub struct Feeder {
     dir: PathBuf,
     index: OnceCell<SearchIndex>,
+    /// The writer kept between flushes, with what was handed to it since the last one.
     live: RefCell<Option<LiveIndex>>,
 }
 

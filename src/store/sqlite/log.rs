@@ -7,7 +7,7 @@ use crate::authenticity::merkle::{self, Hash};
 use crate::authenticity::{
     self, DocumentVersion, Record, Signer, TreeHead, VersionPage, verification_code,
 };
-use crate::store::{LogEntry, SigningKeyRecord, StoreError};
+use crate::store::{DocStatus, LogEntry, SigningKeyRecord, StoreError};
 use rusqlite::{Connection, OptionalExtension, params};
 
 fn auth_error(e: authenticity::AuthError) -> StoreError {
@@ -43,8 +43,8 @@ pub fn record_of(conn: &Connection, id: i64) -> Result<Option<Record>, StoreErro
     let Some(mut version) = version else {
         return Ok(None);
     };
-    if version.status == "failed" {
-        // Not a record: its pages and analysis need not be read.
+    if version.status == DocStatus::Failed.as_str() {
+        // Not a record (`Record::of` says the same): its pages need not be read.
         return Ok(None);
     }
     version.pages = conn
