@@ -8,6 +8,7 @@ pub mod discover;
 pub mod eval;
 pub mod export;
 pub mod fields;
+pub mod filters;
 pub mod fold;
 pub mod layout;
 pub mod load;

@@ -11,9 +11,10 @@
 use crate::classify::Classification;
 use crate::classify::Taxonomy;
 use crate::fields::{self, Fields};
+use crate::filters::Filters;
 use crate::query::{HighlightTerm, Query, QueryError};
 use crate::snippet::{page_score, snippet};
-use crate::store::{Facets, SearchFilters, SearchSpec, SortOrder, Store, StoreError};
+use crate::store::{Facets, SearchSpec, SortOrder, Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
@@ -64,27 +65,14 @@ pub enum SearchError {
     BadLimit,
 }
 
-/// Filters as typed (flags, or inline in the query), before they are checked.
-#[derive(Debug, Clone, Default)]
-pub struct FilterInput {
-    pub sector: Option<String>,
-    pub procedure: Option<String>,
-    pub doc_type: Option<String>,
-    pub number: Option<String>,
-    pub agency: Option<String>,
-    pub citizen_id: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub needs_review: bool,
-}
-
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
     /// The query as typed, filters included.
     pub text: String,
     /// Its words, when it has any beyond filters.
     pub query: Option<Query>,
-    pub filters: SearchFilters,
+    /// Resolved: stored values, ready for the store.
+    pub filters: Filters,
     pub limit: usize,
     pub offset: usize,
     pub sort: SortOrder,
@@ -186,20 +174,15 @@ impl SearchRequest {
     /// every filter against the taxonomy and the known types.
     pub fn build(
         text: &str,
-        flags: &FilterInput,
+        flags: &Filters,
         taxonomy: &Taxonomy,
     ) -> Result<SearchRequest, SearchError> {
         let (words, inline) = split_inline(text)?;
         let mut input = flags.clone();
         for (key, value) in inline {
-            match key.as_str() {
-                "sector" => set_once(&mut input.sector, "sector", value)?,
-                "procedure" => set_once(&mut input.procedure, "procedure", value)?,
-                "type" => set_once(&mut input.doc_type, "type", value)?,
-                "number" => set_once(&mut input.number, "number", value)?,
-                "agency" => set_once(&mut input.agency, "agency", value)?,
-                "id" => set_once(&mut input.citizen_id, "id", value)?,
-                _ => {
+            match input.slot(&key) {
+                Some(slot) => set_once(slot, &key, value)?,
+                None => {
                     // date:FROM..TO, date:DAY (that day, month or year), ..TO, FROM..
                     let (from, to) = match value.split_once("..") {
                         Some((f, t)) => (f.trim().to_owned(), t.trim().to_owned()),
@@ -236,7 +219,7 @@ impl SearchRequest {
 
     /// A request from query text alone, with the built-in taxonomy (tests, benchmarks).
     pub fn parse(text: &str) -> Result<SearchRequest, SearchError> {
-        SearchRequest::build(text, &FilterInput::default(), &Taxonomy::builtin())
+        SearchRequest::build(text, &Filters::default(), &Taxonomy::builtin())
     }
 
     pub fn paged(mut self, limit: usize, offset: usize) -> Result<SearchRequest, SearchError> {
@@ -250,7 +233,7 @@ impl SearchRequest {
 }
 
 /// Filters as typed → filters on stored values (sector id, procedure code, type code).
-pub fn resolve(taxonomy: &Taxonomy, input: &FilterInput) -> Result<SearchFilters, SearchError> {
+pub fn resolve(taxonomy: &Taxonomy, input: &Filters) -> Result<Filters, SearchError> {
     let non_empty = |name: &str, v: &Option<String>| -> Result<Option<String>, SearchError> {
         match v {
             Some(s) if s.trim().is_empty() => Err(SearchError::EmptyValue(name.to_owned())),
@@ -320,7 +303,7 @@ pub fn resolve(taxonomy: &Taxonomy, input: &FilterInput) -> Result<SearchFilters
         Some(id) => return Err(SearchError::BadCitizenId(id)),
         None => None,
     };
-    Ok(SearchFilters {
+    Ok(Filters {
         sector,
         procedure,
         doc_type,

@@ -6,9 +6,10 @@ mod pdf;
 mod serve;
 
 use crate::classify::DEFAULT_REVIEW_BELOW;
+use crate::filters::Filters;
 use crate::load::{Limits, OcrMode};
 use crate::pipeline::{self, Failure, IngestConfig, IngestError, IngestSummary, Progress};
-use crate::search::{FilterInput, SearchRequest};
+use crate::search::SearchRequest;
 use crate::store::{
     Archive, FailureFilter, FailureRecord, RunRecord, SortOrder, Store, StoredDocument,
 };
@@ -124,7 +125,7 @@ pub enum Command {
         #[arg(num_args = 0..)]
         query: Vec<String>,
         #[command(flatten)]
-        filters: FilterArgs,
+        filters: Filters,
         /// relevance (default; filters alone list newest first) or date (newest first).
         #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
         sort: SortArg,
@@ -280,54 +281,6 @@ pub enum SortArg {
     Date,
 }
 
-/// Search filters, as flags.
-#[derive(clap::Args, Debug, Default)]
-pub struct FilterArgs {
-    /// Sector id or name, with or without marks: dat-dai, "Đất đai", "ho tich".
-    #[arg(long)]
-    sector: Option<String>,
-    /// Procedure code, or part of its name.
-    #[arg(long)]
-    procedure: Option<String>,
-    /// Document type code or name: QĐ, CV, BC, "Tờ trình", ...
-    #[arg(long = "type", value_name = "TYPE")]
-    doc_type: Option<String>,
-    /// Document number, whole ("02-BC/BCĐ") or without the issuer ("02-BC").
-    #[arg(long)]
-    number: Option<String>,
-    /// Part of the issuing agency's name.
-    #[arg(long)]
-    agency: Option<String>,
-    /// A citizen ID number (12-digit CCCD or 9-digit CMND) the document mentions.
-    #[arg(long = "id", value_name = "NUMBER")]
-    citizen_id: Option<String>,
-    /// Issued on or after: YYYY, YYYY-MM or YYYY-MM-DD.
-    #[arg(long, value_name = "DATE")]
-    from: Option<String>,
-    /// Issued on or before: YYYY, YYYY-MM or YYYY-MM-DD.
-    #[arg(long, value_name = "DATE")]
-    to: Option<String>,
-    /// Only documents flagged for review.
-    #[arg(long)]
-    needs_review: bool,
-}
-
-impl FilterArgs {
-    fn input(&self) -> FilterInput {
-        FilterInput {
-            sector: self.sector.clone(),
-            procedure: self.procedure.clone(),
-            doc_type: self.doc_type.clone(),
-            number: self.number.clone(),
-            agency: self.agency.clone(),
-            citizen_id: self.citizen_id.clone(),
-            from: self.from.clone(),
-            to: self.to.clone(),
-            needs_review: self.needs_review,
-        }
-    }
-}
-
 /// Exit codes: 0 all good, 1 some files failed, 2 nothing could run.
 pub fn run(cli: Cli) -> ExitCode {
     match dispatch(cli) {
@@ -439,7 +392,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let mut store = open_existing(&cli.db)?;
             let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
-            let mut request = SearchRequest::build(&query.join(" "), &filters.input(), &taxonomy)?
+            let mut request = SearchRequest::build(&query.join(" "), &filters, &taxonomy)?
                 .paged(limit, offset)?;
             request.sort = match sort {
                 SortArg::Relevance => SortOrder::Relevance,

@@ -428,7 +428,7 @@ fn search_form(state: &AppState, p: &SearchParams) -> String {
         sectors.push_str(&format!(
             r#"<option value="{}"{}>{}</option>"#,
             esc(&s.id),
-            selected(p.sector.as_deref(), &s.id),
+            selected(p.filters.sector.as_deref(), &s.id),
             esc(&s.name)
         ));
     }
@@ -445,11 +445,11 @@ fn search_form(state: &AppState, p: &SearchParams) -> String {
 <label>Sắp xếp<select name="sort"><option value="relevance">Phù hợp nhất</option><option value="date"{by_date}>Mới nhất</option></select></label>
 <button type="submit">Tìm kiếm</button></form>"#,
         q = esc(&p.q),
-        doc_type = value(&p.doc_type),
-        number = value(&p.number),
-        agency = value(&p.agency),
-        from = value(&p.from),
-        to = value(&p.to),
+        doc_type = value(&p.filters.doc_type),
+        number = value(&p.filters.number),
+        agency = value(&p.filters.agency),
+        from = value(&p.filters.from),
+        to = value(&p.filters.to),
         by_date = selected(p.sort.as_deref(), "date"),
     )
 }
@@ -594,14 +594,14 @@ pub async fn search(
     };
     let hits: String = response.hits.iter().map(hit_html).collect();
     let active: String = [
-        ("sector", "Lĩnh vực", &p.sector),
-        ("type", "Loại", &p.doc_type),
-        ("procedure", "Thủ tục", &p.procedure),
-        ("number", "Số", &p.number),
-        ("agency", "Cơ quan", &p.agency),
-        ("id", "CCCD", &p.id),
-        ("from", "Từ", &p.from),
-        ("to", "Đến", &p.to),
+        ("sector", "Lĩnh vực", &p.filters.sector),
+        ("type", "Loại", &p.filters.doc_type),
+        ("procedure", "Thủ tục", &p.filters.procedure),
+        ("number", "Số", &p.filters.number),
+        ("agency", "Cơ quan", &p.filters.agency),
+        ("id", "CCCD", &p.filters.citizen_id),
+        ("from", "Từ", &p.filters.from),
+        ("to", "Đến", &p.filters.to),
     ]
     .iter()
     .filter_map(|(key, label, value)| {

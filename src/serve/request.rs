@@ -3,7 +3,8 @@
 
 use super::html::{Viewer, url};
 use super::{AppState, HttpError};
-use crate::search::{FilterInput, SearchRequest};
+use crate::filters::Filters;
+use crate::search::SearchRequest;
 use crate::store::accounts::User;
 use crate::store::{Scope, SortOrder};
 use serde::Deserialize;
@@ -32,15 +33,8 @@ impl Staff {
 pub struct SearchParams {
     #[serde(default)]
     pub q: String,
-    pub sector: Option<String>,
-    #[serde(rename = "type")]
-    pub doc_type: Option<String>,
-    pub procedure: Option<String>,
-    pub number: Option<String>,
-    pub agency: Option<String>,
-    pub id: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
+    #[serde(flatten)]
+    pub filters: Filters,
     pub sort: Option<String>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
@@ -53,24 +47,8 @@ impl SearchParams {
         state: &AppState,
         default_limit: usize,
     ) -> Result<SearchRequest, HttpError> {
-        let given = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
-        let input = FilterInput {
-            sector: given(&self.sector),
-            procedure: given(&self.procedure),
-            doc_type: given(&self.doc_type),
-            number: given(&self.number),
-            agency: given(&self.agency),
-            citizen_id: given(&self.id),
-            from: given(&self.from),
-            to: given(&self.to),
-            needs_review: false,
-        };
-        let mut request = SearchRequest::build(&self.q, &input, &state.taxonomy)?.paged(
+        let filters = self.filters.without_blanks();
+        let mut request = SearchRequest::build(&self.q, &filters, &state.taxonomy)?.paged(
             self.limit.unwrap_or(default_limit),
             self.offset.unwrap_or(0),
         )?;
@@ -87,38 +65,16 @@ impl SearchParams {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.q.trim().is_empty()
-            && [
-                &self.sector,
-                &self.doc_type,
-                &self.procedure,
-                &self.number,
-                &self.agency,
-                &self.id,
-                &self.from,
-                &self.to,
-            ]
-            .iter()
-            .all(|v| v.as_deref().is_none_or(|v| v.trim().is_empty()))
+        self.q.trim().is_empty() && self.filters.without_blanks().is_empty()
     }
 
     /// This search's URL with `changes` applied (`None` removes a parameter).
     pub(super) fn link(&self, changes: &[(&str, Option<String>)]) -> String {
-        let mut pairs: Vec<(&str, String)> = [
-            ("q", Some(self.q.clone())),
-            ("sector", self.sector.clone()),
-            ("type", self.doc_type.clone()),
-            ("procedure", self.procedure.clone()),
-            ("number", self.number.clone()),
-            ("agency", self.agency.clone()),
-            ("id", self.id.clone()),
-            ("from", self.from.clone()),
-            ("to", self.to.clone()),
-            ("sort", self.sort.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| Some((k, v?)))
-        .collect();
+        let mut pairs: Vec<(&str, String)> = std::iter::once(("q", Some(&self.q)))
+            .chain(self.filters.named().map(|(k, v)| (k, v.as_ref())))
+            .chain(std::iter::once(("sort", self.sort.as_ref())))
+            .filter_map(|(k, v)| Some((k, v?.clone())))
+            .collect();
         for (key, value) in changes {
             pairs.retain(|(k, _)| k != key);
             if let Some(v) = value {
@@ -131,5 +87,25 @@ impl SearchParams {
             .map(|(k, v)| format!("{k}={}", url(&v)))
             .collect();
         format!("/?{}", query.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SearchParams;
+
+    #[test]
+    fn search_parameters_read_filters_and_paging_from_one_query_string() {
+        let p: SearchParams =
+            serde_urlencoded::from_str("q=dat+dai&sector=dat-dai&id=&limit=5&offset=10&sort=date")
+                .unwrap();
+        assert_eq!(p.q, "dat dai");
+        assert_eq!(p.filters.sector.as_deref(), Some("dat-dai"));
+        assert_eq!(p.filters.without_blanks().citizen_id, None);
+        assert_eq!((p.limit, p.offset), (Some(5), Some(10)));
+        assert_eq!(
+            p.link(&[("offset", None)]),
+            "/?q=dat%20dai&sector=dat-dai&sort=date"
+        );
     }
 }

@@ -7,9 +7,10 @@
 //! for every match before sorting, 150 ms per common query at 20,000 pages already.
 
 use super::tokenize::{Form, PairTokenizer, WordTokenizer, is_common};
-use super::{Facets, SearchFilters, SearchHit, SearchSpec, SortOrder, StoreError};
+use super::{Facets, SearchHit, SearchSpec, SortOrder, StoreError};
 use crate::classify::Classification;
 use crate::fields::Fields;
+use crate::filters::Filters;
 use crate::fold::has_marks;
 use crate::query::{Clause, Term as QueryTerm, TermKind};
 use std::ops::Bound;
@@ -566,7 +567,7 @@ impl SearchIndex {
         Some((base, exact))
     }
 
-    fn filter_queries(&self, filters: &SearchFilters) -> Vec<Box<dyn TQuery>> {
+    fn filter_queries(&self, filters: &Filters) -> Vec<Box<dyn TQuery>> {
         let f = self.f;
         let mut out: Vec<Box<dyn TQuery>> = Vec::new();
         if let Some(s) = &filters.sector {

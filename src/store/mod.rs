@@ -14,6 +14,7 @@ use crate::authenticity::merkle::Hash;
 use crate::authenticity::{Record, Signer, TreeHead};
 use crate::classify::{Classification, Training};
 use crate::fields::Fields;
+use crate::filters::Filters;
 use crate::load::{TextSource, Warning};
 use crate::ocr::Word;
 use crate::prepare::Preparation;
@@ -332,39 +333,6 @@ pub struct StoredDocument {
     pub pages: Vec<StoredPage>,
 }
 
-/// Narrowing a search by fields and classification. Values are already resolved:
-/// a sector id, a procedure code, a type code.
-#[derive(Debug, Clone, Default)]
-pub struct SearchFilters {
-    pub sector: Option<String>,
-    pub procedure: Option<String>,
-    pub doc_type: Option<String>,
-    /// A document number, whole ("02-BC/BCĐ") or without its issuer part ("02-BC").
-    pub number: Option<String>,
-    /// Part of the issuing agency's name, with or without marks.
-    pub agency: Option<String>,
-    /// A citizen ID number (CCCD or CMND) the document mentions.
-    pub citizen_id: Option<String>,
-    /// Issue date bounds, inclusive: "2024", "2024-01" or "2024-01-26".
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub needs_review: bool,
-}
-
-impl SearchFilters {
-    pub fn is_empty(&self) -> bool {
-        self.sector.is_none()
-            && self.procedure.is_none()
-            && self.doc_type.is_none()
-            && self.number.is_none()
-            && self.agency.is_none()
-            && self.citizen_id.is_none()
-            && self.from.is_none()
-            && self.to.is_none()
-            && !self.needs_review
-    }
-}
-
 /// A staff correction of a document's classification.
 #[derive(Debug, Clone, Serialize)]
 pub struct Correction {
@@ -389,7 +357,8 @@ pub enum SortOrder {
 #[derive(Debug, Clone, Default)]
 pub struct SearchSpec {
     pub query: Option<Query>,
-    pub filters: SearchFilters,
+    /// Resolved (`search::resolve`): a sector id, a procedure code, a type code.
+    pub filters: Filters,
     pub limit: usize,
     pub offset: usize,
     pub sort: SortOrder,
