@@ -155,11 +155,22 @@ fn read_tree_head(path: &Path) -> anyhow::Result<TreeHead> {
         .with_context(|| format!("{}: not a sohoa tree head", path.display()))
 }
 
-pub(crate) struct VerifyArgs {
+/// `sohoa verify`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// Do not re-read and re-hash the source files.
+    #[arg(long)]
     pub no_files: bool,
+    /// Answer whether the record with this verification code exists and is intact.
+    #[arg(long)]
     pub code: Option<String>,
+    /// A tree head saved earlier (`sohoa tree-head`): the log must extend it.
+    #[arg(long = "tree-head", value_name = "FILE")]
     pub tree_heads: Vec<PathBuf>,
+    /// Also trust this public key (hex, or a .pub file).
+    #[arg(long = "public-key", value_name = "KEY")]
     pub public_keys: Vec<String>,
+    #[arg(long)]
     pub json: bool,
 }
 

@@ -1,6 +1,6 @@
 //! `serve`, `users`, `tokens`: the web service and who may use it.
 
-use super::open_existing;
+use super::{ArchiveArgs, keys_dir, open_existing};
 use crate::serve::auth;
 use crate::store::Unit;
 use crate::store::accounts::Role;
@@ -277,21 +277,42 @@ pub(crate) fn tokens_command(db: &Path, command: TokensCommand) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn serve_command(
-    db: &Path,
-    keys: &Path,
-    taxonomy: Option<&Path>,
-    addr: std::net::SocketAddr,
-    connections: crate::serve::ConnectionConfig,
-) -> anyhow::Result<ExitCode> {
+/// `sohoa serve`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Reverse proxies (addresses or CIDR networks) whose Forwarded or
+    /// X-Forwarded-For header names the client; from anyone else it is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", num_args = 1..)]
+    pub trusted_proxies: Vec<crate::serve::Cidr>,
+    /// Seconds a client has to send a request's headers.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::ConnectionConfig::default().header_read_timeout.as_secs())]
+    pub header_timeout: u64,
+    /// Connections open at once, in all.
+    #[arg(long, value_name = "N", default_value_t = crate::serve::ConnectionConfig::default().max_connections)]
+    pub max_connections: usize,
+    /// Connections open at once from one address (trusted proxies excepted).
+    #[arg(long, value_name = "N", default_value_t = crate::serve::ConnectionConfig::default().max_connections_per_address)]
+    pub max_connections_per_address: usize,
+}
+
+pub(crate) fn serve_command(cli: &ArchiveArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let db = &cli.db;
     let _ = open_existing(db)?;
-    let taxonomy = super::classify::load_taxonomy(taxonomy)?;
+    let taxonomy = super::classify::load_taxonomy(cli.taxonomy.as_deref())?;
     crate::serve::serve(crate::serve::ServeConfig {
-        addr,
+        addr: args.addr,
         db: db.to_path_buf(),
-        keys: keys.to_path_buf(),
+        keys: keys_dir(cli),
         taxonomy,
-        connections,
+        connections: crate::serve::ConnectionConfig {
+            trusted_proxies: args.trusted_proxies,
+            header_read_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+            max_connections: args.max_connections.max(1),
+            max_connections_per_address: args.max_connections_per_address.max(1),
+        },
     })
     .with_context(|| format!("sohoa serve {}", db.display()))?;
     Ok(ExitCode::SUCCESS)
