@@ -772,6 +772,20 @@ impl SearchIndex {
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+
+    /// Documents the index's segments hold, deleted copies included: a document indexed
+    /// twice costs every search a little until segments merge.
+    #[cfg(test)]
+    pub fn copies(&self) -> Result<u64, StoreError> {
+        self.refresh()?;
+        Ok(self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|segment| u64::from(segment.max_doc()))
+            .sum())
+    }
 }
 
 /// The archive's id of the document at `address`.
