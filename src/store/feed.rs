@@ -152,7 +152,15 @@ impl Feeder {
         let Some(&(last, _)) = pending.last() else {
             return Ok(true);
         };
-        let (mut writer, added) = match self.live.borrow_mut().take() {
+        let live = self.live.borrow_mut().take();
+        if live.is_none() && !self.needs_writer(feed, index, &pending)? {
+            // Only documents the index never holds (empty, failed): nothing to write, and
+            // a writer (its threads, a 10,000-slot queue of about 5 MB) for nothing would
+            // be most of a run's memory over small empty files.
+            feed.forget_changes(last)?;
+            return Ok(true);
+        }
+        let (mut writer, added) = match live {
             Some(live) => (live.writer, live.added),
             None => {
                 let threads = if pending.len() > LARGE_QUEUE {
@@ -200,6 +208,24 @@ impl Feeder {
         Ok(true)
     }
 
+    /// Whether applying `pending` changes anything in the index: a document to add, or
+    /// one it holds to delete. Stops at the first.
+    fn needs_writer(
+        &self,
+        feed: &dyn ChangeFeed,
+        index: &SearchIndex,
+        pending: &[(ChangePosition, i64)],
+    ) -> Result<bool, StoreError> {
+        index.refresh()?;
+        let mut seen = HashSet::new();
+        for (_, id) in pending.iter().rev() {
+            if seen.insert(*id) && (index.holds(*id)? || feed.index_doc(*id)?.is_some()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Rebuilds the index from scratch: emptied, every visible document added (no
     /// per-document deletes: it is empty), committed. Returns the documents indexed.
     pub fn rebuild(&mut self, feed: &dyn ChangeFeed) -> Result<u64, StoreError> {
@@ -240,6 +266,12 @@ impl Feeder {
         let index = self.index(feed)?;
         index.refresh()?;
         Ok(index.generation())
+    }
+
+    /// Whether a writer is kept open (tests).
+    #[cfg(test)]
+    pub fn has_writer(&self) -> bool {
+        self.live.borrow().is_some()
     }
 
     /// Documents the index holds, deleted copies included (tests).

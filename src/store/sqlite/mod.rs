@@ -1142,4 +1142,30 @@ mod tests {
         let feed = store.feed();
         assert_eq!(store.feeder.copies(&feed).unwrap(), 5);
     }
+
+    /// Documents the index never holds (empty ones) are forgotten by a flush without
+    /// opening a writer; the next searchable document is indexed as usual.
+    #[test]
+    fn a_flush_with_nothing_to_index_opens_no_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("a.db")).unwrap();
+        let run = store.begin_run("test").unwrap();
+        let empty: Vec<NewDocument> = (0..3)
+            .map(|seed| {
+                let mut doc = crate::synth::document(&mut crate::synth::Rng::new(seed), seed, 200);
+                doc.status = DocStatus::Empty;
+                doc
+            })
+            .collect();
+        store.put_documents(run, &empty).unwrap();
+        assert!(store.flush_index().unwrap());
+        assert!(!store.feeder.has_writer());
+        assert!(store.feed().changes().unwrap().is_empty(), "queue forgotten");
+        let searchable = crate::synth::document(&mut crate::synth::Rng::new(7), 7, 200);
+        store.put_documents(run, &[searchable]).unwrap();
+        assert!(store.flush_index().unwrap());
+        assert!(store.feeder.has_writer());
+        let feed = store.feed();
+        assert_eq!(store.feeder.copies(&feed).unwrap(), 1);
+    }
 }
