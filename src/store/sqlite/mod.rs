@@ -1160,7 +1160,10 @@ mod tests {
         store.put_documents(run, &empty).unwrap();
         assert!(store.flush_index().unwrap());
         assert!(!store.feeder.has_writer());
-        assert!(store.feed().changes().unwrap().is_empty(), "queue forgotten");
+        assert!(
+            store.feed().changes().unwrap().is_empty(),
+            "queue forgotten"
+        );
         let searchable = crate::synth::document(&mut crate::synth::Rng::new(7), 7, 200);
         store.put_documents(run, &[searchable]).unwrap();
         assert!(store.flush_index().unwrap());
