@@ -35,9 +35,9 @@ pub(super) struct RecentContents {
     order: std::collections::VecDeque<String>,
 }
 
-/// Contents remembered by the loader: well above the documents that can be in flight
-/// (`WRITER_QUEUE` plus the OCR queue), and a few hundred KB.
-pub(super) const RECENT_CONTENTS: usize = 4096;
+/// Contents remembered by the loader: four times the documents that can be in flight
+/// (`WRITER_QUEUE` plus the OCR queue), under 200 KB.
+pub(super) const RECENT_CONTENTS: usize = 1024;
 
 impl RecentContents {
     /// False when `sha` was sent on recently.

@@ -71,6 +71,11 @@ fn database_error(e: rusqlite::Error) -> DatabaseError {
 /// Reads through a memory map instead of a copy per page read: showing twenty search
 /// results reads a hundred scattered pages. (SQLite caps it at 2 GB by default.)
 const MMAP_BYTES: u64 = 1 << 40;
+/// SQLite's page cache per connection, in KiB (its `cache_size` is negative for KiB).
+/// With reads going through the memory map, the cache mostly holds pages being
+/// written; SQLite's default of 2 MB only filled up as an archive grew, and with it an
+/// ingest's memory (1.4 MB more at 20,000 files than at 1,000, measured with massif).
+const PAGE_CACHE_KIB: u32 = 512;
 /// A document's pages, in no particular order: `ORDER BY number` after a bound
 /// document id makes SQLite re-plan the cached statement on every use (a tenth of a
 /// filtered search's time, measured); callers sort the few rows themselves.
@@ -110,7 +115,8 @@ impl SqliteStore {
         conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
             .map_err(open_err)?;
         conn.execute_batch(&format!(
-            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = {MMAP_BYTES};"
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA mmap_size = {MMAP_BYTES}; \
+             PRAGMA cache_size = -{PAGE_CACHE_KIB};"
         ))
         .map_err(open_err)?;
         let mut store = SqliteStore {
