@@ -12,6 +12,7 @@ pub mod filters;
 pub mod fold;
 pub mod layout;
 pub mod load;
+pub mod location;
 pub mod ocr;
 pub mod ocr_xml;
 pub mod pipeline;

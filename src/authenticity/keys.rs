@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The default key directory of the archive at `db`.
 pub fn default_dir(db: &Path) -> PathBuf {
-    let mut dir = db.as_os_str().to_owned();
-    dir.push(".keys");
-    PathBuf::from(dir)
+    crate::location::companion(db, ".keys")
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthError + '_ {

@@ -89,9 +89,7 @@ pub fn resume(store: &mut dyn Store, dir: &Path) -> Result<(), SigningError> {
 /// Where the latest signed tree head is copied after every change: outside the
 /// database, so that a database rolled back to an older copy is caught by `verify`.
 pub fn head_file(db: &Path) -> PathBuf {
-    let mut path = db.as_os_str().to_owned();
-    path.push(".head.json");
-    PathBuf::from(path)
+    crate::location::companion(db, ".head.json")
 }
 
 /// Signs a tree head over the log if it grew, and keeps a copy beside the database

@@ -241,7 +241,7 @@ fn make_searchable(store: &mut dyn Archive) {
 }
 
 pub(crate) fn open_existing(db: &Path) -> anyhow::Result<Box<dyn Archive>> {
-    if !db.exists() {
+    if !crate::location::is_database_url(db) && !db.exists() {
         bail!(
             "no archive at {} (run `sohoa ingest` first, or pass --db)",
             db.display()

@@ -7,6 +7,8 @@
 pub mod accounts;
 mod feed;
 mod index;
+mod json;
+mod pg;
 mod sqlite;
 mod tokenize;
 
@@ -31,8 +33,14 @@ pub trait Archive: Store + Accounts {}
 impl<T: Store + Accounts> Archive for T {}
 
 /// Opens (creating if needed, migrating if older) the archive at `location`: a SQLite
-/// database file. The one place that chooses a backend: front ends never name one.
+/// database file, or a PostgreSQL database (`postgres://…`, see `crate::location`).
+/// The one place that chooses a backend: front ends never name one.
 pub fn open(location: &std::path::Path) -> Result<Box<dyn Archive>, StoreError> {
+    if crate::location::is_database_url(location) {
+        let url = location.to_string_lossy();
+        let index = crate::location::companion(location, ".index");
+        return Ok(Box::new(pg::PostgresStore::open(&url, &index)?));
+    }
     Ok(Box::new(SqliteStore::open(location)?))
 }
 

@@ -47,6 +47,8 @@ fn modules_name_only_what_their_layer_may() {
     // ends open the archive with `store::open` and hold a `dyn Archive`.
     check("rusqlite", &["src/store/sqlite/"]);
     check("SqliteStore", &["src/store/sqlite/", "src/store/mod.rs"]);
+    check("use postgres", &["src/store/pg/"]);
+    check("PostgresStore", &["src/store/pg/", "src/store/mod.rs"]);
     // Only the search index (and its tokenizers) knows tantivy.
     check("tantivy", &["src/store/index.rs", "src/store/tokenize.rs"]);
     // Nothing depends on the command line: what front ends share lives elsewhere.
@@ -63,7 +65,7 @@ fn modules_name_only_what_their_layer_may() {
     check("super::sqlite", &[]);
     check("serve::pages", &[]);
     check("serve::api", &[]);
-    check("super::log", &["src/store/sqlite/"]);
+    check("super::log", &["src/store/sqlite/", "src/store/pg/"]);
     // The index is fed through the change feed, whatever the backend: only the feed
     // and the index itself name the index's writer.
     check("IndexWriter", &["src/store/index.rs", "src/store/feed.rs"]);

@@ -1,6 +1,6 @@
 //! The storage contract: what every backend of `Store` + `Accounts` must do, written
-//! against the traits only, and run for each backend in `BACKENDS` (SQLite today; the
-//! PostgreSQL backend joins the list and must pass the same tests).
+//! against the traits only, and run for each backend in `BACKENDS` (SQLite, and
+//! PostgreSQL on the server `scripts/test` starts).
 
 use sohoa::authenticity::{keys, merkle};
 use sohoa::classify::{ClassSource, Classification};
@@ -21,10 +21,23 @@ fn open_sqlite(dir: &Path) -> Box<dyn Archive> {
     sohoa::store::open(&dir.join("archive.db")).expect("open a new SQLite archive")
 }
 
-const BACKENDS: &[Backend] = &[Backend {
-    name: "sqlite",
-    open: open_sqlite,
-}];
+/// A new database on the test server (its search index in the state directory,
+/// `SOHOA_STATE_DIR` under `scripts/test`).
+fn open_postgres(_dir: &Path) -> Box<dyn Archive> {
+    let url = crate::support::new_postgres_database();
+    sohoa::store::open(Path::new(&url)).expect("open a new PostgreSQL archive")
+}
+
+const BACKENDS: &[Backend] = &[
+    Backend {
+        name: "sqlite",
+        open: open_sqlite,
+    },
+    Backend {
+        name: "postgres",
+        open: open_postgres,
+    },
+];
 
 /// Runs `contract` on a fresh archive of every backend.
 fn check(contract: fn(&mut dyn Archive, &Path)) {

@@ -262,3 +262,31 @@ pub fn page(number: u32, text: &str) -> sohoa::store::NewPage {
         preparation: None,
     }
 }
+
+/// A new, empty PostgreSQL database on the test server, as a `postgres://` URL.
+/// `scripts/test` runs the suite under `pg_virtualenv`, which starts a throwaway server
+/// and sets PGHOST, PGPORT, PGUSER and PGPASSWORD; without them this fails, saying so.
+pub fn new_postgres_database() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let var = |name: &str| std::env::var(name).ok();
+    let host = var("PGHOST").expect(
+        "PGHOST is not set: the PostgreSQL tests need a server; run the suite with \
+         scripts/test (it starts one with pg_virtualenv)",
+    );
+    let port = var("PGPORT").unwrap_or_else(|| "5432".into());
+    let user = var("PGUSER").unwrap_or_else(|| "postgres".into());
+    let password = var("PGPASSWORD").unwrap_or_default();
+    let url = |db: &str| format!("postgres://{user}:{password}@{host}:{port}/{db}");
+    let name = format!(
+        "sohoa_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(&url("postgres"), postgres::NoTls)
+        .expect("connect to the test PostgreSQL server");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    url(&name)
+}

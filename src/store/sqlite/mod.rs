@@ -88,9 +88,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the search index of the database at `path` lives: beside it.
 fn index_dir(path: &Path) -> std::path::PathBuf {
-    let mut dir = path.to_path_buf().into_os_string();
-    dir.push(".index");
-    dir.into()
+    crate::location::companion(path, ".index")
 }
 
 impl SqliteStore {
