@@ -35,6 +35,17 @@ pub fn display(location: &Path) -> String {
     }
 }
 
+/// A command-line argument as it may be kept and shown: a database URL in it (`URL`,
+/// `--db=URL`) without its password.
+pub fn redact_argument(arg: &str) -> String {
+    match arg.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") => {
+            format!("{flag}={}", display(Path::new(value)))
+        }
+        _ => display(Path::new(arg)),
+    }
+}
+
 /// The companion `suffix` (".index", ".keys", ".head.json") of the archive at `location`.
 pub fn companion(location: &Path, suffix: &str) -> PathBuf {
     if !is_database_url(location) {
@@ -126,5 +137,17 @@ mod tests {
             "postgres:///archive",
             "_archive.index",
         );
+    }
+
+    #[test]
+    fn arguments_kept_in_the_archive_hold_no_password() {
+        for (arg, kept) in [
+            ("postgres://u:pw@h/db", "postgres://u:***@h/db"),
+            ("--db=postgres://u:pw@h/db", "--db=postgres://u:***@h/db"),
+            ("--lang=vie", "--lang=vie"),
+            ("scans/a:b@c.pdf", "scans/a:b@c.pdf"),
+        ] {
+            assert_eq!(redact_argument(arg), kept);
+        }
     }
 }

@@ -241,7 +241,7 @@ pub(crate) fn verify_command(db: &Path, dir: &Path, args: VerifyArgs) -> anyhow:
         writeln!(
             out,
             "{}: {} documents, {} log entries, {} tree heads, {} files re-hashed in {:.2} s: {}",
-            db.display(),
+            crate::location::display(db),
             report.documents,
             report.log_entries,
             report.tree_heads,
@@ -295,7 +295,10 @@ pub(crate) fn proof_command(
     let json = match (id, since) {
         (Some(id), None) => {
             let Some(entry) = store.log_entries_of(id)?.pop() else {
-                bail!("document {id} has no signed record in {}", db.display());
+                bail!(
+                    "document {id} has no signed record in {}",
+                    crate::location::display(db)
+                );
             };
             if leaves.get(entry.leaf as usize) != Some(&merkle::leaf_hash(entry.record.as_bytes()))
             {
@@ -396,7 +399,10 @@ pub(crate) fn verify_proof_command(
 pub(crate) fn tree_head_command(db: &Path) -> anyhow::Result<ExitCode> {
     let store = open_existing(db)?;
     let Some(head) = store.tree_heads()?.pop() else {
-        bail!("no signed tree head yet in {}", db.display());
+        bail!(
+            "no signed tree head yet in {}",
+            crate::location::display(db)
+        );
     };
     println!("{}", serde_json::to_string_pretty(&head)?);
     Ok(ExitCode::SUCCESS)

@@ -104,7 +104,10 @@ pub fn run(
         } => {
             let mut store = super::auth::open_signing(db, keys, true)?;
             if store.document(id)?.is_none() {
-                bail!("no document with id {id} in {}", db.display());
+                bail!(
+                    "no document with id {id} in {}",
+                    crate::location::display(db)
+                );
             }
             let by = by
                 .or_else(|| std::env::var("USER").ok())

@@ -68,7 +68,10 @@ pub(super) fn similar_command(
 ) -> anyhow::Result<ExitCode> {
     let mut store = open_existing(db)?;
     if store.document(id)?.is_none() {
-        bail!("no document with id {id} in {}", db.display());
+        bail!(
+            "no document with id {id} in {}",
+            crate::location::display(db)
+        );
     }
     make_searchable(&mut *store);
     let hits = crate::search::similar(&*store, id, limit)?;
@@ -89,7 +92,10 @@ pub(super) fn similar_command(
 pub(super) fn show_command(db: &Path, id: i64, json: bool) -> anyhow::Result<ExitCode> {
     let store = open_existing(db)?;
     let Some(doc) = store.document(id)? else {
-        bail!("no document with id {id} in {}", db.display());
+        bail!(
+            "no document with id {id} in {}",
+            crate::location::display(db)
+        );
     };
     let code = auth::current_code(&*store, id)?;
     let mut out = std::io::stdout().lock();

@@ -109,7 +109,11 @@ pub(super) fn run(cli: &ArchiveArgs, args: IngestArgs) -> anyhow::Result<ExitCod
     let mut config = IngestConfig {
         lang,
         ocr,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        // Kept in the archive and shown by `sohoa runs`: a database password is not.
+        command: std::env::args()
+            .map(|arg| crate::location::redact_argument(&arg))
+            .collect::<Vec<_>>()
+            .join(" "),
         retry_failed,
         page_time_limit: std::time::Duration::from_secs_f64(page_timeout),
         limits: Limits {
@@ -237,7 +241,7 @@ fn ingest(
     }
     let report = JsonSummary {
         schema_version: OUTPUT_SCHEMA_VERSION,
-        database: db.display().to_string(),
+        database: crate::location::display(db).to_string(),
         error: fatal.as_ref().map(|e| e.to_string()),
         summary: &summary,
     };
@@ -400,7 +404,7 @@ fn print_summary(db: &Path, s: &IngestSummary) {
             s.run_id
         );
     }
-    println!("  database: {}", db.display());
+    println!("  database: {}", crate::location::display(db));
 }
 
 /// The indicatif bar on a terminal.

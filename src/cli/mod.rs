@@ -244,7 +244,7 @@ pub(crate) fn open_existing(db: &Path) -> anyhow::Result<Box<dyn Archive>> {
     if !crate::location::is_database_url(db) && !db.exists() {
         bail!(
             "no archive at {} (run `sohoa ingest` first, or pass --db)",
-            db.display()
+            crate::location::display(db)
         );
     }
     Ok(crate::store::open(db)?)

@@ -314,7 +314,7 @@ pub(crate) fn serve_command(cli: &ArchiveArgs, args: ServeArgs) -> anyhow::Resul
             max_connections_per_address: args.max_connections_per_address.max(1),
         },
     })
-    .with_context(|| format!("sohoa serve {}", db.display()))?;
+    .with_context(|| format!("sohoa serve {}", crate::location::display(db)))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -447,7 +447,10 @@ pub fn serve(config: ServeConfig) -> Result<(), ServeError> {
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
         let bound = listener.local_addr()?;
-        println!("sohoa: serving {} on http://{bound}/", state.db().display());
+        println!(
+            "sohoa: serving {} on http://{bound}/",
+            crate::location::display(state.db())
+        );
         use std::io::Write;
         let _ = std::io::stdout().flush();
         accept_all(listener, router(state), connections).await;

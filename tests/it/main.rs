@@ -13,6 +13,7 @@ mod faults;
 mod incremental;
 mod layout_export;
 mod pdf_decode;
+mod postgres;
 mod prepare;
 mod raster;
 mod real_scans;
