@@ -21,15 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct IngestArgs {
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
-    /// OCR worker threads (default: number of cores).
-    #[arg(long, short = 'j')]
-    pub jobs: Option<usize>,
-    /// Tesseract languages.
-    #[arg(long, default_value = "vie+eng")]
-    pub lang: String,
-    /// auto: OCR pages without a visible text layer; force: OCR every page image; skip: no OCR.
-    #[arg(long, value_enum, default_value_t = OcrMode::Auto)]
-    pub ocr: OcrMode,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// No progress bar, only the final summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -39,6 +32,23 @@ pub struct IngestArgs {
     /// Also write the run's report (the JSON summary) to FILE, for monitoring.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Also write a searchable PDF of every stored document into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub pdf_out: Option<PathBuf>,
+}
+
+/// How files are read, OCR'd and filed: the flags `ingest` and `worker` share.
+#[derive(clap::Args, Debug)]
+pub struct ReadArgs {
+    /// OCR worker threads (default: number of cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Tesseract languages.
+    #[arg(long, default_value = "vie+eng")]
+    pub lang: String,
+    /// auto: OCR pages without a visible text layer; force: OCR every page image; skip: no OCR.
+    #[arg(long, value_enum, default_value_t = OcrMode::Auto)]
+    pub ocr: OcrMode,
     /// Read again every file whose last attempt failed, even if unchanged.
     #[arg(long)]
     pub retry_failed: bool,
@@ -61,9 +71,6 @@ pub struct IngestArgs {
     /// scans, blank pages (off: pages go to OCR as decoded).
     #[arg(long, value_enum, default_value_t = Switch::On)]
     pub prepare: Switch,
-    /// Also write a searchable PDF of every stored document into DIR.
-    #[arg(long, value_name = "DIR")]
-    pub pdf_out: Option<PathBuf>,
     /// The unit owning every document of this run (else found from each issuer).
     #[arg(long, value_name = "CODE")]
     pub unit: Option<String>,
@@ -73,12 +80,29 @@ pub struct IngestArgs {
 pub(super) fn run(cli: &ArchiveArgs, args: IngestArgs) -> anyhow::Result<ExitCode> {
     let IngestArgs {
         paths,
-        jobs,
-        lang,
-        ocr,
+        read,
         quiet,
         json,
         report,
+        pdf_out,
+    } = args;
+    let config = ingest_config(cli, read)?;
+    let output = IngestOutput {
+        quiet,
+        json,
+        report,
+        pdf_out,
+    };
+    let keys = keys_dir(cli);
+    ingest(&cli.db, &keys, &paths, &config, &output)
+}
+
+/// The run's configuration from the flags, with the archive's classifier and units.
+pub(super) fn ingest_config(cli: &ArchiveArgs, read: ReadArgs) -> anyhow::Result<IngestConfig> {
+    let ReadArgs {
+        jobs,
+        lang,
+        ocr,
         retry_failed,
         max_pixels,
         max_pages,
@@ -86,9 +110,8 @@ pub(super) fn run(cli: &ArchiveArgs, args: IngestArgs) -> anyhow::Result<ExitCod
         page_timeout,
         review_below,
         prepare,
-        pdf_out,
         unit,
-    } = args;
+    } = read;
     if !(page_timeout > 0.0 && page_timeout.is_finite()) {
         bail!("--page-timeout must be a positive number of seconds");
     }
@@ -135,14 +158,7 @@ pub(super) fn run(cli: &ArchiveArgs, args: IngestArgs) -> anyhow::Result<ExitCod
         }
         config.jobs = jobs;
     }
-    let output = IngestOutput {
-        quiet,
-        json,
-        report,
-        pdf_out,
-    };
-    let keys = keys_dir(cli);
-    ingest(&cli.db, &keys, &paths, &config, &output)
+    Ok(config)
 }
 
 struct IngestOutput {
@@ -154,14 +170,14 @@ struct IngestOutput {
 }
 
 /// Ctrl-C and SIGTERM stop the run cleanly; a second one exits at once.
-struct Signals {
-    stop: Arc<AtomicBool>,
+pub(super) struct Signals {
+    pub(super) stop: Arc<AtomicBool>,
     sigint: Arc<AtomicBool>,
     sigterm: Arc<AtomicBool>,
 }
 
 impl Signals {
-    fn install() -> anyhow::Result<Signals> {
+    pub(super) fn install() -> anyhow::Result<Signals> {
         use signal_hook::consts::{SIGINT, SIGTERM};
         use signal_hook::flag;
         let signals = Signals {
@@ -180,7 +196,7 @@ impl Signals {
     }
 
     /// 130 after SIGINT, 143 after SIGTERM (128 + signal number, as shells report).
-    fn exit_code(&self) -> Option<ExitCode> {
+    pub(super) fn exit_code(&self) -> Option<ExitCode> {
         if self.sigterm.load(Ordering::SeqCst) {
             Some(ExitCode::from(143))
         } else if self.sigint.load(Ordering::SeqCst) {

@@ -6,6 +6,7 @@ mod export;
 mod find;
 mod ingest;
 mod pdf;
+mod queue;
 mod serve;
 
 use crate::store::{Archive, FailureFilter};
@@ -47,6 +48,23 @@ pub struct ArchiveArgs {
 pub enum Command {
     /// OCR and store scans (files or directories, walked recursively).
     Ingest(ingest::IngestArgs),
+    /// Queue scans (files or directories, walked) as jobs for `sohoa worker`s
+    /// (PostgreSQL archives: many machines share one queue).
+    Enqueue {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Work the queue: claim jobs, ingest them, repeat (one per machine). SIGTERM stops
+    /// it cleanly: what it stored is kept, its unfinished jobs are queued again.
+    Worker(queue::WorkerArgs),
+    /// Show the queue: pending, running (by worker), done, failed with reasons.
+    Queue {
+        /// Failures listed (the latest).
+        #[arg(long, default_value_t = 20)]
+        failures: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// List recent ingest runs.
     Runs {
         #[arg(long, default_value_t = 20)]
@@ -171,6 +189,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let Cli { archive, command } = cli;
     match command {
         Command::Ingest(args) => ingest::run(&archive, args),
+        Command::Enqueue { paths } => queue::enqueue_command(&archive, &paths),
+        Command::Worker(args) => queue::worker_command(&archive, args),
+        Command::Queue { failures, json } => queue::queue_command(&archive, failures, json),
         Command::Search(args) => find::search_command(&archive, args),
         Command::Similar { id, limit, json } => find::similar_command(&archive.db, id, limit, json),
         Command::Show { id, json } => find::show_command(&archive.db, id, json),

@@ -14,6 +14,7 @@ mod document;
 mod plan;
 mod read;
 mod summary;
+pub mod worker;
 
 use document::{Pending, finish_document, warnings_text};
 use plan::{Plan, RecentContents, plan};

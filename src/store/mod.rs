@@ -22,6 +22,7 @@ use crate::ocr::Word;
 use crate::prepare::Preparation;
 use crate::query::Query;
 use serde::Serialize;
+use std::time::Duration;
 use thiserror::Error;
 
 pub use accounts::{Accounts, SignInPolicy};
@@ -665,6 +666,88 @@ pub trait Search {
     fn flush_index(&mut self) -> Result<bool, StoreError>;
     /// Rebuilds the search index from the stored documents; how many it holds.
     fn rebuild_index(&mut self) -> Result<u64, StoreError>;
+}
+
+/// One file to ingest, claimed by one worker at a time (`JobQueue`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: i64,
+    pub path: String,
+    /// Claims so far, this one included.
+    pub attempts: u32,
+}
+
+/// How a worker's attempt at a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Stored (or found unchanged, or the same bytes as a stored document).
+    Done { document_id: Option<i64> },
+    /// Not stored for a reason that may pass (the database, a stop): queued again.
+    Retry { reason: String },
+    /// Read and refused (damaged, not a scan), or given up on: the reason is kept.
+    Failed { reason: String },
+}
+
+/// The queue as `sohoa queue` shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QueueStatus {
+    pub pending: u64,
+    pub running: u64,
+    pub done: u64,
+    pub failed: u64,
+    /// Jobs running per worker: (worker, jobs, seconds until the earliest lease ends).
+    pub workers: Vec<QueueWorker>,
+    /// The latest failures, newest first.
+    pub failures: Vec<QueueFailure>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueWorker {
+    pub worker: String,
+    pub jobs: u64,
+    pub lease_seconds_left: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueFailure {
+    pub path: String,
+    pub attempts: u32,
+    pub reason: String,
+    pub at: String,
+}
+
+/// The job queue of distributed ingest: files recorded by `sohoa enqueue`, claimed by
+/// `sohoa worker`s on many machines, each under a lease its worker keeps renewing. A job
+/// whose lease ran out (its worker was killed, lost power or its network) is claimed
+/// again by another; one that lost `MAX_JOB_ATTEMPTS` workers ends as failed.
+pub trait JobQueue: Send {
+    /// Queues `paths` (files); a path already pending or running is not queued twice.
+    /// Returns (queued, already queued).
+    fn enqueue(&mut self, paths: &[String]) -> Result<(u64, u64), StoreError>;
+    /// Claims up to `max` jobs for `worker`, leased for `lease`. A job another worker
+    /// abandoned is claimed alone, so that a file that kills its worker takes no other
+    /// job down with it.
+    fn claim(&mut self, worker: &str, max: usize, lease: Duration) -> Result<Vec<Job>, StoreError>;
+    /// Extends the leases `worker` still holds on `ids`; returns how many it holds.
+    fn renew(&mut self, worker: &str, ids: &[i64], lease: Duration) -> Result<u64, StoreError>;
+    /// Ends `worker`'s attempt at job `id` (ignored if the job is no longer its own).
+    fn finish(&mut self, worker: &str, id: i64, outcome: &JobOutcome) -> Result<(), StoreError>;
+    fn status(&self, failures: usize) -> Result<QueueStatus, StoreError>;
+}
+
+/// Workers a job may lose (its lease running out) before it ends as failed.
+pub const MAX_JOB_ATTEMPTS: u32 = 3;
+
+/// The job queue of the archive at `location`: PostgreSQL archives only (many machines
+/// share them); on one machine, `sohoa ingest` already uses every core.
+pub fn open_queue(location: &std::path::Path) -> Result<Box<dyn JobQueue>, StoreError> {
+    if !crate::location::is_database_url(location) {
+        return Err(StoreError::Conflict(format!(
+            "{}: the job queue needs a PostgreSQL archive (--db postgres://…); on one machine, `sohoa ingest` uses every core",
+            location.display()
+        )));
+    }
+    Ok(Box::new(pg::PgQueue::open(&location.to_string_lossy())?))
 }
 
 /// Storage of the archive: its documents, their signed log and search, as one handle.

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod log;
+mod queue;
 mod rows;
 mod schema;
 mod write;
@@ -30,6 +31,7 @@ use crate::fields::Fields;
 use crate::load::TextSource;
 use accounts::scope_units;
 use postgres::{Client, GenericClient, NoTls};
+pub use queue::PgQueue;
 use rows::{load_classification, load_fields, write_classification};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,14 @@ use write::{insert_document, queue_change, upsert_location};
 /// The advisory lock an ingest holds for its session (`lock_for_ingest`): the kernel's
 /// flock for SQLite, PostgreSQL's session lock here, released when the connection goes.
 const INGEST_LOCK: i64 = 0x736f_686f_6100_0003;
+/// The class of the advisory locks (`pg_advisory_lock(RUN_LOCK_CLASS, run)`) a process
+/// holds on the runs it is doing: a run marked running whose lock nobody holds was cut
+/// off (its process killed or its connection lost) and is marked crashed. Many workers
+/// run at once, so a new run must not take the others' for crashed.
+const RUN_LOCK_CLASS: i32 = 0x736f_6801;
+/// Times a transaction that stores documents is tried when a concurrent one stored the
+/// same bytes first (the unique index refuses the second; tried again, it finds them).
+const STORE_ATTEMPTS: usize = 3;
 /// Documents read per query when walking the whole archive.
 const WALK_BATCH: i64 = 500;
 
@@ -59,6 +69,24 @@ impl From<postgres::Error> for StoreError {
     fn from(e: postgres::Error) -> StoreError {
         StoreError::Database(pg_error(e))
     }
+}
+
+/// Whether `e` is the unique index refusing a second current document of the same bytes.
+fn same_bytes_stored_concurrently(e: &StoreError) -> bool {
+    let StoreError::Database(DatabaseError {
+        source: Some(source),
+        ..
+    }) = e
+    else {
+        return false;
+    };
+    source
+        .downcast_ref::<postgres::Error>()
+        .and_then(postgres::Error::as_db_error)
+        .is_some_and(|db| {
+            *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION
+                && db.constraint() == Some("documents_one_current_content")
+        })
 }
 
 /// PostgreSQL's error in the store's backend-neutral terms.
@@ -422,29 +450,28 @@ impl Documents for PostgresStore {
     }
 
     fn begin_run(&mut self, arguments: &str) -> Result<i64, StoreError> {
-        self.in_transaction(|tx| {
-            // Runs whose ingest lock is free were cut off: nobody is running them.
-            let free: bool = tx
-                .query_one(
-                    "SELECT NOT EXISTS (SELECT 1 FROM pg_locks l
-                     WHERE l.locktype = 'advisory' AND l.granted AND l.pid != pg_backend_pid()
-                       AND ((l.classid::bigint << 32) | l.objid::bigint) = $1)",
-                    &[&INGEST_LOCK],
-                )?
-                .get(0);
-            if free {
-                tx.execute(
-                    "UPDATE runs SET status = 'crashed' WHERE status = 'running'",
-                    &[],
-                )?;
-            }
+        let run: i64 = self.in_transaction(|tx| {
+            // Runs nobody holds the lock of were cut off.
+            tx.execute(
+                "UPDATE runs r SET status = 'crashed' WHERE status = 'running'
+                   AND NOT EXISTS (SELECT 1 FROM pg_locks l
+                                   WHERE l.locktype = 'advisory' AND l.granted
+                                     AND l.classid = $1::int::oid AND l.objid = r.id::int::oid
+                                     AND l.objsubid = 2)",
+                &[&RUN_LOCK_CLASS],
+            )?;
             Ok(tx
                 .query_one(
                     "INSERT INTO runs (arguments, pid) VALUES ($1, $2) RETURNING id",
                     &[&arguments, &i64::from(std::process::id())],
                 )?
                 .get(0))
-        })
+        })?;
+        self.client.borrow_mut().execute(
+            "SELECT pg_advisory_lock($1, $2::bigint::int)",
+            &[&RUN_LOCK_CLASS, &run],
+        )?;
+        Ok(run)
     }
 
     fn put_document(&mut self, run: i64, doc: &NewDocument) -> Result<Stored, StoreError> {
@@ -456,21 +483,30 @@ impl Documents for PostgresStore {
     fn put_documents(&mut self, run: i64, docs: &[NewDocument]) -> Result<Vec<Stored>, StoreError> {
         let signer = self.signer.clone();
         let mut spent = Duration::ZERO;
-        let (stored, covered) = self.in_transaction(|tx| {
-            let mut stored = Vec::with_capacity(docs.len());
-            for doc in docs {
-                let s = insert_document(tx, run, doc)?;
-                if let (Stored::New(id), Some(signer)) = (&s, &signer) {
-                    let started = std::time::Instant::now();
-                    log::append_record(tx, signer, *id)?;
-                    spent += started.elapsed();
+        let mut attempt = 1;
+        let (stored, covered) = loop {
+            let result = self.in_transaction(|tx| {
+                let mut stored = Vec::with_capacity(docs.len());
+                for doc in docs {
+                    let s = insert_document(tx, run, doc)?;
+                    if let (Stored::New(id), Some(signer)) = (&s, &signer) {
+                        let started = std::time::Instant::now();
+                        log::append_record(tx, signer, *id)?;
+                        spent += started.elapsed();
+                    }
+                    stored.push(s);
                 }
-                stored.push(s);
+                // Read inside the transaction: a change queued after it commits is not
+                // covered by what is handed to the index below, and is replayed.
+                Ok((stored, latest_change(tx)?))
+            });
+            match result {
+                Err(e) if attempt < STORE_ATTEMPTS && same_bytes_stored_concurrently(&e) => {
+                    attempt += 1;
+                }
+                other => break other?,
             }
-            // Read inside the transaction: a change queued after it commits is not
-            // covered by what is handed to the index below, and is replayed.
-            Ok((stored, latest_change(tx)?))
-        })?;
+        };
         self.signing_time += spent;
         let new: Vec<(i64, &NewDocument)> = docs
             .iter()
@@ -540,6 +576,10 @@ impl Documents for PostgresStore {
                 schema::NOW
             ),
             &[&run, &status.as_str(), &report.to_string()],
+        )?;
+        self.client.borrow_mut().execute(
+            "SELECT pg_advisory_unlock($1, $2::bigint::int)",
+            &[&RUN_LOCK_CLASS, &run],
         )?;
         Ok(())
     }

@@ -56,11 +56,9 @@ pub(super) fn insert_document(
     run: i64,
     doc: &NewDocument,
 ) -> Result<Stored, StoreError> {
-    // The same bytes may already be here (two paths in one batch): one document,
-    // two locations.
-    if let Some(sha) = &doc.sha256
-        && doc.replaces.is_none()
-    {
+    // The same bytes may already be here (two paths in one batch, or two workers):
+    // one document, two locations. A failed attempt being retried then goes.
+    if let Some(sha) = &doc.sha256 {
         let existing = tx.query_opt(
             "SELECT id FROM documents WHERE sha256 = $1 AND status != 'failed' AND current
              ORDER BY id LIMIT 1",
@@ -68,6 +66,9 @@ pub(super) fn insert_document(
         )?;
         if let Some(row) = existing {
             let id: i64 = row.get(0);
+            if let Some(failed) = doc.replaces.filter(|&failed| failed != id) {
+                delete_document(tx, failed)?;
+            }
             upsert_location(tx, run, &doc.path, id, doc.size, doc.file_mtime)?;
             return Ok(Stored::AlreadyArchived(id));
         }

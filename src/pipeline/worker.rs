@@ -1,0 +1,179 @@
+//! `sohoa worker`: claims jobs from the archive's queue and ingests them, batch by batch,
+//! with the same pipeline as `sohoa ingest`, while a heartbeat thread keeps the leases
+//! of the claimed jobs alive. A worker that dies stops renewing; its jobs' leases run
+//! out and other workers take them over. What a batch stored is stored (one transaction
+//! per document batch, as in any run), and taking a job over finds those documents
+//! unchanged: nothing is stored twice.
+
+use super::{IngestConfig, IngestError, SilentProgress, ingest};
+use crate::store::{DocStatus, Job, JobOutcome, JobQueue, Store, StoreError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// As the queue shows it: `host-pid` unless given.
+    pub name: String,
+    /// Jobs claimed at a time: enough to keep every OCR thread busy between claims.
+    pub batch: usize,
+    /// How long a claimed job stays the worker's without a heartbeat.
+    pub lease: Duration,
+    /// Stop when the queue has nothing to claim (else wait for more).
+    pub exit_when_empty: bool,
+    /// How long to wait before asking an empty queue again.
+    pub poll: Duration,
+    pub ingest: IngestConfig,
+}
+
+/// Heartbeats per lease: a lease survives two missed beats.
+const BEATS_PER_LEASE: u32 = 3;
+
+/// What a worker did, for its closing line.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct WorkerSummary {
+    pub batches: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub pages: u64,
+}
+
+/// Renews the leases of the jobs in `held` until told to stop, on its own connection.
+fn heartbeat(
+    mut queue: Box<dyn JobQueue>,
+    worker: String,
+    held: Arc<Mutex<Vec<i64>>>,
+    lease: Duration,
+    stop: mpsc::Receiver<()>,
+) {
+    let every = lease / BEATS_PER_LEASE;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(every) {
+        let ids = held.lock().map(|h| h.clone()).unwrap_or_default();
+        if ids.is_empty() {
+            continue;
+        }
+        match queue.renew(&worker, &ids, lease) {
+            Ok(kept) if kept < ids.len() as u64 => eprintln!(
+                "sohoa: worker {worker}: {} of {} leases were lost (taken over after a pause); their jobs are another worker's now",
+                ids.len() as u64 - kept,
+                ids.len()
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("sohoa: worker {worker}: leases not renewed ({e}); trying again"),
+        }
+    }
+}
+
+/// How job `job` ended, as the archive now holds its path.
+fn outcome(store: &dyn Store, job: &Job, stopped: bool) -> Result<JobOutcome, StoreError> {
+    let Some(known) = store.location(&job.path)? else {
+        return Ok(JobOutcome::Retry {
+            reason: if stopped {
+                "the worker was stopped before storing it".into()
+            } else {
+                "not stored (missing, unreadable, or the archive could not be asked)".into()
+            },
+        });
+    };
+    if known.status != DocStatus::Failed {
+        return Ok(JobOutcome::Done {
+            document_id: Some(known.document_id),
+        });
+    }
+    let reason = store
+        .document(known.document_id)?
+        .and_then(|d| d.error)
+        .unwrap_or_else(|| "failed".into());
+    Ok(JobOutcome::Failed { reason })
+}
+
+/// Works the queue until it is empty (`exit_when_empty`) or `stop` is set.
+/// `after_batch` runs after every batch (the caller seals the signed log there).
+pub fn work(
+    queue: &mut dyn JobQueue,
+    beat_queue: Box<dyn JobQueue>,
+    store: &mut dyn Store,
+    config: &WorkerConfig,
+    stop: &AtomicBool,
+    after_batch: &mut dyn FnMut(&mut dyn Store),
+) -> Result<WorkerSummary, IngestError> {
+    let held = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let (stop_beat, beat_stopped) = mpsc::channel();
+    let beat = {
+        let (held, worker, lease) = (Arc::clone(&held), config.name.clone(), config.lease);
+        std::thread::Builder::new()
+            .name("sohoa-heartbeat".into())
+            .spawn(move || heartbeat(beat_queue, worker, held, lease, beat_stopped))
+            .map_err(|e| IngestError::Store(StoreError::Io(e)))?
+    };
+    let result = work_batches(queue, store, config, stop, &held, after_batch);
+    let _ = stop_beat.send(());
+    let _ = beat.join();
+    result
+}
+
+fn work_batches(
+    queue: &mut dyn JobQueue,
+    store: &mut dyn Store,
+    config: &WorkerConfig,
+    stop: &AtomicBool,
+    held: &Mutex<Vec<i64>>,
+    after_batch: &mut dyn FnMut(&mut dyn Store),
+) -> Result<WorkerSummary, IngestError> {
+    let mut summary = WorkerSummary::default();
+    while !stop.load(Ordering::SeqCst) {
+        let jobs = queue.claim(&config.name, config.batch, config.lease)?;
+        if jobs.is_empty() {
+            if config.exit_when_empty {
+                break;
+            }
+            let mut waited = Duration::ZERO;
+            while waited < config.poll && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                waited += Duration::from_millis(100);
+            }
+            continue;
+        }
+        if let Ok(mut h) = held.lock() {
+            *h = jobs.iter().map(|j| j.id).collect();
+        }
+        let paths: Vec<&str> = jobs.iter().map(|j| j.path.as_str()).collect();
+        let run = ingest(&paths, store, &config.ingest, &mut SilentProgress, stop);
+        let failure = match &run {
+            Ok(s) => {
+                summary.pages += s.pages;
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        for job in &jobs {
+            let outcome = match &failure {
+                Some(reason) => JobOutcome::Retry {
+                    reason: reason.clone(),
+                },
+                None => outcome(store, job, stop.load(Ordering::SeqCst)).unwrap_or_else(|e| {
+                    JobOutcome::Retry {
+                        reason: e.to_string(),
+                    }
+                }),
+            };
+            match &outcome {
+                JobOutcome::Done { .. } => summary.done += 1,
+                JobOutcome::Failed { .. } => summary.failed += 1,
+                JobOutcome::Retry { .. } => summary.retried += 1,
+            }
+            queue.finish(&config.name, job.id, &outcome)?;
+        }
+        if let Ok(mut h) = held.lock() {
+            h.clear();
+        }
+        summary.batches += 1;
+        after_batch(store);
+        if let Err(IngestError::StoppedByStore { source, .. }) = run {
+            return Err(IngestError::Store(source));
+        }
+    }
+    Ok(summary)
+}
