@@ -28,7 +28,8 @@ pub struct WorkerArgs {
     /// worker takes it over.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub lease: u64,
-    /// Exit when the queue is empty (else wait for more jobs).
+    /// Exit once the queue is drained: nothing pending and nothing running on any worker
+    /// (jobs of a lost worker come back when their lease runs out). Else wait for more.
     #[arg(long)]
     pub exit_when_empty: bool,
     /// Print the closing summary as JSON.

@@ -20,7 +20,8 @@ pub struct WorkerConfig {
     pub batch: usize,
     /// How long a claimed job stays the worker's without a heartbeat.
     pub lease: Duration,
-    /// Stop when the queue has nothing to claim (else wait for more).
+    /// Stop once the queue is drained: nothing pending, nothing running anywhere (else
+    /// wait for more jobs).
     pub exit_when_empty: bool,
     /// How long to wait before asking an empty queue again.
     pub poll: Duration,
@@ -126,8 +127,13 @@ fn work_batches(
     while !stop.load(Ordering::SeqCst) {
         let jobs = queue.claim(&config.name, config.batch, config.lease)?;
         if jobs.is_empty() {
+            // Drained: nothing waits, and nothing runs that could come back (a job whose
+            // worker is lost returns when its lease runs out).
             if config.exit_when_empty {
-                break;
+                let status = queue.status(0)?;
+                if status.pending == 0 && status.running == 0 {
+                    break;
+                }
             }
             let mut waited = Duration::ZERO;
             while waited < config.poll && !stop.load(Ordering::SeqCst) {

@@ -70,3 +70,256 @@ fn an_unreachable_server_is_a_clear_error() {
     );
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// A connection to the archive's database, for assertions.
+fn sql(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).expect("connect to the test archive")
+}
+
+fn count(url: &str, query: &str) -> i64 {
+    sql(url).query_one(query, &[]).unwrap().get(0)
+}
+
+fn queue_status(db: &Path) -> serde_json::Value {
+    let out = sohoa(db, &["queue", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+fn keys_init(db: &Path) {
+    let out = sohoa(db, &["keys", "init"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+fn worker(db: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .arg("--db")
+        .arg(db)
+        .arg("worker")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start a worker")
+}
+
+fn finished(child: std::process::Child) -> std::process::Output {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "worker: {}", stderr(&out));
+    out
+}
+
+#[test]
+fn workers_share_the_queue_and_take_over_what_a_lost_worker_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let topics = [
+        "giao dat",
+        "thu hoi dat",
+        "cap phep xay dung",
+        "bao hiem xa hoi",
+        "dang ky kinh doanh",
+        "chung thuc ban sao",
+        "ho tich khai sinh",
+        "dau tu du an",
+    ];
+    for (i, topic) in topics.iter().enumerate() {
+        let text = format!("Quyet dinh so {i} ve viec {topic} tai tinh Nghe An");
+        std::fs::write(inbox.join(format!("{i}.pdf")), text_pdf(&text)).unwrap();
+    }
+    // The same bytes at two paths: one document, two locations.
+    let twin = text_pdf("Cong van ve viec tiep nhan ho so truc tuyen");
+    std::fs::write(inbox.join("twin-a.pdf"), &twin).unwrap();
+    std::fs::write(inbox.join("twin-b.pdf"), &twin).unwrap();
+    std::fs::write(inbox.join("broken.pdf"), b"%PDF-1.4 nothing else").unwrap();
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    keys_init(db);
+
+    let out = sohoa(db, &["enqueue", inbox.to_str().unwrap()]);
+    assert!(stdout(&out).contains("queued 11 files"), "{}", stdout(&out));
+    let out = sohoa(db, &["enqueue", inbox.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("queued 0 files (11 already queued"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A worker claims two jobs and is lost (killed before it renews its lease).
+    let mut ghost = sohoa::store::open_queue(db).unwrap();
+    let lost = ghost
+        .claim("ghost", 2, std::time::Duration::from_millis(500))
+        .unwrap();
+    assert_eq!(lost.len(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+
+    let args = [
+        "--exit-when-empty",
+        "--lease",
+        "5",
+        "-j",
+        "1",
+        "--batch",
+        "3",
+    ];
+    let (a, b) = (worker(db, &args), worker(db, &args));
+    let (a, b) = (finished(a), finished(b));
+
+    let status = queue_status(db);
+    assert_eq!(status["pending"], 0, "{status:#}");
+    assert_eq!(status["running"], 0, "{status:#}");
+    assert_eq!(status["done"], 10, "{status:#}");
+    assert_eq!(status["failed"], 1, "{status:#}");
+    let failure = &status["failures"][0];
+    assert!(
+        failure["path"].as_str().unwrap().ends_with("broken.pdf"),
+        "{status:#}"
+    );
+    assert!(
+        !failure["reason"].as_str().unwrap().is_empty(),
+        "{status:#}"
+    );
+    for job in &lost {
+        let attempts: i64 = sql(&url)
+            .query_one("SELECT attempts FROM jobs WHERE id = $1", &[&job.id])
+            .unwrap()
+            .get(0);
+        assert_eq!(attempts, 2, "{} was taken over once", job.path);
+    }
+    // Each file is in the archive once; the twins are one document.
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM documents WHERE status != 'failed'"
+        ),
+        9
+    );
+    assert_eq!(count(&url, "SELECT count(*) FROM locations"), 11);
+    // Both workers did part of the work, and the signed log holds every document.
+    for out in [&a, &b] {
+        assert!(stdout(out).contains("jobs done"), "{}", stdout(out));
+    }
+    let verify = sohoa(db, &["verify"]);
+    assert!(
+        verify.status.success() && stdout(&verify).contains("intact"),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+    let search = sohoa(db, &["search", "chung thuc"]);
+    assert!(stdout(&search).contains("5.pdf"), "{}", stdout(&search));
+}
+
+#[test]
+fn a_job_that_keeps_losing_its_worker_ends_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("poison.pdf");
+    std::fs::write(&file, text_pdf("Bao cao tong hop")).unwrap();
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    let mut queue = sohoa::store::open_queue(db).unwrap();
+    let (queued, _) = queue.enqueue(&[file.display().to_string()]).unwrap();
+    assert_eq!(queued, 1);
+    let instantly = std::time::Duration::ZERO;
+    for attempt in 1..=sohoa::store::MAX_JOB_ATTEMPTS {
+        let jobs = queue.claim("doomed", 5, instantly).unwrap();
+        assert_eq!(jobs.len(), 1, "claim {attempt}");
+        assert_eq!(jobs[0].attempts, attempt);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(queue.claim("next", 5, instantly).unwrap().is_empty());
+    let status = queue.status(5).unwrap();
+    assert_eq!((status.failed, status.pending, status.running), (1, 0, 0));
+    assert!(
+        status.failures[0].reason.contains("lost 3 times"),
+        "{:?}",
+        status.failures
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_batch_loses_nothing_and_stores_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    // Scans that take OCR time, each with bytes of its own.
+    let scan = std::fs::read(crate::support::repo_path("samples/quyet-dinh-dat-dai.png")).unwrap();
+    for i in 0..3u8 {
+        let mut bytes = scan.clone();
+        bytes.push(i);
+        std::fs::write(inbox.join(format!("scan-{i}.png")), bytes).unwrap();
+    }
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    keys_init(db);
+    assert!(
+        sohoa(db, &["enqueue", inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    let mut doomed = worker(db, &["--lease", "3", "-j", "1", "--batch", "3"]);
+    let started = std::time::Instant::now();
+    while queue_status(db)["running"] != 3 {
+        assert!(started.elapsed().as_secs() < 60, "the worker never claimed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    doomed.kill().unwrap(); // SIGKILL: no clean-up, no lease released
+    doomed.wait().unwrap();
+
+    let out = finished(worker(
+        db,
+        &["--exit-when-empty", "--lease", "3", "-j", "1"],
+    ));
+    let status = queue_status(db);
+    assert_eq!(
+        (status["done"].as_u64(), status["running"].as_u64()),
+        (Some(3), Some(0)),
+        "{status:#}\n{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&url, "SELECT count(*) FROM documents"), 3);
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM documents WHERE status = 'ok'"),
+        3
+    );
+    // The killed worker's run is on record as crashed, not as running forever.
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM runs WHERE status = 'running'"),
+        0
+    );
+}
+
+#[test]
+fn the_same_bytes_stored_by_two_writers_at_once_are_one_document() {
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    for round in 0..8u64 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|writer| {
+                let barrier = std::sync::Arc::clone(&barrier);
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let mut store = sohoa::store::open(Path::new(&url)).unwrap();
+                    let run = store.begin_run("test").unwrap();
+                    let mut doc =
+                        sohoa::synth::document(&mut sohoa::synth::Rng::new(round), round, 50);
+                    doc.path = format!("/writer-{writer}/{round}.pdf");
+                    barrier.wait();
+                    store.put_document(run, &doc).unwrap()
+                })
+            })
+            .collect();
+        let stored: Vec<sohoa::store::Stored> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let new = stored
+            .iter()
+            .filter(|s| matches!(s, sohoa::store::Stored::New(_)))
+            .count();
+        assert_eq!(new, 1, "round {round}: {stored:?}");
+    }
+    assert_eq!(count(&url, "SELECT count(*) FROM documents"), 8);
+    assert_eq!(count(&url, "SELECT count(*) FROM locations"), 16);
+}
