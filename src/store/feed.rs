@@ -64,6 +64,11 @@ pub fn new_index_doc(id: i64, doc: &NewDocument) -> IndexDoc {
 /// its writer kept between flushes.
 pub struct Feeder {
     dir: PathBuf,
+    /// Whether storing a document may create the index (SQLite: the index beside the
+    /// file is the archive's). A PostgreSQL archive's index lives on the machines that
+    /// search it: a worker that only stores must not start one (nor consume the changes
+    /// queued for the machines that do).
+    create_on_write: bool,
     index: OnceCell<SearchIndex>,
     /// The writer kept between flushes, with what was handed to it since the last one.
     live: RefCell<Option<LiveIndex>>,
@@ -79,11 +84,39 @@ struct LiveIndex {
 impl Feeder {
     /// The index kept in `dir` (created when missing).
     pub fn new(dir: PathBuf) -> Feeder {
+        Feeder::with_creation(dir, true)
+    }
+
+    /// The index in `dir`, created by storing documents only if `create_on_write`;
+    /// searching always creates it.
+    pub fn with_creation(dir: PathBuf, create_on_write: bool) -> Feeder {
         Feeder {
             dir,
+            create_on_write,
             index: OnceCell::new(),
             live: RefCell::new(None),
         }
+    }
+
+    /// Where writes do not feed the index (a PostgreSQL archive's workers are other
+    /// machines), searching applies what was queued since the last search first: one
+    /// query when nothing was, and what was stored a moment ago on any machine is found.
+    fn catch_up(&self, feed: &dyn ChangeFeed) -> Result<(), StoreError> {
+        if !self.create_on_write {
+            self.index(feed)?;
+            self.flush(feed)?;
+        }
+        Ok(())
+    }
+
+    /// Whether writes may feed the index: it is open or on disk, or writes may create it.
+    fn may_write(&self) -> bool {
+        self.create_on_write || self.index.get().is_some() || self.exists()
+    }
+
+    /// Whether the index is on disk.
+    pub fn exists(&self) -> bool {
+        self.dir.join("meta.json").exists()
     }
 
     /// The index, opened now if need be. A new one has every document queued for it
@@ -114,7 +147,7 @@ impl Feeder {
         docs: &[(i64, &NewDocument)],
         covered: ChangePosition,
     ) -> Result<(), StoreError> {
-        if docs.is_empty() {
+        if docs.is_empty() || !self.may_write() {
             return Ok(());
         }
         let (index, created) = self.index_opened(feed)?;
@@ -147,6 +180,9 @@ impl Feeder {
     /// Applies the queue to the index and commits. False when another process holds the
     /// index writer (the queue waits for the next flush).
     pub fn flush(&self, feed: &dyn ChangeFeed) -> Result<bool, StoreError> {
+        if !self.may_write() {
+            return Ok(true);
+        }
         let index = self.index(feed)?;
         let pending = feed.changes()?;
         let Some(&(last, _)) = pending.last() else {
@@ -251,6 +287,7 @@ impl Feeder {
         feed: &dyn ChangeFeed,
         spec: &SearchSpec,
     ) -> Result<SearchResults, StoreError> {
+        self.catch_up(feed)?;
         let index = self.index(feed)?;
         index.refresh()?;
         let (total, hits, facets) = index.search(spec)?;
@@ -263,6 +300,7 @@ impl Feeder {
 
     /// Changes whenever what search sees changes (answers cached by it stay right).
     pub fn generation(&self, feed: &dyn ChangeFeed) -> Result<u64, StoreError> {
+        self.catch_up(feed)?;
         let index = self.index(feed)?;
         index.refresh()?;
         Ok(index.generation())
@@ -287,6 +325,7 @@ impl Feeder {
         id: i64,
         limit: usize,
     ) -> Result<Vec<SearchHit>, StoreError> {
+        self.catch_up(feed)?;
         let Some(doc) = feed.index_doc(id)? else {
             return Ok(Vec::new());
         };

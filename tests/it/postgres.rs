@@ -323,3 +323,62 @@ fn the_same_bytes_stored_by_two_writers_at_once_are_one_document() {
     assert_eq!(count(&url, "SELECT count(*) FROM documents"), 8);
     assert_eq!(count(&url, "SELECT count(*) FROM locations"), 16);
 }
+
+/// sohoa as run on another machine: its own state directory (index, keys).
+fn on_machine(state: &Path, db: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .env("SOHOA_STATE_DIR", state)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("run sohoa")
+}
+
+#[test]
+fn workers_on_other_machines_feed_the_search_machine_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let (search_node, worker_node) = (dir.path().join("search"), dir.path().join("worker"));
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    std::fs::write(
+        inbox.join("a.pdf"),
+        text_pdf("Giay chung nhan quyen su dung dat cap cho ong Nguyen Van A"),
+    )
+    .unwrap();
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    // The search machine searches once (its index is made and registered), nothing yet.
+    let out = on_machine(&search_node, db, &["search", "quyen su dung dat"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The worker machine has the archive's key, made once and copied to it.
+    let out = on_machine(&worker_node, db, &["keys", "init"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        on_machine(&worker_node, db, &["enqueue", inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let out = on_machine(
+        &worker_node,
+        db,
+        &["worker", "--exit-when-empty", "-j", "1"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The worker made no index of its own, and left the change to the search machine.
+    let made: Vec<_> = std::fs::read_dir(&worker_node)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !made.iter().any(|name| name.ends_with(".index")),
+        "{made:?}"
+    );
+    let out = on_machine(&search_node, db, &["search", "quyen su dung dat"]);
+    assert!(
+        stdout(&out).contains("a.pdf"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}

@@ -49,6 +49,10 @@ const RUN_LOCK_CLASS: i32 = 0x736f_6801;
 /// Times a transaction that stores documents is tried when a concurrent one stored the
 /// same bytes first (the unique index refuses the second; tried again, it finds them).
 const STORE_ATTEMPTS: usize = 3;
+/// Taken shared by every transaction that queues a change, exclusively while a search
+/// index registers: the documents it is queued then include every committed change, and
+/// no change is queued for everyone else but it.
+pub(super) const FEED_LOCK: i64 = 0x736f_686f_6100_0004;
 /// Documents read per query when walking the whole archive.
 const WALK_BATCH: i64 = 500;
 
@@ -59,6 +63,8 @@ pub struct PostgresStore {
     /// The connection string without its password, for messages.
     name: String,
     index_dir: PathBuf,
+    /// This machine's search index as the archive knows it (`search_consumers`).
+    consumer: String,
     feeder: Feeder,
     ingest_locked: bool,
     signer: Option<Signer>,
@@ -153,20 +159,41 @@ impl PostgresStore {
             .map_err(open_err)?;
         let archive_id = schema::migrate(&mut client, &name)?;
         let index_dir = index_dir.join(archive_id);
-        Ok(PostgresStore {
+        let consumer = format!("{}:{}", host.trim(), index_dir.display());
+        let store = PostgresStore {
             client: RefCell::new(client),
             url: url.to_owned(),
             name,
             index_dir: index_dir.to_path_buf(),
-            feeder: Feeder::new(index_dir.to_path_buf()),
+            feeder: Feeder::with_creation(index_dir.to_path_buf(), false),
+            consumer,
             ingest_locked: false,
             signer: None,
             signing_time: Duration::ZERO,
-        })
+        };
+        // An index on disk the archive does not know (its registration was removed):
+        // registered again, with every document queued for it.
+        if store.feeder.exists() {
+            let known: bool = store
+                .client
+                .borrow_mut()
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM search_consumers WHERE name = $1)",
+                    &[&store.consumer],
+                )?
+                .get(0);
+            if !known {
+                store.feed().queue_every_document()?;
+            }
+        }
+        Ok(store)
     }
 
     fn feed(&self) -> PgFeed<'_> {
-        PgFeed(&self.client)
+        PgFeed {
+            client: &self.client,
+            consumer: &self.consumer,
+        }
     }
 
     /// Runs `f` in one transaction on this handle's connection.
@@ -287,15 +314,19 @@ fn load_pages(c: &mut impl GenericClient, document_id: i64) -> Result<Vec<Stored
     .collect())
 }
 
-fn latest_change(c: &mut impl GenericClient) -> Result<ChangePosition, StoreError> {
-    Ok(
-        c.query_one("SELECT COALESCE(MAX(seq), 0) FROM search_changes", &[])?
-            .get(0),
-    )
+fn latest_change(c: &mut impl GenericClient, consumer: &str) -> Result<ChangePosition, StoreError> {
+    Ok(c.query_one(
+        "SELECT COALESCE(MAX(seq), 0) FROM search_changes WHERE consumer = $1",
+        &[&consumer],
+    )?
+    .get(0))
 }
 
-/// The change feed over the store's connection.
-struct PgFeed<'a>(&'a RefCell<Client>);
+/// The change feed of this machine's index, over the store's connection.
+struct PgFeed<'a> {
+    client: &'a RefCell<Client>,
+    consumer: &'a str,
+}
 
 /// What the index needs of visible documents, one row each (as SQLite's `INDEX_ROW`).
 const INDEX_ROW: &str = "SELECT d.id,
@@ -351,11 +382,11 @@ fn index_row(r: &postgres::Row) -> Result<IndexDoc, StoreError> {
 impl ChangeFeed for PgFeed<'_> {
     fn changes(&self) -> Result<Vec<(ChangePosition, i64)>, StoreError> {
         Ok(self
-            .0
+            .client
             .borrow_mut()
             .query(
-                "SELECT seq, document_id FROM search_changes ORDER BY seq",
-                &[],
+                "SELECT seq, document_id FROM search_changes WHERE consumer = $1 ORDER BY seq",
+                &[&self.consumer],
             )?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -363,26 +394,50 @@ impl ChangeFeed for PgFeed<'_> {
     }
 
     fn latest_change(&self) -> Result<ChangePosition, StoreError> {
-        latest_change(&mut *self.0.borrow_mut())
+        latest_change(&mut *self.client.borrow_mut(), self.consumer)
     }
 
     fn forget_changes(&self, through: ChangePosition) -> Result<(), StoreError> {
-        self.0
-            .borrow_mut()
-            .execute("DELETE FROM search_changes WHERE seq <= $1", &[&through])?;
-        Ok(())
-    }
-
-    fn queue_every_document(&self) -> Result<(), StoreError> {
-        self.0.borrow_mut().execute(
-            "INSERT INTO search_changes (document_id) SELECT id FROM documents ORDER BY id",
-            &[],
+        let c = &mut *self.client.borrow_mut();
+        c.execute(
+            "DELETE FROM search_changes WHERE consumer = $1 AND seq <= $2",
+            &[&self.consumer, &through],
+        )?;
+        c.execute(
+            &format!(
+                "UPDATE search_consumers SET last_applied_at = {} WHERE name = $1",
+                schema::NOW
+            ),
+            &[&self.consumer],
         )?;
         Ok(())
     }
 
+    /// Registers this machine's index (new, or its registration gone) and queues every
+    /// document for it alone.
+    fn queue_every_document(&self) -> Result<(), StoreError> {
+        let c = &mut *self.client.borrow_mut();
+        let mut tx = c.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])?;
+        tx.execute(
+            "INSERT INTO search_consumers (name) VALUES ($1) ON CONFLICT DO NOTHING",
+            &[&self.consumer],
+        )?;
+        tx.execute(
+            "DELETE FROM search_changes WHERE consumer = $1",
+            &[&self.consumer],
+        )?;
+        tx.execute(
+            "INSERT INTO search_changes (consumer, document_id)
+             SELECT $1, id FROM documents ORDER BY id",
+            &[&self.consumer],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn index_doc(&self, id: i64) -> Result<Option<IndexDoc>, StoreError> {
-        self.0
+        self.client
             .borrow_mut()
             .query_opt(&format!("{INDEX_ROW} AND d.id = $1"), &[&id])?
             .map(|r| index_row(&r))
@@ -396,7 +451,7 @@ impl ChangeFeed for PgFeed<'_> {
         // In batches, the connection released between them: `each` may call back.
         let mut after = 0i64;
         loop {
-            let rows = self.0.borrow_mut().query(
+            let rows = self.client.borrow_mut().query(
                 &format!("{INDEX_ROW} AND d.id > $1 ORDER BY d.id LIMIT $2"),
                 &[&after, &WALK_BATCH],
             )?;
@@ -482,6 +537,7 @@ impl Documents for PostgresStore {
 
     fn put_documents(&mut self, run: i64, docs: &[NewDocument]) -> Result<Vec<Stored>, StoreError> {
         let signer = self.signer.clone();
+        let consumer = self.consumer.clone();
         let mut spent = Duration::ZERO;
         let mut attempt = 1;
         let (stored, covered) = loop {
@@ -498,7 +554,7 @@ impl Documents for PostgresStore {
                 }
                 // Read inside the transaction: a change queued after it commits is not
                 // covered by what is handed to the index below, and is replayed.
-                Ok((stored, latest_change(tx)?))
+                Ok((stored, latest_change(tx, &consumer)?))
             });
             match result {
                 Err(e) if attempt < STORE_ATTEMPTS && same_bytes_stored_concurrently(&e) => {
@@ -1096,7 +1152,11 @@ impl Search for PostgresStore {
     }
 
     fn rebuild_index(&mut self) -> Result<u64, StoreError> {
-        self.feeder.rebuild(&PgFeed(&self.client))
+        let feed = PgFeed {
+            client: &self.client,
+            consumer: &self.consumer,
+        };
+        self.feeder.rebuild(&feed)
     }
 }
 

@@ -19,11 +19,26 @@ const MIGRATION_LOCK: i64 = 0x736f_686f_6100_0001;
 /// Migrations, applied in order; `sohoa_schema.version` records how many ran. Never edit
 /// one that has shipped: add the next.
 fn migrations() -> Vec<String> {
-    vec![
-        SCHEMA_1.replace("{NOW}", NOW),
-        SCHEMA_2.replace("{NOW}", NOW),
-    ]
+    [SCHEMA_1, SCHEMA_2, SCHEMA_3]
+        .iter()
+        .map(|m| m.replace("{NOW}", NOW))
+        .collect()
 }
+
+/// 3: a change queue per search index. A PostgreSQL archive is searched on one or a few
+/// machines, each with its index; every change is queued for each of them
+/// (`search_consumers`), and each forgets only what it applied. No index, no queue: the
+/// workers' writes queue nothing until some machine searches.
+const SCHEMA_3: &str = r#"
+    CREATE TABLE search_consumers (
+        name TEXT PRIMARY KEY,
+        registered_at TEXT NOT NULL DEFAULT {NOW},
+        last_applied_at TEXT
+    );
+    DELETE FROM search_changes;
+    ALTER TABLE search_changes ADD COLUMN consumer TEXT NOT NULL;
+    CREATE INDEX search_changes_consumer ON search_changes(consumer, seq);
+"#;
 
 /// 2: the job queue of distributed ingest (`store::JobQueue`), and the same bytes as one
 /// current document enforced by the database: two workers storing them at once cannot

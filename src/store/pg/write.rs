@@ -24,10 +24,17 @@ pub(super) fn upsert_location(
     Ok(())
 }
 
-/// Notes that search must see document `id` anew (added, changed, hidden or deleted).
+/// Notes that search must see document `id` anew (added, changed, hidden or deleted),
+/// for every search index of the archive. The shared feed lock keeps an index being
+/// registered from missing it (`PgFeed::queue_every_document`).
 pub(super) fn queue_change(c: &mut impl GenericClient, id: i64) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO search_changes (document_id) VALUES ($1)",
+        "SELECT pg_advisory_xact_lock_shared($1)",
+        &[&super::FEED_LOCK],
+    )?;
+    c.execute(
+        "INSERT INTO search_changes (consumer, document_id)
+         SELECT name, $1 FROM search_consumers",
         &[&id],
     )?;
     Ok(())
