@@ -294,7 +294,6 @@ fn a_worker_killed_mid_batch_loses_nothing_and_stores_nothing_twice() {
 #[test]
 fn the_same_bytes_stored_by_two_writers_at_once_are_one_document() {
     let url = new_postgres_database();
-    let db = Path::new(&url);
     for round in 0..8u64 {
         let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
         let handles: Vec<_> = (0..2)
