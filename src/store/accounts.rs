@@ -177,6 +177,22 @@ pub struct SignInPolicy {
     pub max_lock_seconds: i64,
 }
 
+impl SignInPolicy {
+    /// Until when (Unix seconds) an account with `failures` consecutive failures is
+    /// locked, the last one at `now_unix`; None while the failures are forgiven.
+    pub fn locked_until(&self, failures: i64, now_unix: i64) -> Option<i64> {
+        let over = failures - i64::from(self.free_failures);
+        if over <= 0 {
+            return None;
+        }
+        let lock = self
+            .first_lock_seconds
+            .saturating_mul(1i64 << (over - 1).min(30))
+            .min(self.max_lock_seconds);
+        Some(now_unix + lock)
+    }
+}
+
 impl Default for SignInPolicy {
     fn default() -> Self {
         // Five typos are forgiven; a guesser then gets one try per lock, the locks

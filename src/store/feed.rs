@@ -49,6 +49,74 @@ const LIVE_INDEX_THREADS: usize = 2;
 /// Threads of the writer that rebuilds the whole index (`reindex`): both cores.
 const REBUILD_INDEX_THREADS: usize = 2;
 
+/// What a backend reads of a visible document for the index, one row of its query (the
+/// pages and citizen IDs as the JSON it keeps): turned into the `IndexDoc` here, the
+/// same for every backend and the same builder as for a document just stored.
+pub struct IndexRow {
+    pub id: i64,
+    /// `[[number, text], …]`; None for a document without pages.
+    pub pages_json: Option<String>,
+    /// Whether the document has a fields row (the next five are its columns).
+    pub has_fields: bool,
+    pub doc_type: Option<String>,
+    pub number: Option<String>,
+    pub agency: Option<String>,
+    pub date: Option<String>,
+    pub citizen_ids_json: Option<String>,
+    pub sector: Option<String>,
+    pub procedure_code: Option<String>,
+    pub needs_review: Option<bool>,
+    pub unit: Option<String>,
+}
+
+impl IndexRow {
+    pub fn into_index_doc(self) -> Result<IndexDoc, StoreError> {
+        use crate::classify::{ClassSource, Classification};
+        use crate::fields::Fields;
+        let id = self.id;
+        let pages: Vec<(u32, String)> = match &self.pages_json {
+            Some(json) => {
+                super::json::from_json(json, &format!("document {id}: pages for the index"))?
+            }
+            None => Vec::new(),
+        };
+        let fields = if self.has_fields {
+            Some(Fields {
+                doc_type: self.doc_type,
+                number: self.number,
+                agency: self.agency,
+                date: self.date,
+                citizen_ids: match &self.citizen_ids_json {
+                    Some(json) => {
+                        super::json::from_json(json, &format!("document {id}: citizen IDs"))?
+                    }
+                    None => Vec::new(),
+                },
+                ..Fields::default()
+            })
+        } else {
+            None
+        };
+        let classification = self.sector.map(|sector| Classification {
+            sector,
+            sector_name: String::new(),
+            procedure_code: self.procedure_code,
+            procedure_name: None,
+            confidence: 0.0,
+            needs_review: self.needs_review.unwrap_or(false),
+            source: ClassSource::Model,
+            reasons: Vec::new(),
+        });
+        Ok(IndexDoc::new(
+            id,
+            pages.iter().map(|(n, text)| (*n, text.as_str())),
+            fields.as_ref(),
+            classification.as_ref(),
+            self.unit.as_deref(),
+        ))
+    }
+}
+
 /// A document just stored, as the index holds it: the same builder as a replay's.
 pub fn new_index_doc(id: i64, doc: &NewDocument) -> IndexDoc {
     IndexDoc::new(

@@ -95,15 +95,9 @@ pub(super) fn sign_in_failed(
             &[&name],
         )?
         .get(0);
-    let over = failures - policy.free_failures as i64;
-    if over <= 0 {
+    let Some(until) = policy.locked_until(failures, now_unix) else {
         return Ok(None);
-    }
-    let lock = policy
-        .first_lock_seconds
-        .saturating_mul(1i64 << (over - 1).min(30))
-        .min(policy.max_lock_seconds);
-    let until = now_unix + lock;
+    };
     c.execute(
         "UPDATE sign_in_guard SET locked_until = $2 WHERE name = $1",
         &[&name, &until],

@@ -14,7 +14,7 @@ mod rows;
 mod schema;
 mod write;
 
-use super::feed::{ChangeFeed, ChangePosition, Feeder};
+use super::feed::{ChangeFeed, ChangePosition, Feeder, IndexRow};
 use super::index::IndexDoc;
 use super::json::{from_json, to_json};
 use super::{
@@ -340,43 +340,21 @@ const INDEX_ROW: &str = "SELECT d.id,
     WHERE d.current AND d.status IN ('ok', 'partial')";
 
 fn index_row(r: &postgres::Row) -> Result<IndexDoc, StoreError> {
-    let id: i64 = r.get(0);
-    let pages: Vec<(u32, String)> =
-        from_json(r.get(1), &format!("document {id}: pages for the index"))?;
-    let fields = if r.get::<_, bool>(2) {
-        let ids: Option<String> = r.get(7);
-        Some(Fields {
-            doc_type: r.get(3),
-            number: r.get(4),
-            agency: r.get(5),
-            date: r.get(6),
-            citizen_ids: match ids {
-                Some(json) => from_json(&json, &format!("document {id}: citizen IDs"))?,
-                None => Vec::new(),
-            },
-            ..Fields::default()
-        })
-    } else {
-        None
-    };
-    let classification = r.get::<_, Option<String>>(8).map(|sector| Classification {
-        sector,
-        sector_name: String::new(),
+    IndexRow {
+        id: r.get(0),
+        pages_json: r.get(1),
+        has_fields: r.get(2),
+        doc_type: r.get(3),
+        number: r.get(4),
+        agency: r.get(5),
+        date: r.get(6),
+        citizen_ids_json: r.get(7),
+        sector: r.get(8),
         procedure_code: r.get(9),
-        procedure_name: None,
-        confidence: 0.0,
-        needs_review: r.get::<_, Option<bool>>(10).unwrap_or(false),
-        source: ClassSource::Model,
-        reasons: Vec::new(),
-    });
-    let unit: Option<String> = r.get(11);
-    Ok(IndexDoc::new(
-        id,
-        pages.iter().map(|(n, text)| (*n, text.as_str())),
-        fields.as_ref(),
-        classification.as_ref(),
-        unit.as_deref(),
-    ))
+        needs_review: r.get(10),
+        unit: r.get(11),
+    }
+    .into_index_doc()
 }
 
 impl ChangeFeed for PgFeed<'_> {

@@ -1,10 +1,8 @@
 //! The change feed in SQLite: `search_changes`, a row per change queued in the
 //! transaction that makes it, and the query that reads a document as the index holds it.
 
-use crate::classify::{ClassSource, Classification};
-use crate::fields::Fields;
 use crate::store::StoreError;
-use crate::store::feed::{ChangeFeed, ChangePosition};
+use crate::store::feed::{ChangeFeed, ChangePosition, IndexRow};
 use crate::store::index::IndexDoc;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -76,56 +74,23 @@ const INDEX_ROW: &str = "SELECT d.id,
     LEFT JOIN classifications c ON c.document_id = d.id
     WHERE d.current = 1 AND d.status IN ('ok', 'partial')";
 
-/// A row of `INDEX_ROW` as the index holds it (the same builder as for a document
-/// just stored).
+/// A row of `INDEX_ROW` as the index holds it (`IndexRow`, shared by the backends).
 fn index_row(r: &rusqlite::Row) -> rusqlite::Result<IndexDoc> {
-    let corrupt = |what: String| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, what.into())
+    let row = IndexRow {
+        id: r.get(0)?,
+        pages_json: r.get(1)?,
+        has_fields: r.get(2)?,
+        doc_type: r.get(3)?,
+        number: r.get(4)?,
+        agency: r.get(5)?,
+        date: r.get(6)?,
+        citizen_ids_json: r.get(7)?,
+        sector: r.get(8)?,
+        procedure_code: r.get(9)?,
+        needs_review: r.get(10)?,
+        unit: r.get(11)?,
     };
-    let id: i64 = r.get(0)?;
-    let pages: Option<String> = r.get(1)?;
-    let pages: Vec<(u32, String)> = match pages {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|e| corrupt(format!("document {id}: pages for the index: {e}")))?,
-        None => Vec::new(),
-    };
-    let has_fields: bool = r.get(2)?;
-    let fields = if has_fields {
-        let ids: Option<String> = r.get(7)?;
-        Some(Fields {
-            doc_type: r.get(3)?,
-            number: r.get(4)?,
-            agency: r.get(5)?,
-            date: r.get(6)?,
-            citizen_ids: match ids {
-                Some(json) => serde_json::from_str(&json)
-                    .map_err(|e| corrupt(format!("document {id}: citizen IDs: {e}")))?,
-                None => Vec::new(),
-            },
-            ..Fields::default()
-        })
-    } else {
-        None
-    };
-    let classification = match r.get::<_, Option<String>>(8)? {
-        Some(sector) => Some(Classification {
-            sector,
-            sector_name: String::new(),
-            procedure_code: r.get(9)?,
-            procedure_name: None,
-            confidence: 0.0,
-            needs_review: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
-            source: ClassSource::Model,
-            reasons: Vec::new(),
-        }),
-        None => None,
-    };
-    let unit: Option<String> = r.get(11)?;
-    Ok(IndexDoc::new(
-        id,
-        pages.iter().map(|(n, text)| (*n, text.as_str())),
-        fields.as_ref(),
-        classification.as_ref(),
-        unit.as_deref(),
-    ))
+    row.into_index_doc().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+    })
 }
