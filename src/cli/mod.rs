@@ -5,6 +5,7 @@ mod classify;
 mod export;
 mod find;
 mod ingest;
+mod migrate;
 mod pdf;
 mod queue;
 mod serve;
@@ -65,6 +66,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Move an archive between SQLite and PostgreSQL (either way), with its keys and
+    /// kept tree head, and verify the copy.
+    Migrate(migrate::MigrateArgs),
     /// List recent ingest runs.
     Runs {
         #[arg(long, default_value_t = 20)]
@@ -189,6 +193,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let Cli { archive, command } = cli;
     match command {
         Command::Ingest(args) => ingest::run(&archive, args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Enqueue { paths } => queue::enqueue_command(&archive, &paths),
         Command::Worker(args) => queue::worker_command(&archive, args),
         Command::Queue { failures, json } => queue::queue_command(&archive, failures, json),

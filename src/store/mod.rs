@@ -5,6 +5,7 @@
 //! same trait, not a rewrite.
 
 pub mod accounts;
+pub mod copy;
 mod feed;
 mod index;
 mod json;
@@ -737,6 +738,17 @@ pub trait JobQueue: Send {
 
 /// Workers a job may lose (its lease running out) before it ends as failed.
 pub const MAX_JOB_ATTEMPTS: u32 = 3;
+
+/// The tables of the archive at `location`, for moving it to another backend
+/// (`copy::copy_archive`). A new location is created with the current schema.
+pub fn open_tables(location: &std::path::Path) -> Result<Box<dyn copy::Tables>, StoreError> {
+    if crate::location::is_database_url(location) {
+        let url = location.to_string_lossy();
+        let index = crate::location::companion(location, ".index");
+        return Ok(Box::new(pg::PostgresStore::open(&url, &index)?));
+    }
+    Ok(Box::new(SqliteStore::open(location)?))
+}
 
 /// The job queue of the archive at `location`: PostgreSQL archives only (many machines
 /// share them); on one machine, `sohoa ingest` already uses every core.

@@ -381,3 +381,69 @@ fn workers_on_other_machines_feed_the_search_machine_index() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_archive_moves_to_postgres_and_back_and_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for (name, text) in [
+        (
+            "a.pdf",
+            "Quyet dinh ve viec cap giay phep xay dung nha o rieng le",
+        ),
+        (
+            "b.pdf",
+            "Thong bao ve viec tiep nhan ho so dang ky ho kinh doanh",
+        ),
+    ] {
+        std::fs::write(inbox.join(name), text_pdf(text)).unwrap();
+    }
+    let sqlite = dir.path().join("a.db");
+    let (code, _) = ingest_json(&sqlite, &[inbox.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let url = new_postgres_database();
+    let migrate = |from: &Path, to: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sohoa"))
+            .env("SOHOA_STATE_DIR", dir.path().join("state"))
+            .arg("migrate")
+            .arg("--from")
+            .arg(from)
+            .arg("--to")
+            .arg(to)
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&sqlite, Path::new(&url));
+    assert!(
+        out.status.success() && stdout(&out).contains("intact"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(count(&url, "SELECT count(*) FROM records"), 2);
+    let search = on_machine(
+        &dir.path().join("state"),
+        Path::new(&url),
+        &["search", "xay dung"],
+    );
+    assert!(stdout(&search).contains("a.pdf"), "{}", stderr(&search));
+
+    // And back, into a new SQLite file: the same records, still verifiable.
+    let back = dir.path().join("back.db");
+    let out = migrate(Path::new(&url), &back);
+    assert!(
+        out.status.success() && stdout(&out).contains("intact"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    // Never into an archive that holds one already.
+    let out = migrate(&sqlite, Path::new(&url));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("already holds an archive"),
+        "{}",
+        stderr(&out)
+    );
+}

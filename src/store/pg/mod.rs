@@ -12,6 +12,7 @@ mod log;
 mod queue;
 mod rows;
 mod schema;
+mod tables;
 mod write;
 
 use super::feed::{ChangeFeed, ChangePosition, Feeder, IndexRow};

@@ -7,6 +7,7 @@ mod feed;
 mod log;
 mod migrations;
 mod rows;
+mod tables;
 mod write;
 
 use write::{insert_document, queue_change, upsert_location};
