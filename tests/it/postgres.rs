@@ -5,21 +5,32 @@
 use crate::support::{ingest_json, new_postgres_database, sohoa, stderr, stdout, text_pdf};
 use std::path::Path;
 
+/// `dir/inbox` holding a text PDF per (name, text).
+fn inbox(dir: &Path, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let inbox = dir.join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for (name, text) in files {
+        std::fs::write(inbox.join(name), text_pdf(text)).unwrap();
+    }
+    inbox
+}
+
 #[test]
 fn the_command_line_works_on_a_postgres_archive() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    std::fs::write(
-        inbox.join("a.pdf"),
-        text_pdf("Quyet dinh ve viec giao dat cho ho gia dinh tai xa Nam Anh"),
-    )
-    .unwrap();
-    std::fs::write(
-        inbox.join("b.pdf"),
-        text_pdf("Cong van ve bao hiem xa hoi mot lan cua nguoi lao dong"),
-    )
-    .unwrap();
+    let inbox = inbox(
+        dir.path(),
+        &[
+            (
+                "a.pdf",
+                "Quyet dinh ve viec giao dat cho ho gia dinh tai xa Nam Anh",
+            ),
+            (
+                "b.pdf",
+                "Cong van ve bao hiem xa hoi mot lan cua nguoi lao dong",
+            ),
+        ],
+    );
     let url = new_postgres_database();
     let db = Path::new(&url);
     let password = std::env::var("PGPASSWORD").unwrap_or_default();
@@ -338,13 +349,13 @@ fn on_machine(state: &Path, db: &Path, args: &[&str]) -> std::process::Output {
 fn workers_on_other_machines_feed_the_search_machine_index() {
     let dir = tempfile::tempdir().unwrap();
     let (search_node, worker_node) = (dir.path().join("search"), dir.path().join("worker"));
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    std::fs::write(
-        inbox.join("a.pdf"),
-        text_pdf("Giay chung nhan quyen su dung dat cap cho ong Nguyen Van A"),
-    )
-    .unwrap();
+    let inbox = inbox(
+        dir.path(),
+        &[(
+            "a.pdf",
+            "Giay chung nhan quyen su dung dat cap cho ong Nguyen Van A",
+        )],
+    );
     let url = new_postgres_database();
     let db = Path::new(&url);
     // The search machine searches once (its index is made and registered), nothing yet.
@@ -385,20 +396,19 @@ fn workers_on_other_machines_feed_the_search_machine_index() {
 #[test]
 fn an_archive_moves_to_postgres_and_back_and_still_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    for (name, text) in [
-        (
-            "a.pdf",
-            "Quyet dinh ve viec cap giay phep xay dung nha o rieng le",
-        ),
-        (
-            "b.pdf",
-            "Thong bao ve viec tiep nhan ho so dang ky ho kinh doanh",
-        ),
-    ] {
-        std::fs::write(inbox.join(name), text_pdf(text)).unwrap();
-    }
+    let inbox = inbox(
+        dir.path(),
+        &[
+            (
+                "a.pdf",
+                "Quyet dinh ve viec cap giay phep xay dung nha o rieng le",
+            ),
+            (
+                "b.pdf",
+                "Thong bao ve viec tiep nhan ho so dang ky ho kinh doanh",
+            ),
+        ],
+    );
     let sqlite = dir.path().join("a.db");
     let (code, _) = ingest_json(&sqlite, &[inbox.to_str().unwrap()]);
     assert_eq!(code, 0);
