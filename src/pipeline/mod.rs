@@ -131,6 +131,18 @@ pub enum IngestError {
     },
 }
 
+impl IngestError {
+    /// Whether the database went away (see `StoreError::is_connection_lost`).
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            IngestError::Store(e) | IngestError::StoppedByStore { source: e, .. } => {
+                e.is_connection_lost()
+            }
+            _ => false,
+        }
+    }
+}
+
 /// What the loader knows about a file before its pages are read.
 struct Header {
     doc: NewDocument,
@@ -660,6 +672,12 @@ fn write_all(
             Stored::AlreadyArchived(id) => {
                 summary.relocated += 1;
                 id
+            }
+            // Its copies at other paths wait too: they come back as jobs of their own.
+            Stored::Declined => {
+                summary.declined += 1;
+                progress.document_done(summary);
+                continue;
             }
         };
         if let Some(sha) = &doc.sha256 {

@@ -42,6 +42,9 @@ pub struct IngestSummary {
     pub updated: u64,
     /// Known bytes at a new path (moved, renamed or copied): a location added, no OCR.
     pub relocated: u64,
+    /// Read, but not stored: another worker took the file's queue job over meanwhile (its
+    /// result stands; `sohoa worker` only).
+    pub declined: u64,
     /// Known paths under the walked directories no longer there (moved away, deleted).
     pub gone: u64,
     /// Earlier failures read again (`--retry-failed`, or the file changed).

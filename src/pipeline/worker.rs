@@ -6,7 +6,7 @@
 //! unchanged: nothing is stored twice.
 
 use super::{IngestConfig, IngestError, SilentProgress, ingest};
-use crate::store::{DocStatus, Job, JobOutcome, JobQueue, Store, StoreError};
+use crate::store::{DocStatus, Finished, Job, JobFence, JobOutcome, JobQueue, Store, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -25,6 +25,8 @@ pub struct WorkerConfig {
     pub exit_when_empty: bool,
     /// How long to wait before asking an empty queue again.
     pub poll: Duration,
+    /// Workers a job may lose before it ends as failed.
+    pub max_attempts: u32,
     pub ingest: IngestConfig,
 }
 
@@ -38,8 +40,17 @@ pub struct WorkerSummary {
     pub done: u64,
     pub failed: u64,
     pub retried: u64,
+    /// Jobs whose lease ran out while this worker held them (it paused, or was cut off)
+    /// and that another worker took over: nothing of this worker's attempt was stored.
+    pub taken_over: u64,
     pub pages: u64,
+    /// The latest files that failed or were read with a warning (at most
+    /// `RECENT_FAILURES`; `sohoa failures` has them all).
+    pub recent_failures: std::collections::VecDeque<super::Failure>,
 }
+
+/// Failures a worker's summary keeps: a worker runs for months, its memory must not grow.
+pub const RECENT_FAILURES: usize = 100;
 
 /// Renews the leases of the jobs in `held` until told to stop, on its own connection.
 fn heartbeat(
@@ -90,16 +101,19 @@ fn outcome(store: &dyn Store, job: &Job, stopped: bool) -> Result<JobOutcome, St
     Ok(JobOutcome::Failed { reason })
 }
 
-/// Works the queue until it is empty (`exit_when_empty`) or `stop` is set.
-/// `after_batch` runs after every batch (the caller seals the signed log there).
+/// Works the queue until it is empty (`exit_when_empty`) or `stop` is set, adding what
+/// it did to `summary`. `after_batch` runs after every batch (the caller seals the
+/// signed log there).
 pub fn work(
     queue: &mut dyn JobQueue,
     beat_queue: Box<dyn JobQueue>,
     store: &mut dyn Store,
     config: &WorkerConfig,
     stop: &AtomicBool,
-    after_batch: &mut dyn FnMut(&mut dyn Store),
-) -> Result<WorkerSummary, IngestError> {
+    after_batch: &mut dyn FnMut(&mut dyn Store, &WorkerSummary),
+    summary: &mut WorkerSummary,
+) -> Result<(), IngestError> {
+    queue.set_max_attempts(config.max_attempts);
     let held = Arc::new(Mutex::new(Vec::<i64>::new()));
     let (stop_beat, beat_stopped) = mpsc::channel();
     let beat = {
@@ -109,7 +123,7 @@ pub fn work(
             .spawn(move || heartbeat(beat_queue, worker, held, lease, beat_stopped))
             .map_err(|e| IngestError::Store(StoreError::Io(e)))?
     };
-    let result = work_batches(queue, store, config, stop, &held, after_batch);
+    let result = work_batches(queue, store, config, stop, &held, after_batch, summary);
     let _ = stop_beat.send(());
     let _ = beat.join();
     result
@@ -121,9 +135,9 @@ fn work_batches(
     config: &WorkerConfig,
     stop: &AtomicBool,
     held: &Mutex<Vec<i64>>,
-    after_batch: &mut dyn FnMut(&mut dyn Store),
-) -> Result<WorkerSummary, IngestError> {
-    let mut summary = WorkerSummary::default();
+    after_batch: &mut dyn FnMut(&mut dyn Store, &WorkerSummary),
+    summary: &mut WorkerSummary,
+) -> Result<(), IngestError> {
     while !stop.load(Ordering::SeqCst) {
         let jobs = queue.claim(&config.name, config.batch, config.lease)?;
         if jobs.is_empty() {
@@ -146,10 +160,20 @@ fn work_batches(
             *h = jobs.iter().map(|j| j.id).collect();
         }
         let paths: Vec<&str> = jobs.iter().map(|j| j.path.as_str()).collect();
+        // Each document is stored only while its job is still this worker's, and its job
+        // ends in the same transaction.
+        store.fence(Some(JobFence::new(&config.name, &jobs)))?;
         let run = ingest(&paths, store, &config.ingest, &mut SilentProgress, stop);
+        store.fence(None)?;
         let failure = match &run {
             Ok(s) => {
                 summary.pages += s.pages;
+                for failure in s.failures.first() {
+                    if summary.recent_failures.len() == RECENT_FAILURES {
+                        summary.recent_failures.pop_front();
+                    }
+                    summary.recent_failures.push_back(failure.clone());
+                }
                 None
             }
             Err(e) => Some(e.to_string()),
@@ -165,21 +189,23 @@ fn work_batches(
                     }
                 }),
             };
-            match &outcome {
-                JobOutcome::Done { .. } => summary.done += 1,
-                JobOutcome::Failed { .. } => summary.failed += 1,
-                JobOutcome::Retry { .. } => summary.retried += 1,
+            match (queue.finish(&config.name, job, &outcome)?, &outcome) {
+                (Finished::Lost, _) => summary.taken_over += 1,
+                (Finished::Already { done: true }, _)
+                | (Finished::Now, JobOutcome::Done { .. }) => summary.done += 1,
+                (Finished::Already { done: false }, _)
+                | (Finished::Now, JobOutcome::Failed { .. }) => summary.failed += 1,
+                (Finished::Now, JobOutcome::Retry { .. }) => summary.retried += 1,
             }
-            queue.finish(&config.name, job.id, &outcome)?;
         }
         if let Ok(mut h) = held.lock() {
             h.clear();
         }
         summary.batches += 1;
-        after_batch(store);
+        after_batch(store, summary);
         if let Err(IngestError::StoppedByStore { source, .. }) = run {
             return Err(IngestError::Store(source));
         }
     }
-    Ok(summary)
+    Ok(())
 }

@@ -97,6 +97,9 @@ pub enum DatabaseFailure {
     Busy,
     /// Not a sohoa database, or damaged.
     NotADatabase,
+    /// The database server cannot be reached, or it cut the connection (restarted, shut
+    /// down, network gone): worth connecting again.
+    Unreachable,
     Other,
 }
 
@@ -111,8 +114,21 @@ impl StoreError {
             DatabaseFailure::ReadOnly => Some("is the database or its directory read-only?"),
             DatabaseFailure::Busy => Some("another process holds the database; try again"),
             DatabaseFailure::NotADatabase => Some("is this a sohoa database?"),
+            DatabaseFailure::Unreachable => {
+                Some("is the database server running and reachable from this machine?")
+            }
             DatabaseFailure::Other => None,
         }
+    }
+
+    /// Whether the database went away (server down, connection cut): a worker connects
+    /// again instead of giving up.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(e) | StoreError::Open { source: e, .. }
+                if e.failure == DatabaseFailure::Unreachable
+        )
     }
 }
 
@@ -528,6 +544,9 @@ pub enum Stored {
     /// The bytes were already archived (stored moments ago by this run, typically): the
     /// path became another location of that document, nothing else was written.
     AlreadyArchived(i64),
+    /// Nothing written: the document's queue job is no longer this worker's (its lease ran
+    /// out and another worker took it over; see `Documents::fence`).
+    Declined,
 }
 
 /// The archive's documents: runs, versions, locations, analysis, staff corrections,
@@ -544,6 +563,13 @@ pub trait Documents {
     /// Stores many new documents in one transaction (bulk loads: synthetic archives,
     /// imports); all or none. Same rules as `put_document` for each.
     fn put_documents(&mut self, run: i64, docs: &[NewDocument]) -> Result<Vec<Stored>, StoreError>;
+    /// Makes the documents written from now on conditional on queue jobs (`None` lifts
+    /// it): a document whose path is one of `fence`'s jobs is stored only while the job
+    /// is still `fence.worker`'s, and the job ends (done, or failed with the document's
+    /// reason) in the same transaction. A worker whose lease ran out and who comes back
+    /// late thus cannot store over the new owner's result (`Stored::Declined`). Archives
+    /// without a queue (SQLite) refuse a fence.
+    fn fence(&mut self, fence: Option<JobFence>) -> Result<(), StoreError>;
     /// Records that `path` (with this size and mtime) holds the bytes of `document_id`.
     fn put_location(
         &mut self,
@@ -678,6 +704,36 @@ pub struct Job {
     pub attempts: u32,
 }
 
+/// The jobs a worker holds while it stores their documents (`Documents::fence`).
+#[derive(Debug, Clone, Default)]
+pub struct JobFence {
+    pub worker: String,
+    /// By path.
+    pub jobs: std::collections::HashMap<String, Job>,
+}
+
+impl JobFence {
+    pub fn new(worker: &str, jobs: &[Job]) -> JobFence {
+        JobFence {
+            worker: worker.to_owned(),
+            jobs: jobs.iter().map(|j| (j.path.clone(), j.clone())).collect(),
+        }
+    }
+}
+
+/// What `JobQueue::finish` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// This call ended the job as asked.
+    Now,
+    /// Already ended by this attempt (in the transaction that stored its document),
+    /// as `done` (true) or `failed` (false).
+    Already { done: bool },
+    /// The job is no longer this attempt's: its lease ran out and another worker took
+    /// it over (nothing of this attempt was stored).
+    Lost,
+}
+
 /// How a worker's attempt at a job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
@@ -731,12 +787,26 @@ pub trait JobQueue: Send {
     fn claim(&mut self, worker: &str, max: usize, lease: Duration) -> Result<Vec<Job>, StoreError>;
     /// Extends the leases `worker` still holds on `ids`; returns how many it holds.
     fn renew(&mut self, worker: &str, ids: &[i64], lease: Duration) -> Result<u64, StoreError>;
-    /// Ends `worker`'s attempt at job `id` (ignored if the job is no longer its own).
-    fn finish(&mut self, worker: &str, id: i64, outcome: &JobOutcome) -> Result<(), StoreError>;
+    /// Ends `worker`'s attempt at `job` (this very claim: a later claim of the same job,
+    /// by any worker, is not touched).
+    fn finish(
+        &mut self,
+        worker: &str,
+        job: &Job,
+        outcome: &JobOutcome,
+    ) -> Result<Finished, StoreError>;
+    /// Returns every job `worker` holds to the queue without counting the attempt: the
+    /// worker itself knows it did not finish them (it lost its connection to the
+    /// database and came back). How many.
+    fn give_back(&mut self, worker: &str) -> Result<u64, StoreError>;
+    /// How many workers a job may lose before it ends as failed (`MAX_JOB_ATTEMPTS`
+    /// unless set).
+    fn set_max_attempts(&mut self, attempts: u32);
     fn status(&self, failures: usize) -> Result<QueueStatus, StoreError>;
 }
 
-/// Workers a job may lose (its lease running out) before it ends as failed.
+/// Workers a job may lose (its lease running out) before it ends as failed, unless the
+/// worker says otherwise (`sohoa worker --give-up-after`).
 pub const MAX_JOB_ATTEMPTS: u32 = 3;
 
 /// The tables of the archive at `location`, for moving it to another backend

@@ -120,6 +120,277 @@ fn finished(child: std::process::Child) -> std::process::Output {
     out
 }
 
+/// `count` scans that take OCR time (seconds each: a sample page four times over, one
+/// tall page), each with bytes of its own, in `inbox`.
+fn scans(inbox: &Path, count: u8) {
+    let page = image::open(crate::support::repo_path("samples/quyet-dinh-dat-dai.png"))
+        .unwrap()
+        .to_luma8();
+    const TIMES: u32 = 4;
+    let mut tall = image::GrayImage::new(page.width(), page.height() * TIMES);
+    for i in 0..TIMES {
+        image::imageops::replace(&mut tall, &page, 0, i64::from(i * page.height()));
+    }
+    let mut scan = Vec::new();
+    tall.write_to(
+        &mut std::io::Cursor::new(&mut scan),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    for i in 0..count {
+        let mut bytes = scan.clone();
+        bytes.push(i);
+        std::fs::write(inbox.join(format!("scan-{i}.png")), bytes).unwrap();
+    }
+}
+
+/// Waits (at most a minute) until `ready` holds for the queue's status.
+fn wait_for_queue(db: &Path, what: &str, ready: impl Fn(&serde_json::Value) -> bool) {
+    let started = std::time::Instant::now();
+    loop {
+        let status = queue_status(db);
+        if ready(&status) {
+            return;
+        }
+        assert!(started.elapsed().as_secs() < 60, "{what}: {status:#}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Sends `signal` (`STOP`, `CONT`, …) to `child`.
+fn signal(child: &std::process::Child, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal}");
+}
+
+/// What a finished queue run must hold: every one of `files` jobs done, each file one
+/// document signed once, the log without gaps, `verify` intact.
+fn check_every_file_stored_once(url: &str, files: i64) {
+    let db = Path::new(url);
+    let status = queue_status(db);
+    assert_eq!(
+        (status["done"].as_i64(), status["failed"].as_i64()),
+        (Some(files), Some(0)),
+        "{status:#}"
+    );
+    assert_eq!(count(url, "SELECT count(*) FROM documents"), files);
+    assert_eq!(
+        count(url, "SELECT count(*) FROM documents WHERE status = 'ok'"),
+        files
+    );
+    assert_eq!(count(url, "SELECT count(*) FROM locations"), files);
+    // One record per document, leaves numbered without a gap.
+    assert_eq!(count(url, "SELECT count(*) FROM records"), files);
+    assert_eq!(
+        count(url, "SELECT count(DISTINCT document_id) FROM records"),
+        files
+    );
+    assert_eq!(
+        count(
+            url,
+            "SELECT COALESCE(max(leaf) - min(leaf) + 1, 0) FROM records"
+        ),
+        files
+    );
+    let verify = sohoa(db, &["verify"]);
+    assert!(
+        verify.status.success() && stdout(&verify).contains("intact"),
+        "{}{}",
+        stdout(&verify),
+        stderr(&verify)
+    );
+}
+
+#[test]
+fn a_worker_back_after_its_lease_ran_out_cannot_store_over_the_new_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    scans(&inbox, 2);
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    keys_init(db);
+    assert!(
+        sohoa(db, &["enqueue", inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let args = [
+        "--exit-when-empty",
+        "--lease",
+        "3",
+        "-j",
+        "1",
+        "--batch",
+        "2",
+    ];
+    let late = worker(db, &[&args[..], &["--name", "late"]].concat());
+    wait_for_queue(db, "the first worker claims both jobs", |s| {
+        s["running"] == 2
+    });
+    // Paused mid-OCR (a frozen VM, a swapping machine, a network partition): its leases
+    // run out, and another worker takes both jobs over and stores them, the first file
+    // as it is now (replaced by a new scan meanwhile).
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    signal(&late, "STOP");
+    let replaced = inbox.join("scan-0.png");
+    let mut rescanned = std::fs::read(&replaced).unwrap();
+    rescanned.extend_from_slice(b"rescanned");
+    std::fs::write(&replaced, &rescanned).unwrap();
+    let owner = finished(worker(db, &[&args[..], &["--name", "owner"]].concat()));
+    assert!(stdout(&owner).contains("2 jobs done"), "{}", stdout(&owner));
+    // Back: it finishes reading, and its documents are declined, not stored.
+    signal(&late, "CONT");
+    let late = finished(late);
+    assert!(
+        stdout(&late).contains("0 jobs done") && stdout(&late).contains("2 taken over"),
+        "{}{}",
+        stdout(&late),
+        stderr(&late)
+    );
+    check_every_file_stored_once(&url, 2);
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM jobs WHERE worker = 'owner'"),
+        2
+    );
+    // The path holds the new owner's reading of the new scan, not the late one's.
+    let sha = sohoa::authenticity::sha256_hex(&rescanned);
+    let stored: String = sql(&url)
+        .query_one(
+            "SELECT d.sha256 FROM locations l JOIN documents d ON d.id = l.document_id
+             WHERE l.path = $1",
+            &[&replaced.display().to_string()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, sha);
+}
+
+#[test]
+fn three_workers_killed_ten_times_at_random_store_every_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    scans(&inbox, 4);
+    let words = [
+        "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+        "juliet", "kilo", "lima",
+    ];
+    for (i, word) in words.iter().enumerate() {
+        let text = format!("Ho so luu tru so {i} ma {word}");
+        std::fs::write(inbox.join(format!("{word}.pdf")), text_pdf(&text)).unwrap();
+    }
+    let files = 4 + words.len() as i64;
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    keys_init(db);
+    assert!(
+        sohoa(db, &["enqueue", inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // The seed is printed by every failing assertion below: a failure can be replayed.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64
+        | 1;
+    let mut state = seed;
+    let mut random = move |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    // Lost often on purpose: a job may lose many workers here before it is given up.
+    let args = [
+        "--exit-when-empty",
+        "--lease",
+        "3",
+        "-j",
+        "1",
+        "--batch",
+        "2",
+        "--give-up-after",
+        "50",
+    ];
+    let mut workers: Vec<std::process::Child> = (0..3).map(|_| worker(db, &args)).collect();
+    let mut kills = 0;
+    for _ in 0..200 {
+        if kills == 10 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(150 + random(900)));
+        let slot = random(3) as usize;
+        if workers[slot].try_wait().unwrap().is_none() {
+            workers[slot].kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        workers[slot].wait().unwrap();
+        workers[slot] = worker(db, &args);
+    }
+    assert_eq!(kills, 10, "seed {seed}: the queue drained before 10 kills");
+    for w in workers {
+        finished(w);
+    }
+    check_every_file_stored_once(&url, files);
+    let found: serde_json::Value = serde_json::from_str(&stdout(&sohoa(
+        db,
+        &["search", "--json", "--limit", "100", "luu tru"],
+    )))
+    .unwrap();
+    let hits = found["hits"].as_array().expect("hits");
+    assert_eq!(hits.len(), words.len(), "seed {seed}: {found:#}");
+    for word in words {
+        let out = stdout(&sohoa(db, &["search", word]));
+        assert!(out.contains(&format!("{word}.pdf")), "seed {seed}: {out}");
+    }
+}
+
+#[test]
+fn workers_reconnect_when_the_database_restarts_and_finish() {
+    let server = crate::support::PrivatePostgres::start();
+    let url = server.new_database("restarted");
+    let db = Path::new(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    scans(&inbox, 5);
+    keys_init(db);
+    assert!(
+        sohoa(db, &["enqueue", inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let args = [
+        "--exit-when-empty",
+        "--lease",
+        "5",
+        "-j",
+        "1",
+        "--batch",
+        "1",
+    ];
+    let workers = [worker(db, &args), worker(db, &args)];
+    wait_for_queue(db, "a first job is done", |s| s["done"].as_u64() >= Some(1));
+    server.down(); // every connection cut, mid-OCR or mid-transaction
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    server.up();
+    let outputs: Vec<_> = workers.into_iter().map(finished).collect();
+    assert!(
+        outputs
+            .iter()
+            .any(|o| stderr(o).contains("the database went away")),
+        "{}",
+        stderr(&outputs[0])
+    );
+    check_every_file_stored_once(&url, 5);
+}
+
 #[test]
 fn workers_share_the_queue_and_take_over_what_a_lost_worker_held() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,13 +525,7 @@ fn a_worker_killed_mid_batch_loses_nothing_and_stores_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
     std::fs::create_dir(&inbox).unwrap();
-    // Scans that take OCR time, each with bytes of its own.
-    let scan = std::fs::read(crate::support::repo_path("samples/quyet-dinh-dat-dai.png")).unwrap();
-    for i in 0..3u8 {
-        let mut bytes = scan.clone();
-        bytes.push(i);
-        std::fs::write(inbox.join(format!("scan-{i}.png")), bytes).unwrap();
-    }
+    scans(&inbox, 3);
     let url = new_postgres_database();
     let db = Path::new(&url);
     keys_init(db);

@@ -290,3 +290,144 @@ pub fn new_postgres_database() -> String {
         .expect("create a test database");
     url(&name)
 }
+
+/// A PostgreSQL server of the test's own (in a temporary directory, on a free local
+/// port), for tests that stop and start the server: the shared test server must stay up
+/// for the tests running alongside. Stopped when dropped.
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    pub fn start() -> PrivatePostgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL is installed (scripts/install-deps)")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|bin| bin.join("initdb").exists())
+            .max_by_key(|bin| {
+                let version = bin.parent().and_then(|v| v.file_name());
+                version.and_then(|v| v.to_str()?.parse::<u32>().ok())
+            })
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let server = PrivatePostgres {
+            dir: tempfile::tempdir().unwrap(),
+            bin,
+            port,
+        };
+        // PostgreSQL refuses to run as root: as root, the server runs as `postgres`.
+        if server.as_root() {
+            let chown = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(server.dir.path())
+                .status()
+                .unwrap();
+            assert!(chown.success(), "chown the server's directory to postgres");
+        }
+        server.run(
+            "initdb",
+            &[
+                "-D",
+                &server.data(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+            ],
+        );
+        server.up();
+        server
+    }
+
+    fn as_root(&self) -> bool {
+        std::fs::read_to_string("/proc/self/status")
+            .map(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .is_some_and(|l| l.split_whitespace().nth(1) == Some("0"))
+            })
+            .unwrap_or(false)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    /// One of the server's tools, run as the server's owner.
+    fn tool(&self, tool: &str) -> Command {
+        let program = self.bin.join(tool);
+        if self.as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let out = self.tool(tool).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the server and waits until it takes connections.
+    pub fn up(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {}",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server at once, cutting every connection (as a restart or a crash does).
+    pub fn down(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// A new database on this server, as a `postgres://` URL.
+    pub fn new_database(&self, name: &str) -> String {
+        let url = |db: &str| format!("postgres://postgres@127.0.0.1:{}/{db}", self.port);
+        let mut admin = postgres::Client::connect(&url("postgres"), postgres::NoTls)
+            .expect("connect to the private server");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        url(name)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self
+            .tool("pg_ctl")
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
+}

@@ -20,10 +20,10 @@ use super::index::IndexDoc;
 use super::json::{from_json, to_json};
 use super::{
     Analysis, Correction, DatabaseError, DatabaseFailure, DocStatus, Documents, FailureFilter,
-    FailureRecord, HitDocument, KnownContent, KnownLocation, Location, LogEntry, NewDocument,
-    RecordableDocument, RunRecord, RunStatus, Scope, Search, SearchHit, SearchResults, SearchSpec,
-    SignedLog, SigningKeyRecord, Store, StoreError, Stored, StoredDocument, StoredPage, Unit,
-    VersionRef, Visibility,
+    FailureRecord, HitDocument, JobFence, JobOutcome, KnownContent, KnownLocation, Location,
+    LogEntry, MAX_JOB_ATTEMPTS, NewDocument, RecordableDocument, RunRecord, RunStatus, Scope,
+    Search, SearchHit, SearchResults, SearchSpec, SignedLog, SigningKeyRecord, Store, StoreError,
+    Stored, StoredDocument, StoredPage, Unit, VersionRef, Visibility,
 };
 use crate::authenticity::merkle::Hash;
 use crate::authenticity::{Record, Signer, TreeHead};
@@ -70,6 +70,8 @@ pub struct PostgresStore {
     ingest_locked: bool,
     signer: Option<Signer>,
     signing_time: Duration,
+    /// The queue jobs the documents being written belong to (`Documents::fence`).
+    fence: Option<JobFence>,
 }
 
 impl From<postgres::Error> for StoreError {
@@ -96,6 +98,32 @@ fn same_bytes_stored_concurrently(e: &StoreError) -> bool {
         })
 }
 
+/// How a fenced job ends with its document stored as `stored`.
+fn job_outcome(doc: &NewDocument, stored: &Stored) -> JobOutcome {
+    match (doc.status, stored) {
+        (DocStatus::Failed, Stored::New(_)) => JobOutcome::Failed {
+            reason: doc.error.clone().unwrap_or_else(|| "failed".into()),
+        },
+        (_, Stored::New(id) | Stored::AlreadyArchived(id)) => JobOutcome::Done {
+            document_id: Some(*id),
+        },
+        (_, Stored::Declined) => unreachable!("a declined document ends no job"),
+    }
+}
+
+/// Whether the driver failed on the socket (refused, reset, timed out) rather than on a
+/// reply of the server.
+fn io_failure(e: &postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<std::io::Error>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// PostgreSQL's error in the store's backend-neutral terms.
 pub(super) fn pg_error(e: postgres::Error) -> DatabaseError {
     use postgres::error::SqlState;
@@ -120,6 +148,16 @@ pub(super) fn pg_error(e: postgres::Error) -> DatabaseError {
         Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::UNDEFINED_COLUMN => {
             DatabaseFailure::NotADatabase
         }
+        // Shut down, crashed, starting up, or a connection exception (class 08).
+        Some(c)
+            if *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+                || c.code().starts_with("08") =>
+        {
+            DatabaseFailure::Unreachable
+        }
+        None if e.is_closed() || io_failure(&e) => DatabaseFailure::Unreachable,
         _ => DatabaseFailure::Other,
     };
     // The driver's Display is terse ("db error"); the server's message says what failed.
@@ -171,6 +209,7 @@ impl PostgresStore {
             ingest_locked: false,
             signer: None,
             signing_time: Duration::ZERO,
+            fence: None,
         };
         // An index on disk the archive does not know (its registration was removed):
         // registered again, with every document queued for it.
@@ -517,17 +556,30 @@ impl Documents for PostgresStore {
     fn put_documents(&mut self, run: i64, docs: &[NewDocument]) -> Result<Vec<Stored>, StoreError> {
         let signer = self.signer.clone();
         let consumer = self.consumer.clone();
+        let fence = self.fence.take();
         let mut spent = Duration::ZERO;
         let mut attempt = 1;
-        let (stored, covered) = loop {
+        let result = loop {
             let result = self.in_transaction(|tx| {
                 let mut stored = Vec::with_capacity(docs.len());
                 for doc in docs {
+                    let job = fence
+                        .as_ref()
+                        .and_then(|f| f.jobs.get(&doc.path).map(|job| (f.worker.as_str(), job)));
+                    if let Some((worker, job)) = job
+                        && !queue::hold_job(tx, worker, job)?
+                    {
+                        stored.push(Stored::Declined);
+                        continue;
+                    }
                     let s = insert_document(tx, run, doc)?;
                     if let (Stored::New(id), Some(signer)) = (&s, &signer) {
                         let started = std::time::Instant::now();
                         log::append_record(tx, signer, *id)?;
                         spent += started.elapsed();
+                    }
+                    if let Some((worker, job)) = job {
+                        queue::end_job(tx, worker, job, &job_outcome(doc, &s), MAX_JOB_ATTEMPTS)?;
                     }
                     stored.push(s);
                 }
@@ -539,9 +591,11 @@ impl Documents for PostgresStore {
                 Err(e) if attempt < STORE_ATTEMPTS && same_bytes_stored_concurrently(&e) => {
                     attempt += 1;
                 }
-                other => break other?,
+                other => break other,
             }
         };
+        self.fence = fence;
+        let (stored, covered) = result?;
         self.signing_time += spent;
         let new: Vec<(i64, &NewDocument)> = docs
             .iter()
@@ -553,6 +607,11 @@ impl Documents for PostgresStore {
             .collect();
         self.feeder.add_new(&self.feed(), &new, covered)?;
         Ok(stored)
+    }
+
+    fn fence(&mut self, fence: Option<JobFence>) -> Result<(), StoreError> {
+        self.fence = fence;
+        Ok(())
     }
 
     fn put_location(

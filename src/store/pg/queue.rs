@@ -4,9 +4,10 @@
 
 use super::schema::NOW;
 use crate::store::{
-    Job, JobOutcome, JobQueue, MAX_JOB_ATTEMPTS, QueueFailure, QueueStatus, QueueWorker, StoreError,
+    Finished, Job, JobOutcome, JobQueue, MAX_JOB_ATTEMPTS, QueueFailure, QueueStatus, QueueWorker,
+    StoreError,
 };
-use postgres::{Client, NoTls};
+use postgres::{Client, GenericClient, NoTls};
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ const ENQUEUE_BATCH: usize = 1_000;
 pub struct PgQueue {
     /// `status` reads through `&self`, the client needs `&mut`: see `PostgresStore`.
     client: std::cell::RefCell<Client>,
+    max_attempts: u32,
 }
 
 impl PgQueue {
@@ -28,6 +30,7 @@ impl PgQueue {
         super::schema::migrate(&mut client, &name)?;
         Ok(PgQueue {
             client: std::cell::RefCell::new(client),
+            max_attempts: MAX_JOB_ATTEMPTS,
         })
     }
 }
@@ -62,7 +65,7 @@ impl JobQueue for PgQueue {
                               WHERE state = 'running' AND lease_until < now() AND attempts >= $1
                               FOR UPDATE SKIP LOCKED)"
             ),
-            &[&i64::from(MAX_JOB_ATTEMPTS)],
+            &[&i64::from(self.max_attempts)],
         )?;
         let claim = |tx: &mut postgres::Transaction<'_>, condition: &str, limit: i64| {
             tx.query(
@@ -102,31 +105,41 @@ impl JobQueue for PgQueue {
         )?)
     }
 
-    fn finish(&mut self, worker: &str, id: i64, outcome: &JobOutcome) -> Result<(), StoreError> {
-        let (state, document_id, error) = match outcome {
-            JobOutcome::Done { document_id } => ("done", *document_id, None),
-            JobOutcome::Retry { reason } => ("pending", None, Some(reason.as_str())),
-            JobOutcome::Failed { reason } => ("failed", None, Some(reason.as_str())),
-        };
-        self.client.get_mut().execute(
-            &format!(
-                "UPDATE jobs SET
-                     state = CASE WHEN $3 = 'pending' AND attempts >= $6 THEN 'failed' ELSE $3 END,
-                     document_id = $4, error = $5, lease_until = NULL,
-                     worker = CASE WHEN $3 = 'pending' THEN NULL ELSE worker END,
-                     finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE {NOW} END
-                 WHERE id = $1 AND worker = $2 AND state = 'running'"
-            ),
-            &[
-                &id,
-                &worker,
-                &state,
-                &document_id,
-                &error,
-                &i64::from(MAX_JOB_ATTEMPTS),
-            ],
+    fn finish(
+        &mut self,
+        worker: &str,
+        job: &Job,
+        outcome: &JobOutcome,
+    ) -> Result<Finished, StoreError> {
+        let c = self.client.get_mut();
+        if end_job(c, worker, job, outcome, self.max_attempts)? {
+            return Ok(Finished::Now);
+        }
+        // Ended by the transaction that stored the document, or taken over.
+        let row = c.query_opt(
+            "SELECT state FROM jobs WHERE id = $1 AND worker = $2 AND attempts = $3
+                 AND state IN ('done', 'failed')",
+            &[&job.id, &worker, &i64::from(job.attempts)],
         )?;
-        Ok(())
+        Ok(match row {
+            Some(r) => Finished::Already {
+                done: r.get::<_, String>(0) == "done",
+            },
+            None => Finished::Lost,
+        })
+    }
+
+    fn give_back(&mut self, worker: &str) -> Result<u64, StoreError> {
+        Ok(self.client.get_mut().execute(
+            "UPDATE jobs SET state = 'pending', worker = NULL, lease_until = NULL,
+                 attempts = greatest(attempts - 1, 0)
+             WHERE worker = $1 AND state = 'running'",
+            &[&worker],
+        )?)
+    }
+
+    fn set_max_attempts(&mut self, attempts: u32) {
+        self.max_attempts = attempts.max(1);
     }
 
     fn status(&self, failures: usize) -> Result<QueueStatus, StoreError> {
@@ -172,4 +185,55 @@ impl JobQueue for PgQueue {
             .collect();
         Ok(status)
     }
+}
+
+/// Ends `worker`'s attempt at `job` as `outcome` says, if the job is still that attempt's
+/// (a job queued again after `max_attempts` attempts fails instead). Whether it did.
+pub(super) fn end_job(
+    c: &mut impl GenericClient,
+    worker: &str,
+    job: &Job,
+    outcome: &JobOutcome,
+    max_attempts: u32,
+) -> Result<bool, StoreError> {
+    let (state, document_id, error) = match outcome {
+        JobOutcome::Done { document_id } => ("done", *document_id, None),
+        JobOutcome::Retry { reason } => ("pending", None, Some(reason.as_str())),
+        JobOutcome::Failed { reason } => ("failed", None, Some(reason.as_str())),
+    };
+    let ended = c.execute(
+        &format!(
+            "UPDATE jobs SET
+                 state = CASE WHEN $3 = 'pending' AND attempts >= $6 THEN 'failed' ELSE $3 END,
+                 document_id = $4, error = $5, lease_until = NULL,
+                 worker = CASE WHEN $3 = 'pending' THEN NULL ELSE worker END,
+                 finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE {NOW} END
+             WHERE id = $1 AND worker = $2 AND attempts = $7 AND state = 'running'"
+        ),
+        &[
+            &job.id,
+            &worker,
+            &state,
+            &document_id,
+            &error,
+            &i64::from(max_attempts),
+            &i64::from(job.attempts),
+        ],
+    )?;
+    Ok(ended == 1)
+}
+
+/// Whether `job` is still `worker`'s attempt; if so its row stays locked until the
+/// caller's transaction ends, so no other worker can claim it in between.
+pub(super) fn hold_job(
+    c: &mut impl GenericClient,
+    worker: &str,
+    job: &Job,
+) -> Result<bool, StoreError> {
+    Ok(c.query_opt(
+        "SELECT 1 FROM jobs WHERE id = $1 AND worker = $2 AND attempts = $3
+                 AND state = 'running' FOR UPDATE",
+        &[&job.id, &worker, &i64::from(job.attempts)],
+    )?
+    .is_some())
 }

@@ -18,7 +18,7 @@ use super::{
     RunStatus, Scope, Search, SearchHit, SearchResults, SearchSpec, SignedLog, Store, StoreError,
     Stored, StoredDocument, StoredPage, Unit, VersionRef, Visibility,
 };
-use super::{LogEntry, RecordableDocument, SigningKeyRecord};
+use super::{JobFence, LogEntry, RecordableDocument, SigningKeyRecord};
 use crate::authenticity::merkle::Hash;
 use crate::authenticity::{Record, Signer, TreeHead};
 use crate::classify::{ClassSource, Classification, Training};
@@ -353,6 +353,16 @@ impl Documents for SqliteStore {
             .collect();
         self.feeder.add_new(&self.feed(), &new, covered)?;
         Ok(stored)
+    }
+
+    fn fence(&mut self, fence: Option<JobFence>) -> Result<(), StoreError> {
+        match fence {
+            None => Ok(()),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "{}: the job queue needs a PostgreSQL archive",
+                self.path.display()
+            ))),
+        }
     }
 
     fn put_location(
