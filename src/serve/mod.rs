@@ -199,14 +199,17 @@ impl AppState {
             )
         })?;
         tokio::task::spawn_blocking(move || {
+            // A handle whose connection was cut (the database restarted) is dropped,
+            // and a new one connects.
             let pooled = state.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
-            let mut store = match pooled {
+            let mut store = match pooled.filter(|s| s.connected()) {
                 Some(s) => s,
                 None => crate::store::open(&state.db)?,
             };
             let result = work(&mut *store);
             if let Ok(mut idle) = state.idle.lock()
                 && idle.len() < POOL_SIZE
+                && store.connected()
             {
                 idle.push(store);
             }

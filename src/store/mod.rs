@@ -836,6 +836,11 @@ pub fn open_queue(location: &std::path::Path) -> Result<Box<dyn JobQueue>, Store
 pub trait Store: Documents + SignedLog + Search + Send {
     /// A second handle on the same archive, for lookups from another thread.
     fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
+    /// Whether the handle can still reach its archive (a server's connection may have
+    /// been cut): a pool keeps only handles that can.
+    fn connected(&self) -> bool {
+        true
+    }
 }
 
 /// A document that must have a signed record, and where its source files are.

@@ -228,7 +228,15 @@ fn a_worker_back_after_its_lease_ran_out_cannot_store_over_the_new_owner() {
         "--batch",
         "2",
     ];
-    let late = worker(db, &[&args[..], &["--name", "late"]].concat());
+    let report = dir.path().join("late.json");
+    let late = worker(
+        db,
+        &[
+            &args[..],
+            &["--name", "late", "--report", report.to_str().unwrap()],
+        ]
+        .concat(),
+    );
     wait_for_queue(db, "the first worker claims both jobs", |s| {
         s["running"] == 2
     });
@@ -251,6 +259,14 @@ fn a_worker_back_after_its_lease_ran_out_cannot_store_over_the_new_owner() {
         "{}{}",
         stdout(&late),
         stderr(&late)
+    );
+    // Its report (rewritten after each batch) says the same.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(
+        (report["done"].as_u64(), report["taken_over"].as_u64()),
+        (Some(0), Some(2)),
+        "{report:#}"
     );
     check_every_file_stored_once(&url, 2);
     assert_eq!(

@@ -18,10 +18,9 @@ fn lines(path: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn labeled_queries_find_their_documents() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = sohoa::store::open(&dir.path().join("r.db")).unwrap();
+/// The labeled documents stored in the archive at `location`, as ingest would store them.
+fn labeled_archive(location: &std::path::Path) -> Box<dyn sohoa::store::Archive> {
+    let mut store = sohoa::store::open(location).unwrap();
     let classifier = Classifier::new(&Taxonomy::builtin(), None, ClassifyConfig::default());
     let run = store.begin_run("relevance").unwrap();
     let docs: Vec<NewDocument> = lines("samples/labeled/eval-noisy.jsonl")
@@ -40,6 +39,46 @@ fn labeled_queries_find_their_documents() {
         .collect();
     store.put_documents(run, &docs).unwrap();
     store.flush_index().unwrap();
+    store
+}
+
+/// Every labeled query's top ten (paths, best first) and total.
+fn rankings(store: &dyn sohoa::store::Archive) -> Vec<(String, Vec<String>, u64)> {
+    lines("samples/labeled/queries.jsonl")
+        .iter()
+        .map(|q| {
+            let text = q["query"].as_str().unwrap();
+            let request = SearchRequest::parse(text).unwrap().paged(10, 0).unwrap();
+            let response = search::run(store, &request).unwrap();
+            let top = response.hits.iter().map(|h| h.path.clone()).collect();
+            (text.to_owned(), top, response.total as u64)
+        })
+        .collect()
+}
+
+/// The same query language, ranking and results on both backends: every labeled query
+/// ranks the same documents in the same order, with the same total.
+#[test]
+fn postgres_ranks_every_labeled_query_as_sqlite_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = labeled_archive(&dir.path().join("r.db"));
+    let url = crate::support::new_postgres_database();
+    let postgres = labeled_archive(std::path::Path::new(&url));
+    let (on_sqlite, on_postgres) = (rankings(&*sqlite), rankings(&*postgres));
+    let answered = on_sqlite
+        .iter()
+        .filter(|(_, top, _)| !top.is_empty())
+        .count();
+    assert!(answered * 10 >= on_sqlite.len() * 9, "{answered} answered");
+    for (a, b) in on_sqlite.iter().zip(&on_postgres) {
+        assert_eq!(a, b, "SQLite (left) and PostgreSQL (right) differ");
+    }
+}
+
+#[test]
+fn labeled_queries_find_their_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = labeled_archive(&dir.path().join("r.db"));
     let queries = lines("samples/labeled/queries.jsonl");
     assert!(queries.len() >= 60);
     // kind → (queries, recall sum, reciprocal rank sum)

@@ -489,6 +489,10 @@ impl Store for PostgresStore {
         let companions = self.index_dir.parent().unwrap_or(&self.index_dir);
         Ok(Box::new(PostgresStore::open(&self.url, companions)?))
     }
+
+    fn connected(&self) -> bool {
+        self.client.try_borrow().is_ok_and(|c| !c.is_closed())
+    }
 }
 
 impl Documents for PostgresStore {
