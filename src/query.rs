@@ -8,14 +8,27 @@
 //! - `prefix*`;
 //! - `a OR b`;
 //! - `-excluded` or `-"excluded phrase"` (at least one positive term is required).
+//!
+//! Plain text is a question, not a formula (`Query::read`): words without operators,
+//! `QUESTION_MIN_WORDS` or more of them, are ranked rather than all required (the store
+//! ranks them by syllables and syllable pairs), and nothing a person pastes is an error:
+//! a stray quote, a lone `-` or `*`, an `OR` without a side are read as text.
 
 use crate::fold::fold_full;
 use thiserror::Error;
 
 /// Longer queries are refused: nobody types this much, and FTS5 cost grows with terms.
 pub const MAX_QUERY_CHARS: usize = 1000;
-/// A bound on terms for the same reason.
+/// A bound on terms for the same reason (formulas; a question keeps its most
+/// discriminative words instead, see the store's `QUESTION_MAX_TERMS`).
 pub const MAX_QUERY_TERMS: usize = 64;
+/// Plain words from this many on are a question: nobody expects seven words, "tôi" and
+/// "không" among them, to be all in one document.
+pub const QUESTION_MIN_WORDS: usize = 7;
+/// Fewer plain words are all required; a search that finds nothing that way is asked
+/// again as a question from this many words on (`search::run`): "đăng ký khai sinh ở
+/// đâu". Shorter keywords keep their meaning (no match is an answer too).
+pub const QUESTION_RETRY_MIN_WORDS: usize = 5;
 
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
 pub enum QueryError {
@@ -64,6 +77,9 @@ pub enum Clause {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
     pub clauses: Vec<Clause>,
+    /// Ranked, not filtered: every clause is one plain word, and a document needs only
+    /// some of them (how many grows with the question's length).
+    pub question: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -116,7 +132,106 @@ impl Query {
         if !clauses.iter().any(|c| matches!(c, Clause::AnyOf(_))) {
             return Err(QueryError::OnlyExclusions);
         }
-        Ok(Query { clauses })
+        Ok(Query {
+            clauses,
+            question: false,
+        })
+    }
+
+    /// Reads what a person typed or pasted: a formula when it uses operators well, a
+    /// question when it is plain words and long (`QUESTION_MIN_WORDS`), and, when its
+    /// operators are malformed (a stray quote, a lone `-`, a dangling `OR`, too many
+    /// terms), its words as text. Errors only for nothing to search or past the length
+    /// limit.
+    pub fn read(input: &str) -> Result<Query, QueryError> {
+        let chars = input.chars().count();
+        if chars > MAX_QUERY_CHARS {
+            return Err(QueryError::TooLong(chars));
+        }
+        match Query::parse(input) {
+            Ok(query) if query.plain_words() < QUESTION_MIN_WORDS => Ok(query),
+            // Long, with no logic but quotes: a sentence that quotes a name.
+            Ok(query) => Ok(query.as_question()),
+            Err(e @ (QueryError::Empty | QueryError::TooLong(_))) => Err(e),
+            Err(e) => {
+                // An `OR` without a side was meant as one: dropped, unless it is all.
+                let mut words: Vec<String> = searchable_words(input).collect();
+                if words.iter().any(|w| w != "OR") {
+                    words.retain(|w| w != "OR");
+                }
+                if words.is_empty() {
+                    return Err(match e {
+                        QueryError::NoSearchableText(_) => e,
+                        _ => QueryError::Empty,
+                    });
+                }
+                let clauses = words
+                    .into_iter()
+                    .map(|text| {
+                        Clause::AnyOf(vec![Term {
+                            text,
+                            kind: TermKind::Word,
+                        }])
+                    })
+                    .collect();
+                let query = Query {
+                    clauses,
+                    question: false,
+                };
+                Ok(match query.clauses.len() >= QUESTION_MIN_WORDS {
+                    true => query.as_question(),
+                    false => query,
+                })
+            }
+        }
+    }
+
+    /// How many words the query is when it has no logic (no prefix, `OR` or exclusion;
+    /// quoted phrases count their words); 0 when it has.
+    pub fn plain_words(&self) -> usize {
+        let mut words = 0;
+        for clause in &self.clauses {
+            match clause {
+                Clause::AnyOf(terms) if terms.len() == 1 && terms[0].kind != TermKind::Prefix => {
+                    words += searchable_words(&terms[0].text).count();
+                }
+                _ => return 0,
+            }
+        }
+        words
+    }
+
+    /// The same words as a question (ranked). A formula's operators are dropped: its
+    /// phrases and prefixes become their words, exclusions go.
+    pub fn as_question(&self) -> Query {
+        let clauses = self
+            .clauses
+            .iter()
+            .filter_map(|c| match c {
+                Clause::AnyOf(terms) => Some(terms),
+                Clause::Not(_) => None,
+            })
+            .flatten()
+            .flat_map(|t| searchable_words(&t.text).collect::<Vec<_>>())
+            .map(|text| {
+                Clause::AnyOf(vec![Term {
+                    text,
+                    kind: TermKind::Word,
+                }])
+            })
+            .collect();
+        Query {
+            clauses,
+            question: true,
+        }
+    }
+
+    /// The question's words in order, as typed.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.clauses.iter().filter_map(|c| match c {
+            Clause::AnyOf(terms) => terms.first().map(|t| t.text.as_str()),
+            Clause::Not(_) => None,
+        })
     }
 
     /// The folded words to highlight in snippets, with whether each is a prefix.
@@ -314,6 +429,59 @@ mod tests {
         check(
             &"a ".repeat(MAX_QUERY_TERMS + 1),
             Err(QueryError::TooManyTerms),
+        );
+    }
+
+    /// `Query::read`: `?words` for a question, else as `describe`.
+    fn check_read(input: &str, expect: Result<&str, QueryError>) {
+        let got = Query::read(input).map(|q| match q.question {
+            true => format!("?{}", q.words().collect::<Vec<_>>().join(" ")),
+            false => describe(&q),
+        });
+        assert_eq!(
+            got.as_deref().map_err(Clone::clone),
+            expect,
+            "query {input:?}"
+        );
+    }
+
+    #[test]
+    fn reads_what_people_paste() {
+        // Short formulas and keywords keep their meaning.
+        check_read("đất đai", Ok("+đất +đai"));
+        check_read("dat OR nha -so", Ok("+dat|nha -so"));
+        check_read(
+            "giai quyet thu tuc cap giay",
+            Ok("+giai +quyet +thu +tuc +cap +giay"),
+        );
+        // Sentences are questions.
+        check_read(
+            "Tôi muốn xin giấy phép xây dựng nhà ở thì làm thế nào?",
+            Ok("?Tôi muốn xin giấy phép xây dựng nhà ở thì làm thế nào"),
+        );
+        // Malformed operators are text, never an error.
+        check_read("\"dat dai", Ok("+dat +dai"));
+        check_read("dat -", Ok("+dat"));
+        check_read("- dat", Ok("+dat"));
+        check_read("*", Err(QueryError::Empty));
+        check_read("OR dat", Ok("+dat"));
+        check_read("OR", Ok("+OR"));
+        check_read("-dat", Ok("+dat"));
+        check_read(
+            "cho hỏi \"sổ đỏ bị mất - làm lại ở đâu * OR phường",
+            Ok("?cho hỏi sổ đỏ bị mất làm lại ở đâu phường"),
+        );
+        let pasted = "hồ sơ đất đai ".repeat(MAX_QUERY_TERMS);
+        assert!(Query::read(&pasted).unwrap().question);
+        // A sentence with a phrase in quotes is still a question: its words.
+        check_read(
+            "tôi cần \"giấy phép xây dựng\" cho nhà ở riêng lẻ",
+            Ok("?tôi cần giấy phép xây dựng cho nhà ở riêng lẻ"),
+        );
+        check_read("", Err(QueryError::Empty));
+        check_read(
+            &"a".repeat(MAX_QUERY_CHARS + 1),
+            Err(QueryError::TooLong(MAX_QUERY_CHARS + 1)),
         );
     }
 

@@ -14,7 +14,7 @@ use crate::fields::{self, Fields};
 use crate::filters::Filters;
 use crate::query::{HighlightTerm, Query, QueryError};
 use crate::snippet::{page_score, snippet};
-use crate::store::{Facets, SearchSpec, SortOrder, Store, StoreError};
+use crate::store::{Facets, SearchResults, SearchSpec, SortOrder, Store, StoreError};
 use rayon::prelude::*;
 use serde::Serialize;
 use thiserror::Error;
@@ -78,6 +78,8 @@ pub struct SearchRequest {
     pub sort: SortOrder,
     /// The documents the caller may see (every one for the command line).
     pub scope: crate::store::Scope,
+    /// Say why each hit ranked where it did (`Hit::why`).
+    pub explain: bool,
 }
 
 /// Splits `key:value` filters (value maybe "quoted") out of the query text.
@@ -204,7 +206,7 @@ impl SearchRequest {
         let query = if words.trim().is_empty() && !filters.is_empty() {
             None
         } else {
-            Some(Query::parse(&words)?)
+            Some(Query::read(&words)?)
         };
         Ok(SearchRequest {
             text: text.to_owned(),
@@ -214,6 +216,7 @@ impl SearchRequest {
             offset: 0,
             sort: SortOrder::Relevance,
             scope: crate::store::Scope::All,
+            explain: false,
         })
     }
 
@@ -337,6 +340,18 @@ pub struct Hit {
     pub snippet: String,
     /// Character offsets of highlighted words in `snippet`.
     pub highlights: Vec<(usize, usize)>,
+    /// With `--explain`: the parts of the query matched, with their scores.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<Reason>,
+}
+
+/// One part of a query a hit matched (`--explain`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Reason {
+    /// "syllable «giay»", "pair «giay phep»", "exact marks «phép»", "function word «co»" …
+    pub part: String,
+    /// Its share of the hit's score (BM25 with boosts).
+    pub score: f32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -345,6 +360,8 @@ pub struct SearchResponse {
     pub total: usize,
     /// True when exact matching found too little and approximate matches were added.
     pub approximate: bool,
+    /// True when the words were ranked as a question (some of them matched, not all).
+    pub question: bool,
     pub hits: Vec<Hit>,
     pub facets: Facets,
 }
@@ -422,6 +439,7 @@ fn hit(
         approximate: false,
         snippet: s.text,
         highlights: s.highlights,
+        why: Vec::new(),
     }
 }
 
@@ -435,6 +453,7 @@ pub struct SearchOutput<'a> {
     pub limit: usize,
     pub sort: SortOrder,
     pub approximate: bool,
+    pub question: bool,
     pub facets: &'a crate::store::Facets,
     pub hits: &'a [Hit],
 }
@@ -453,14 +472,48 @@ impl<'a> SearchOutput<'a> {
             limit: request.limit,
             sort: request.sort,
             approximate: response.approximate,
+            question: response.question,
             facets: &response.facets,
             hits: &response.hits,
         }
     }
 }
 
-/// Runs a request. Exact matches come first; when there are fewer than `FUZZY_BELOW`,
-/// documents matching the words approximately follow them, marked `approximate`.
+/// Runs `spec` with `search`; plain words (`QUESTION_RETRY_MIN_WORDS` or more) that
+/// find nothing all required are asked again as a question. The results, and whether they are the
+/// question's.
+pub fn with_question_retry(
+    search: &dyn Fn(&SearchSpec) -> Result<SearchResults, StoreError>,
+    spec: SearchSpec,
+) -> Result<(SearchResults, bool), StoreError> {
+    let results = search(&spec)?;
+    let Some(query) = &spec.query else {
+        return Ok((results, false));
+    };
+    if query.question {
+        return Ok((results, true));
+    }
+    if query.plain_words() < crate::query::QUESTION_RETRY_MIN_WORDS
+        || results.total > 0
+        || spec.offset > 0
+    {
+        return Ok((results, false));
+    }
+    let asked = SearchSpec {
+        query: Some(query.as_question()),
+        ..spec
+    };
+    let ranked = search(&asked)?;
+    Ok(match ranked.total > results.total {
+        true => (ranked, true),
+        false => (results, false),
+    })
+}
+
+/// Runs a request. Exact matches come first; five plain words or more that match
+/// nothing are asked again as a question (some of them, ranked); otherwise, when there
+/// are fewer than `FUZZY_BELOW`, documents matching the words approximately follow,
+/// marked `approximate`.
 pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
     let mut spec = SearchSpec {
         query: request.query.clone(),
@@ -470,10 +523,11 @@ pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse,
         sort: request.sort,
         fuzzy: false,
         scope: request.scope.clone(),
+        explain: request.explain,
     };
-    let mut results = store.search(&spec)?;
+    let (mut results, question) = with_question_retry(&|spec| store.search(spec), spec.clone())?;
     let mut approximate_ids = std::collections::HashSet::new();
-    if results.total < FUZZY_BELOW && request.query.is_some() && request.offset == 0 {
+    if results.total < FUZZY_BELOW && !question && request.query.is_some() && request.offset == 0 {
         spec.fuzzy = true;
         let fuzzy = store.search(&spec)?;
         if fuzzy.total > results.total {
@@ -508,6 +562,11 @@ pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse,
         .iter()
         .map(|h| (h.document_id, h.score))
         .collect();
+    let mut why: std::collections::HashMap<i64, Vec<(String, f32)>> = results
+        .hits
+        .iter_mut()
+        .map(|h| (h.document_id, std::mem::take(&mut h.why)))
+        .collect();
     // Each hit's best page and snippet is independent work, a third of a typical
     // query's time: spread over the cores.
     let hits = store
@@ -527,10 +586,22 @@ pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse,
             h.approximate = approximate;
             h
         })
+        .collect::<Vec<Hit>>()
+        .into_iter()
+        .map(|mut h| {
+            h.why = why
+                .remove(&h.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(part, score)| Reason { part, score })
+                .collect();
+            h
+        })
         .collect();
     Ok(SearchResponse {
         total: results.total,
         approximate: !approximate_ids.is_empty(),
+        question,
         hits,
         facets: results.facets,
     })
@@ -640,6 +711,7 @@ mod tests {
         );
         check("agency:\"sở tư", Err("quote is not closed"));
         check("sector:", Err("sector: needs a value"));
-        check("dat -", Err("lone '-'"));
+        // Words are never refused: a stray operator is text (`Query::read`).
+        check("dat -", Ok("terms=1"));
     }
 }

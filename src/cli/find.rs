@@ -31,6 +31,10 @@ pub struct SearchArgs {
     pub offset: usize,
     #[arg(long)]
     pub json: bool,
+    /// Show why each result ranked where it did: the syllables, syllable pairs and exact
+    /// marks it matched, with their scores.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -47,6 +51,7 @@ pub(super) fn search_command(cli: &ArchiveArgs, args: SearchArgs) -> anyhow::Res
         limit,
         offset,
         json,
+        explain,
     } = args;
     let mut store = open_existing(&cli.db)?;
     let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
@@ -56,8 +61,67 @@ pub(super) fn search_command(cli: &ArchiveArgs, args: SearchArgs) -> anyhow::Res
         SortArg::Relevance => SortOrder::Relevance,
         SortArg::Date => SortOrder::Date,
     };
+    request.explain = explain;
     make_searchable(&mut *store);
     search(&*store, &request, json)
+}
+
+/// `sohoa procedures QUESTION`: the procedures that answer it, best first, each with
+/// its code and sector, and the search that lists the archive's documents filed under it.
+pub(super) fn procedures_command(
+    cli: &ArchiveArgs,
+    question: &str,
+    limit: usize,
+    json: bool,
+    explain: bool,
+) -> anyhow::Result<ExitCode> {
+    if !(1..=crate::search::MAX_LIMIT).contains(&limit) {
+        bail!("--limit must be between 1 and {}", crate::search::MAX_LIMIT);
+    }
+    let taxonomy = classify::load_taxonomy(cli.taxonomy.as_deref())?;
+    let finder = crate::store::procedures::ProcedureFinder::new(&taxonomy)?;
+    let answer = finder.find(question, limit, explain)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({
+                "schema_version": OUTPUT_SCHEMA_VERSION,
+                "question": question,
+                "read_as_question": answer.question,
+                "procedures": answer.procedures,
+            }),
+        )?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{} procedures for {question:?}{}",
+        answer.procedures.len(),
+        if answer.question {
+            " (read as a question)"
+        } else {
+            ""
+        }
+    )?;
+    for (i, p) in answer.procedures.iter().enumerate() {
+        writeln!(out, "{:>3}. {} [{}]", i + 1, p.name, p.code)?;
+        writeln!(
+            out,
+            "     {} · documents: sohoa search procedure:{}",
+            p.sector_name, p.code
+        )?;
+        if !p.why.is_empty() {
+            let why: Vec<String> = p
+                .why
+                .iter()
+                .map(|r| format!("{} {:.2}", r.part, r.score))
+                .collect();
+            writeln!(out, "     why: {}", why.join("; "))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(super) fn similar_command(
@@ -151,6 +215,12 @@ fn search(store: &dyn Store, request: &SearchRequest, json: bool) -> anyhow::Res
         },
         approximate_note(&response.hits)
     )?;
+    if response.question {
+        writeln!(
+            out,
+            "(read as a question: ranked by the words and word pairs matched, not all of them required)"
+        )?;
+    }
     print_hits(
         &mut out,
         &response.hits,
@@ -234,6 +304,14 @@ fn print_hits(
             highlights: hit.highlights.clone(),
         };
         writeln!(out, "     {}", s.marked(open, close))?;
+        if !hit.why.is_empty() {
+            let why: Vec<String> = hit
+                .why
+                .iter()
+                .map(|r| format!("{} {:.2}", r.part, r.score))
+                .collect();
+            writeln!(out, "     why: {}", why.join("; "))?;
+        }
     }
     Ok(())
 }

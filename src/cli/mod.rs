@@ -90,6 +90,19 @@ pub enum Command {
     },
     /// Search the archive; words match with or without Vietnamese marks.
     Search(find::SearchArgs),
+    /// Which procedures answer a question (or keywords): the taxonomy's procedures,
+    /// ranked as search ranks documents; no archive is needed.
+    Procedures {
+        #[arg(num_args = 1..)]
+        question: Vec<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        /// Show why each procedure ranked where it did.
+        #[arg(long)]
+        explain: bool,
+    },
     /// Documents most like document ID.
     Similar {
         id: i64,
@@ -198,6 +211,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => queue::worker_command(&archive, args),
         Command::Queue { failures, json } => queue::queue_command(&archive, failures, json),
         Command::Search(args) => find::search_command(&archive, args),
+        Command::Procedures {
+            question,
+            limit,
+            json,
+            explain,
+        } => find::procedures_command(&archive, &question.join(" "), limit, json, explain),
         Command::Similar { id, limit, json } => find::similar_command(&archive.db, id, limit, json),
         Command::Show { id, json } => find::show_command(&archive.db, id, json),
         Command::Serve(args) => serve::serve_command(&archive, args),

@@ -675,6 +675,7 @@ mod tests {
         Arc::new(crate::search::SearchResponse {
             total,
             approximate: false,
+            question: false,
             hits: Vec::new(),
             facets: Default::default(),
         })

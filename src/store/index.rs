@@ -53,6 +53,49 @@ const WRITER_MEMORY: usize = 256 << 20;
 /// A query term with marks also matches its exact marked form, scored this much extra:
 /// `bán` ranks documents with `bán` above those with only `ban` or `bàn`.
 const EXACT_MARKS_BOOST: f32 = 1.5;
+/// Distinct words of a question kept at most, the rarest first: the cost bound of a
+/// pasted paragraph (the rarest words are the ones that tell documents apart).
+const QUESTION_MAX_TERMS: usize = 24;
+/// A word in more than this share of the archive's documents is a function word here,
+/// learned from the archive, not listed ("có", "được", "cấp" in a catalog of permits):
+/// it ranks a little, and a document need not have it.
+const FUNCTION_WORD_SHARE: f64 = 0.3;
+/// A function word's match counts this much of its score.
+const FUNCTION_WORD_WEIGHT: f32 = 0.3;
+/// Two adjacent syllables of a question found together ("giấy phép", "xây dựng": most
+/// Vietnamese words are two syllables) score this much on top of the two syllables.
+const BIGRAM_BOOST: f32 = 3.0;
+/// Three syllables of a question in a row, found in a row, score this much on top.
+const TRIGRAM_BOOST: f32 = 4.0;
+/// The words of asking rather than of the need: pronouns, politeness, question words,
+/// the vocabulary of any request ("hồ sơ", "thủ tục", "nộp"). The archive's own
+/// statistics (`FUNCTION_WORD_SHARE`) find the words common in its documents; these are
+/// common in questions and not rare in documents ("hồ sơ", "kết quả"), which no
+/// document statistic can tell. They rank a little, like function words. Written with
+/// their marks and compared with the marks typed ("thể" in "có thể" is not "thẻ", "tờ"
+/// not "tổ"); a word typed without marks is compared folded. Syllables that are as often
+/// a need as a way of asking ("giấy", "gia", "nhà", "công", "thành") are not listed.
+const QUESTION_WORDS: &str = "tôi mình em anh chị ông bà chúng ta bạn cho hỏi xin muốn cần \
+    có được không ko thì là làm thế nào ở đâu bao lâu những gì gồm và với của nay vậy phải đã \
+    đang hiện bảo biết bắt đầu từ mong cảm ơn kính gửi quý ạ nhé gấp online trực tuyến nộp hồ \
+    sơ thủ tục tờ chuẩn bị lệ phí kết quả hướng dẫn cụ thể nhu cầu sống huyện xã tỉnh phố \
+    phường ty re các một hay hoặc nếu khi sau trước về như trên dưới phận quan cán lên";
+/// A question's document needs 1 of its informative words, and one more for every this
+/// many (4 words: 2, 8 words: 3 …), at most `QUESTION_MAX_NEEDED`. Tuned on the question
+/// set's tuning share (`tests/it/questions.rs`): 3 and 5 do worse or no better.
+const QUESTION_WORDS_PER_NEEDED: usize = 4;
+const QUESTION_MAX_NEEDED: usize = 4;
+
+/// A question compiled: what a document must match, and what ranks it, each part named
+/// for `--explain`.
+struct Question {
+    /// Enough of the informative words (`QUESTION_WORDS_PER_NEEDED`), scored.
+    required: Box<dyn TQuery>,
+    /// The informative words one by one (for explanations; `required` scores them).
+    words: Vec<(String, Box<dyn TQuery>)>,
+    /// Function words, syllable pairs and exact marks: they rank, they are not needed.
+    ranking: Vec<(String, Box<dyn TQuery>)>,
+}
 
 /// What a query is built for: ranking needs the exact-marks boosts; counting and
 /// facets need only the set of matches, and skipping the boosts skips their postings.
@@ -82,7 +125,8 @@ struct Fields_ {
     unit: Field,
 }
 
-/// Exactly what the index holds of one document, and the only way to build it: the
+/// Exactly what the index holds of one document, and the only way to build it from an
+/// archive's document (the procedure finder indexes procedures, not documents): the
 /// live path (a document just stored) and the replay path (a rebuild, a queued change
 /// read back from the database) both go through `IndexDoc::new`, so a rebuilt index
 /// is the live one.
@@ -567,6 +611,243 @@ impl SearchIndex {
         Some((base, exact))
     }
 
+    /// A question: ranked over its folded syllables (BM25) and its syllable pairs, its
+    /// function words (by the archive's own statistics) weighted down, exact marks
+    /// preferred; a document needs only some of the informative words.
+    fn question(&self, query: &crate::query::Query) -> Question {
+        let searcher = self.reader.searcher();
+        let documents = searcher.num_docs().max(1) as f64;
+        let text = self.f.text;
+        let folded: Vec<String> = query
+            .words()
+            .flat_map(|w| tokens(&self.index, FOLDED, w))
+            .collect();
+        let doc_freq = |w: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(text, w))
+                .unwrap_or(0)
+        };
+        let mut distinct: Vec<(String, u64)> = Vec::new();
+        for w in &folded {
+            if !distinct.iter().any(|(d, _)| d == w) {
+                distinct.push((w.clone(), doc_freq(w)));
+            }
+        }
+        // Words no document holds rank nothing; of the rest, the rarest are kept.
+        distinct.retain(|(_, n)| *n > 0);
+        distinct.sort_by_key(|(_, n)| *n);
+        distinct.truncate(QUESTION_MAX_TERMS);
+        let kept: std::collections::HashSet<&str> =
+            distinct.iter().map(|(w, _)| w.as_str()).collect();
+        // Each syllable folded, with its marked form when typed with marks.
+        let syllables: Vec<(String, Option<String>)> = query
+            .words()
+            .flat_map(|typed| {
+                let folded = tokens(&self.index, FOLDED, typed);
+                let marked = tokens(&self.index, MARKED, typed);
+                let aligned = marked.len() == folded.len() && has_marks(typed);
+                folded
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, f)| (f, aligned.then(|| marked[i].clone())))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let listed: std::collections::HashSet<&str> = QUESTION_WORDS.split_whitespace().collect();
+        let listed_folded: std::collections::HashSet<String> =
+            listed.iter().map(|w| crate::fold::fold_full(w)).collect();
+        let asking: std::collections::HashSet<&str> = syllables
+            .iter()
+            .filter(|(f, marked)| match marked {
+                Some(m) => listed.contains(m.as_str()),
+                None => listed_folded.contains(f),
+            })
+            .map(|(f, _)| f.as_str())
+            .collect();
+        let function_of =
+            |w: &str, n: u64| n as f64 / documents > FUNCTION_WORD_SHARE || asking.contains(w);
+        let word = |w: &str| -> Box<dyn TQuery> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(text, w),
+                IndexRecordOption::WithFreqs,
+            ))
+        };
+        let words: Vec<(String, Box<dyn TQuery>)> = distinct
+            .iter()
+            .filter(|(w, n)| !function_of(w, *n))
+            .map(|(w, _)| (format!("syllable «{w}»"), word(w)))
+            .collect();
+        let mut ranking: Vec<(String, Box<dyn TQuery>)> = Vec::new();
+        let function: Vec<&str> = distinct
+            .iter()
+            .filter(|(w, n)| function_of(w, *n))
+            .map(|(w, _)| w.as_str())
+            .collect();
+        let required: Box<dyn TQuery> = if words.is_empty() {
+            // Nothing but common words: any of them will do.
+            let any: Vec<(Occur, Box<dyn TQuery>)> =
+                function.iter().map(|w| (Occur::Should, word(w))).collect();
+            match any.is_empty() {
+                true => Box::new(tantivy::query::EmptyQuery),
+                false => Box::new(BooleanQuery::new(any)),
+            }
+        } else {
+            let needed = (1 + words.len() / QUESTION_WORDS_PER_NEEDED).min(QUESTION_MAX_NEEDED);
+            for w in &function {
+                ranking.push((
+                    format!("function word «{w}»"),
+                    Box::new(BoostQuery::new(word(w), FUNCTION_WORD_WEIGHT)),
+                ));
+            }
+            Box::new(BooleanQuery::with_minimum_required_clauses(
+                words
+                    .iter()
+                    .map(|(_, q)| (Occur::Should, q.box_clone()))
+                    .collect(),
+                needed,
+            ))
+        };
+        let function_word = |w: &str| function.contains(&w);
+        let mut pairs_seen = std::collections::HashSet::new();
+        for pair in syllables.windows(2) {
+            let ((a, a_marked), (b, b_marked)) = (&pair[0], &pair[1]);
+            if a == b || !kept.contains(a.as_str()) || !kept.contains(b.as_str()) {
+                continue;
+            }
+            if !pairs_seen.insert((a.clone(), b.clone())) || pairs_seen.len() > QUESTION_MAX_TERMS {
+                continue;
+            }
+            let both = [a.clone(), b.clone()];
+            let together: Box<dyn TQuery> = if is_common(a) && is_common(b) {
+                Box::new(TermQuery::new(
+                    phrase_pairs(self.f.pairs, &both).remove(0).1,
+                    IndexRecordOption::WithFreqs,
+                ))
+            } else {
+                Box::new(PhraseQuery::new(
+                    both.iter()
+                        .map(|w| Term::from_field_text(text, w))
+                        .collect(),
+                ))
+            };
+            // Typed with marks, the pair counts only with those marks ("thể tự" is not
+            // "thẻ tư"): the exact forms are required beside it, and score nothing.
+            let exact: Vec<&String> = [a_marked, b_marked].into_iter().flatten().collect();
+            let together: Box<dyn TQuery> = if exact.is_empty() {
+                together
+            } else {
+                let mut all = vec![(Occur::Must, together)];
+                for w in exact {
+                    all.push((
+                        Occur::Must,
+                        Box::new(ConstScoreQuery::new(self.term_query(self.f.marked, w), 0.0)),
+                    ));
+                }
+                Box::new(BooleanQuery::new(all))
+            };
+            ranking.push((
+                format!("pair «{a} {b}»"),
+                Box::new(BoostQuery::new(together, BIGRAM_BOOST)),
+            ));
+        }
+        // Three syllables in a row: the need is written as a run ("cấp bản sao", "đăng ký
+        // khai sinh"), asking words are scattered.
+        let mut triples_seen = std::collections::HashSet::new();
+        for triple in syllables.windows(3) {
+            let words: Vec<&String> = triple.iter().map(|(f, _)| f).collect();
+            if words.iter().any(|w| !kept.contains(w.as_str()))
+                || words.iter().all(|w| function_word(w))
+                || !triples_seen.insert(words.clone())
+                || triples_seen.len() > QUESTION_MAX_TERMS
+            {
+                continue;
+            }
+            let phrase = PhraseQuery::new(
+                words
+                    .iter()
+                    .map(|w| Term::from_field_text(text, w))
+                    .collect(),
+            );
+            ranking.push((
+                format!("run «{} {} {}»", words[0], words[1], words[2]),
+                Box::new(BoostQuery::new(Box::new(phrase), TRIGRAM_BOOST)),
+            ));
+        }
+        let everywhere = (documents * UBIQUITOUS_SHARE) as u64;
+        let mut marked_seen = std::collections::HashSet::new();
+        for (folded_word, marked) in &syllables {
+            let Some(w) = marked else { continue };
+            // Asking words typed with marks prefer nothing: "có" is not a need.
+            if function_word(folded_word) {
+                continue;
+            }
+            let t = Term::from_field_text(self.f.marked, w);
+            let n = searcher.doc_freq(&t).unwrap_or(0);
+            if n == 0 || n > everywhere || !marked_seen.insert(w.clone()) {
+                continue;
+            }
+            ranking.push((
+                format!("exact marks «{w}»"),
+                Box::new(BoostQuery::new(
+                    self.term_query(self.f.marked, w),
+                    EXACT_MARKS_BOOST,
+                )),
+            ));
+        }
+        Question {
+            required,
+            words,
+            ranking,
+        }
+    }
+
+    /// Why the document at `address` ranked where it did for `spec`: each part of the
+    /// query it matched, with its score (BM25 with boosts), highest first.
+    fn explain(
+        &self,
+        searcher: &tantivy::Searcher,
+        spec: &SearchSpec,
+        address: DocAddress,
+    ) -> Vec<(String, f32)> {
+        let Some(query) = &spec.query else {
+            return Vec::new();
+        };
+        let parts: Vec<(String, Box<dyn TQuery>)> = if query.question {
+            let q = self.question(query);
+            q.words.into_iter().chain(q.ranking).collect()
+        } else {
+            query
+                .clauses
+                .iter()
+                .filter_map(|c| match c {
+                    Clause::AnyOf(terms) => Some(terms),
+                    Clause::Not(_) => None,
+                })
+                .flatten()
+                .filter_map(|t| {
+                    let (base, boosts) = self.clause_parts(t, spec.fuzzy)?;
+                    let mut named = vec![(format!("«{}»", t.text), base)];
+                    named.extend(
+                        boosts
+                            .into_iter()
+                            .map(|b| (format!("exact marks of «{}»", t.text), b)),
+                    );
+                    Some(named)
+                })
+                .flatten()
+                .collect()
+        };
+        let mut out: Vec<(String, f32)> = parts
+            .into_iter()
+            .filter_map(|(name, q)| {
+                let score = part_score(searcher, &*q, address)?;
+                (score > 0.0).then_some((name, score))
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1));
+        out
+    }
+
     fn filter_queries(&self, filters: &Filters) -> Vec<Box<dyn TQuery>> {
         let f = self.f;
         let mut out: Vec<Box<dyn TQuery>> = Vec::new();
@@ -624,7 +905,18 @@ impl SearchIndex {
 
     fn build_query(&self, spec: &SearchSpec, purpose: Purpose) -> Box<dyn TQuery> {
         let mut parts: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
-        if let Some(query) = &spec.query {
+        if let Some(query) = spec.query.as_ref().filter(|q| q.question) {
+            let question = self.question(query);
+            parts.push((Occur::Must, question.required));
+            if purpose == Purpose::Rank {
+                parts.extend(
+                    question
+                        .ranking
+                        .into_iter()
+                        .map(|(_, q)| (Occur::Should, q)),
+                );
+            }
+        } else if let Some(query) = &spec.query {
             for clause in &query.clauses {
                 match clause {
                     Clause::AnyOf(terms) if terms.len() == 1 => {
@@ -699,6 +991,10 @@ impl SearchIndex {
                     Ok(SearchHit {
                         document_id: document_id(&searcher, address)?,
                         score,
+                        why: match spec.explain {
+                            true => self.explain(&searcher, spec, address),
+                            false => Vec::new(),
+                        },
                     })
                 })
                 .collect()
@@ -762,6 +1058,7 @@ impl SearchIndex {
                 out.push(SearchHit {
                     document_id: found,
                     score: f64::from(score),
+                    why: Vec::new(),
                 });
             }
         }
@@ -786,6 +1083,30 @@ impl SearchIndex {
             .map(|segment| u64::from(segment.max_doc()))
             .sum())
     }
+}
+
+/// The score `query` gives the document at `address`, if it matches. (Not through
+/// `Query::explain`: tantivy 0.27's phrase scorer asserts when asked to seek a document
+/// behind its first match.)
+fn part_score(
+    searcher: &tantivy::Searcher,
+    query: &dyn TQuery,
+    address: DocAddress,
+) -> Option<f32> {
+    use tantivy::DocSet;
+    use tantivy::query::Scorer;
+    let weight = query
+        .weight(tantivy::query::EnableScoring::enabled_from_searcher(
+            searcher,
+        ))
+        .ok()?;
+    let mut scorer = weight
+        .scorer(searcher.segment_reader(address.segment_ord), 1.0)
+        .ok()?;
+    if scorer.doc() < address.doc_id {
+        scorer.seek(address.doc_id);
+    }
+    (scorer.doc() == address.doc_id).then(|| scorer.score())
 }
 
 /// The archive's id of the document at `address`.

@@ -10,6 +10,7 @@ mod feed;
 mod index;
 mod json;
 mod pg;
+pub mod procedures;
 mod sqlite;
 mod tokenize;
 
@@ -392,6 +393,8 @@ pub struct SearchSpec {
     pub fuzzy: bool,
     /// Only documents the caller may see.
     pub scope: Scope,
+    /// Say why each hit ranked where it did (`SearchHit::why`).
+    pub explain: bool,
 }
 
 /// Counts of the whole result set by sector id, type code, issue year and agency.
@@ -410,6 +413,9 @@ pub struct SearchHit {
     pub document_id: i64,
     /// Higher is better (BM25 with boosts); the issue date as a number when sorted by date.
     pub score: f64,
+    /// With `SearchSpec::explain`: the parts of the query the document matched (a
+    /// syllable, a syllable pair, exact marks …) with their scores, highest first.
+    pub why: Vec<(String, f32)>,
 }
 
 #[derive(Debug, Clone)]

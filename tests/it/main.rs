@@ -15,6 +15,7 @@ mod layout_export;
 mod pdf_decode;
 mod postgres;
 mod prepare;
+mod questions;
 mod raster;
 mod real_scans;
 mod relevance;

@@ -42,8 +42,8 @@ fn every_sample_is_stored_and_ocr_is_accurate() {
     assert_eq!(summary.pages_text_layer, 1);
     assert_eq!(
         summary.skipped_not_scans,
-        6 + 1 + 4,
-        "ground-truth files, the README and the labeled sets are skipped"
+        6 + 1 + 4 + 1,
+        "ground-truth files, the README, the labeled sets and the question set are skipped"
     );
     let store = store();
     let mut total_errors = 0.0;
