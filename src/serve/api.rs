@@ -140,6 +140,35 @@ pub async fn correct_classification(
     reply(done.map(|c| serde_json::json!({ "id": id, "classification": c })))
 }
 
+#[derive(Deserialize)]
+pub struct ProcedureQuestion {
+    #[serde(default)]
+    q: String,
+    limit: Option<usize>,
+}
+
+/// `/api/procedures?q=`: the procedures that answer a question (public: names, codes
+/// and sectors of the taxonomy, no archive content).
+pub async fn procedures(
+    State(state): State<Arc<AppState>>,
+    Query(p): Query<ProcedureQuestion>,
+) -> Response {
+    let limit = p.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        return json_error(HttpError::bad_request("limit must be between 1 and 50"));
+    }
+    match state.procedures.find(&p.q, limit, false) {
+        Ok(answer) => Json(serde_json::json!({
+            "schema_version": crate::export::OUTPUT_SCHEMA_VERSION,
+            "question": p.q,
+            "read_as_question": answer.question,
+            "procedures": answer.procedures,
+        }))
+        .into_response(),
+        Err(e) => json_error(HttpError::bad_request(e.to_string())),
+    }
+}
+
 pub async fn sectors(State(state): State<Arc<AppState>>) -> Response {
     let sectors: Vec<_> = state
         .taxonomy

@@ -88,6 +88,8 @@ pub struct AppState {
     db: PathBuf,
     keys: PathBuf,
     taxonomy: Taxonomy,
+    /// The taxonomy's procedures, indexed once for the finder (names only: public).
+    procedures: crate::store::procedures::ProcedureFinder,
     trusted: Vec<VerifyingKey>,
     idle: Mutex<Vec<Box<dyn Archive>>>,
     busy: tokio::sync::Semaphore,
@@ -169,9 +171,11 @@ impl AppState {
         // Keys that cannot be read are an error, not "no trusted keys": every public
         // verification would then fail for a reason no one is told.
         let trusted = crate::authenticity::keys::public_keys(&config.keys)?;
+        let procedures = crate::store::procedures::ProcedureFinder::new(&config.taxonomy)?;
         Ok(AppState {
             db: config.db,
             keys: config.keys,
+            procedures,
             taxonomy: config.taxonomy,
             trusted,
             idle: Mutex::new(vec![store]),
@@ -361,6 +365,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(pages::verify_file).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route("/api/verify/{code}", get(api::verify_code))
+        .route("/procedures", get(pages::public_procedures))
+        .route("/api/procedures", get(api::procedures))
         .route(
             "/api/verify/file",
             post(api::verify_file).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
@@ -378,6 +384,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(pages::correct_classification),
         )
         .route("/admin/audit", get(pages::audit))
+        .route("/staff/procedures", get(pages::staff_procedures))
         .route("/api/search", get(api::search))
         .route("/api/documents/{id}", get(api::document))
         .route(

@@ -1,6 +1,6 @@
 //! The binary as users run it: exit codes, messages, output formats.
 
-use crate::support::{repo_path, sohoa, stderr, stdout};
+use crate::support::{repo_path, sohoa, stderr, stdout, text_pdf};
 use std::path::Path;
 
 /// An inbox with one good scan and every kind of broken file.
@@ -186,4 +186,50 @@ fn text_layer_document_end_to_end() {
     let out = sohoa(&db, &["search", "-"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
+}
+
+#[test]
+fn questions_are_answered_with_procedures_and_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("q.db");
+    // No archive needed: the taxonomy's procedures.
+    let out = sohoa(
+        &db,
+        &[
+            "procedures",
+            "--explain",
+            "--limit",
+            "3",
+            "Cho tôi hỏi đăng ký kết hôn với người nước ngoài cần giấy tờ gì?",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("(read as a question)"), "{text}");
+    assert!(text.contains("kết hôn") && text.contains("Hộ tịch"), "{text}");
+    assert!(text.contains("why: ") && text.contains("pair «ket hon»"), "{text}");
+    assert!(text.contains("sohoa search procedure:"), "{text}");
+    // A question put to the archive is ranked, and the ranking explained.
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    std::fs::write(
+        inbox.join("ket-hon.pdf"),
+        text_pdf("To khai dang ky ket hon co yeu to nuoc ngoai"),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("dat.pdf"), text_pdf("Quyet dinh giao dat")).unwrap();
+    assert!(sohoa(&db, &["ingest", inbox.to_str().unwrap()]).status.success());
+    let out = sohoa(
+        &db,
+        &[
+            "search",
+            "--explain",
+            "toi muon dang ky ket hon voi nguoi nuoc ngoai thi lam the nao",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("read as a question") && text.contains("ket-hon.pdf"), "{text}");
+    assert!(!text.contains("dat.pdf"), "{text}");
+    assert!(text.contains("why: ") && text.contains("pair «ket hon»"), "{text}");
 }

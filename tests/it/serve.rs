@@ -316,7 +316,7 @@ fn everything_but_public_verification_needs_sign_in() {
         let r = server.get(path, &[("Authorization", "Bearer sohoa_not-a-real-token")]);
         assert_eq!(r.status, 401, "{path} with a made-up token");
     }
-    for path in ["/", &format!("/documents/{id}"), "/admin/audit"] {
+    for path in ["/", &format!("/documents/{id}"), "/admin/audit", "/staff/procedures"] {
         let r = server.get(path, &[]);
         assert_eq!(r.status, 303, "{path}");
         assert!(
@@ -335,6 +335,46 @@ fn everything_but_public_verification_needs_sign_in() {
     assert_eq!(server.get("/verify", &[]).status, 200);
     assert_eq!(server.get("/api/openapi.json", &[]).status, 200);
     assert_eq!(server.get("/login", &[]).status, 200);
+}
+
+#[test]
+fn the_procedure_finder_answers_questions_publicly_and_links_staff_to_documents() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let question = form_encode("Tôi muốn đăng ký khai sinh cho con thì cần làm những gì?");
+    // Public: procedure names, codes and sectors; nothing of the archive.
+    let r = server.get(&format!("/api/procedures?q={question}&limit=3"), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let json = r.json();
+    assert_eq!(json["read_as_question"], true, "{json}");
+    let first = &json["procedures"][0];
+    assert!(
+        first["name"].as_str().unwrap().contains("khai sinh"),
+        "{json}"
+    );
+    assert!(first["code"].as_str().is_some() && first["sector_name"] == "Hộ tịch");
+    let page = server.get(&format!("/procedures?q={question}"), &[]);
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("khai sinh") && !page.text().contains("/?procedure="));
+    assert!(server.get("/verify", &[]).text().contains("action=\"/procedures\""));
+    // Pasted text is never an error; nothing to ask is.
+    let pasted = form_encode("\"sổ đỏ bị mất - làm lại * OR");
+    assert_eq!(server.get(&format!("/api/procedures?q={pasted}"), &[]).status, 200);
+    assert_eq!(server.get("/api/procedures?q=", &[]).status, 400);
+    assert_eq!(server.get("/api/procedures?q=dat&limit=0", &[]).status, 400);
+    // Staff: each procedure links to the archive's documents filed under it.
+    let auth = bearer(&f.staff_token);
+    let staff = server.get(
+        &format!("/staff/procedures?q={question}"),
+        &[("Authorization", auth.as_str())],
+    );
+    assert_eq!(staff.status, 200, "{}", staff.text());
+    let code = first["code"].as_str().unwrap();
+    assert!(
+        staff.text().contains(&format!("/?procedure={code}")),
+        "{}",
+        staff.text()
+    );
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //! sign-in pages, and the public verification page. Vietnamese throughout.
 
 mod document;
+mod procedures;
 mod search;
 mod signin;
 mod verify;
 
 pub(super) use document::PAGE_CACHE_BYTES;
 pub use document::{correct_classification, document, page_image};
+pub use procedures::{public_procedures, staff_procedures};
 pub use search::search;
 pub use signin::{login, login_form, logout, require_staff};
 pub use verify::{verify_code, verify_file, verify_form};

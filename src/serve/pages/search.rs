@@ -187,7 +187,8 @@ pub async fn search(
             "Tìm kiếm",
             Some(&staff.viewer()),
             &format!(
-                r#"{form}<section class="panel"><p>Nhập từ khóa hoặc chọn bộ lọc. Từ không dấu khớp mọi cách viết có dấu (<b>dat dai</b> → <b>đất đai</b>); từ có dấu ưu tiên văn bản viết đúng dấu.</p></section>"#
+                r#"{form}<section class="panel"><p>Nhập từ khóa hoặc chọn bộ lọc. Từ không dấu khớp mọi cách viết có dấu (<b>dat dai</b> → <b>đất đai</b>); từ có dấu ưu tiên văn bản viết đúng dấu. Một câu hỏi dài được xếp hạng theo các từ và cặp từ khớp.</p>{}</section>"#,
+                super::procedures::procedure_form("/staff/procedures", "")
             ),
         );
     }

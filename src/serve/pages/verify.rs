@@ -19,7 +19,8 @@ fn verify_page(result: &str) -> Response {
 <p>Nhập mã xác thực in trên bản sao, hoặc tải lên tệp bản sao điện tử, để biết văn bản có khớp với hồ sơ lưu trữ còn nguyên vẹn hay không.</p>
 <form method="post" action="/verify"><label>Mã xác thực<input name="code" placeholder="XXXX-XXXX-XXXX-X" required></label><button type="submit">Kiểm tra mã</button></form>
 <form method="post" action="/verify/file" enctype="multipart/form-data"><label>Tệp bản sao (PDF, ảnh)<input type="file" name="file" required></label><button type="submit">Kiểm tra tệp</button></form>
-</section>{result}"#
+</section>{result}<section class="panel narrow">{}</section>"#,
+            super::procedures::procedure_form("/procedures", "")
         ),
     )
 }
