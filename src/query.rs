@@ -9,10 +9,11 @@
 //! - `a OR b`;
 //! - `-excluded` or `-"excluded phrase"` (at least one positive term is required).
 //!
-//! Plain text is a question, not a formula (`Query::read`): words without operators,
-//! `QUESTION_MIN_WORDS` or more of them, are ranked rather than all required (the store
-//! ranks them by syllables and syllable pairs), and nothing a person pastes is an error:
-//! a stray quote, a lone `-` or `*`, an `OR` without a side are read as text.
+//! Plain text is a question, not a formula: words without operators that do not all
+//! appear in enough documents are asked again as a question, ranked rather than all
+//! required (`search::with_question_retry`; the store ranks them by syllables, pairs and
+//! runs), and nothing a person pastes is an error (`Query::read`): a stray quote, a lone
+//! `-` or `*`, an `OR` without a side are read as text.
 
 use crate::fold::fold_full;
 use thiserror::Error;
@@ -22,12 +23,13 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 /// A bound on terms for the same reason (formulas; a question keeps its most
 /// discriminative words instead, see the store's `QUESTION_MAX_TERMS`).
 pub const MAX_QUERY_TERMS: usize = 64;
-/// Plain words from this many on are a question: nobody expects seven words, "tôi" and
-/// "không" among them, to be all in one document.
+/// Plain words from this many on are a question unless a full page of documents holds
+/// them all: nobody expects seven words, "tôi" and "không" among them, to be all in one
+/// document, and when they are, those documents are the answer.
 pub const QUESTION_MIN_WORDS: usize = 7;
-/// Fewer plain words are all required; a search that finds nothing that way is asked
-/// again as a question from this many words on (`search::run`): "đăng ký khai sinh ở
-/// đâu". Shorter keywords keep their meaning (no match is an answer too).
+/// From this many plain words, a search that finds nothing with every word required is
+/// asked again as a question ("đăng ký khai sinh ở đâu"). Shorter keywords keep their
+/// meaning: no match is an answer too.
 pub const QUESTION_RETRY_MIN_WORDS: usize = 5;
 
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
@@ -138,20 +140,17 @@ impl Query {
         })
     }
 
-    /// Reads what a person typed or pasted: a formula when it uses operators well, a
-    /// question when it is plain words and long (`QUESTION_MIN_WORDS`), and, when its
-    /// operators are malformed (a stray quote, a lone `-`, a dangling `OR`, too many
-    /// terms), its words as text. Errors only for nothing to search or past the length
-    /// limit.
+    /// Reads what a person typed or pasted: a formula when it uses operators well, and,
+    /// when its operators are malformed (a stray quote, a lone `-`, a dangling `OR`), its
+    /// words as text; past `MAX_QUERY_TERMS` terms, a question (which keeps the rarest).
+    /// Errors only for nothing to search or past the length limit.
     pub fn read(input: &str) -> Result<Query, QueryError> {
         let chars = input.chars().count();
         if chars > MAX_QUERY_CHARS {
             return Err(QueryError::TooLong(chars));
         }
         match Query::parse(input) {
-            Ok(query) if query.plain_words() < QUESTION_MIN_WORDS => Ok(query),
-            // Long, with no logic but quotes: a sentence that quotes a name.
-            Ok(query) => Ok(query.as_question()),
+            Ok(query) => Ok(query),
             Err(e @ (QueryError::Empty | QueryError::TooLong(_))) => Err(e),
             Err(e) => {
                 // An `OR` without a side was meant as one: dropped, unless it is all.
@@ -178,7 +177,7 @@ impl Query {
                     clauses,
                     question: false,
                 };
-                Ok(match query.clauses.len() >= QUESTION_MIN_WORDS {
+                Ok(match query.clauses.len() > MAX_QUERY_TERMS {
                     true => query.as_question(),
                     false => query,
                 })
@@ -454,10 +453,10 @@ mod tests {
             "giai quyet thu tuc cap giay",
             Ok("+giai +quyet +thu +tuc +cap +giay"),
         );
-        // Sentences are questions.
+        // Sentences are plain words (searched as a question when they match too little).
         check_read(
-            "Tôi muốn xin giấy phép xây dựng nhà ở thì làm thế nào?",
-            Ok("?Tôi muốn xin giấy phép xây dựng nhà ở thì làm thế nào"),
+            "Tôi muốn xin giấy phép xây dựng nhà ở?",
+            Ok("+Tôi +muốn +xin +giấy +phép +xây +dựng +nhà +ở?"),
         );
         // Malformed operators are text, never an error.
         check_read("\"dat dai", Ok("+dat +dai"));
@@ -468,15 +467,17 @@ mod tests {
         check_read("OR", Ok("+OR"));
         check_read("-dat", Ok("+dat"));
         check_read(
-            "cho hỏi \"sổ đỏ bị mất - làm lại ở đâu * OR phường",
-            Ok("?cho hỏi sổ đỏ bị mất làm lại ở đâu phường"),
+            "cho hỏi \"sổ đỏ bị mất - làm lại * OR phường",
+            Ok("+cho +hỏi +sổ +đỏ +bị +mất +làm +lại +phường"),
         );
         let pasted = "hồ sơ đất đai ".repeat(MAX_QUERY_TERMS);
         assert!(Query::read(&pasted).unwrap().question);
-        // A sentence with a phrase in quotes is still a question: its words.
-        check_read(
-            "tôi cần \"giấy phép xây dựng\" cho nhà ở riêng lẻ",
-            Ok("?tôi cần giấy phép xây dựng cho nhà ở riêng lẻ"),
+        // A sentence quoting a name is plain words too, the quote a phrase.
+        let quoting = Query::read("tôi cần \"giấy phép xây dựng\" cho nhà ở riêng lẻ").unwrap();
+        assert_eq!(quoting.plain_words(), 11);
+        assert_eq!(
+            quoting.as_question().words().collect::<Vec<_>>().join(" "),
+            "tôi cần giấy phép xây dựng cho nhà ở riêng lẻ"
         );
         check_read("", Err(QueryError::Empty));
         check_read(

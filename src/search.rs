@@ -479,8 +479,9 @@ impl<'a> SearchOutput<'a> {
     }
 }
 
-/// Runs `spec` with `search`; plain words (`QUESTION_RETRY_MIN_WORDS` or more) that
-/// find nothing all required are asked again as a question. The results, and whether they are the
+/// Runs `spec` with `search`; plain words that find too little all required (nothing,
+/// from `QUESTION_RETRY_MIN_WORDS` words; less than a page, from `QUESTION_MIN_WORDS`)
+/// are asked again as a question. The results, and whether they are the
 /// question's.
 pub fn with_question_retry(
     search: &dyn Fn(&SearchSpec) -> Result<SearchResults, StoreError>,
@@ -493,9 +494,14 @@ pub fn with_question_retry(
     if query.question {
         return Ok((results, true));
     }
-    if query.plain_words() < crate::query::QUESTION_RETRY_MIN_WORDS
-        || results.total > 0
-        || spec.offset > 0
+    // Long plain words are a question unless a full page of documents holds them all;
+    // shorter ones only when nothing does.
+    let words = query.plain_words();
+    let enough = match words >= crate::query::QUESTION_MIN_WORDS {
+        true => spec.offset + spec.limit.max(1),
+        false => 1,
+    };
+    if words < crate::query::QUESTION_RETRY_MIN_WORDS || results.total >= enough || spec.offset > 0
     {
         return Ok((results, false));
     }
@@ -510,10 +516,10 @@ pub fn with_question_retry(
     })
 }
 
-/// Runs a request. Exact matches come first; five plain words or more that match
-/// nothing are asked again as a question (some of them, ranked); otherwise, when there
-/// are fewer than `FUZZY_BELOW`, documents matching the words approximately follow,
-/// marked `approximate`.
+/// Runs a request. Exact matches come first; plain words that match too little are
+/// asked again as a question (`with_question_retry`); otherwise, when there are fewer
+/// than `FUZZY_BELOW`, documents matching the words approximately follow, marked
+/// `approximate`.
 pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse, SearchError> {
     let mut spec = SearchSpec {
         query: request.query.clone(),

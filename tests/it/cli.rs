@@ -206,8 +206,14 @@ fn questions_are_answered_with_procedures_and_explained() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("(read as a question)"), "{text}");
-    assert!(text.contains("kết hôn") && text.contains("Hộ tịch"), "{text}");
-    assert!(text.contains("why: ") && text.contains("pair «ket hon»"), "{text}");
+    assert!(
+        text.contains("kết hôn") && text.contains("Hộ tịch"),
+        "{text}"
+    );
+    assert!(
+        text.contains("why: ") && text.contains("pair «ket hon»"),
+        "{text}"
+    );
     assert!(text.contains("sohoa search procedure:"), "{text}");
     // A question put to the archive is ranked, and the ranking explained.
     let inbox = dir.path().join("inbox");
@@ -218,7 +224,11 @@ fn questions_are_answered_with_procedures_and_explained() {
     )
     .unwrap();
     std::fs::write(inbox.join("dat.pdf"), text_pdf("Quyet dinh giao dat")).unwrap();
-    assert!(sohoa(&db, &["ingest", inbox.to_str().unwrap()]).status.success());
+    assert!(
+        sohoa(&db, &["ingest", inbox.to_str().unwrap()])
+            .status
+            .success()
+    );
     let out = sohoa(
         &db,
         &[
@@ -229,7 +239,13 @@ fn questions_are_answered_with_procedures_and_explained() {
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(text.contains("read as a question") && text.contains("ket-hon.pdf"), "{text}");
+    assert!(
+        text.contains("read as a question") && text.contains("ket-hon.pdf"),
+        "{text}"
+    );
     assert!(!text.contains("dat.pdf"), "{text}");
-    assert!(text.contains("why: ") && text.contains("pair «ket hon»"), "{text}");
+    assert!(
+        text.contains("why: ") && text.contains("pair «ket hon»"),
+        "{text}"
+    );
 }

@@ -94,6 +94,7 @@ fn questions_find_their_procedures_in_the_archive_and_the_finder() {
     // The baseline the issue measured: the question's words joined with OR (before,
     // the question as written found nothing: every word was required).
     let mut joined_with_or = Vec::new();
+    let mut all_required = Vec::new();
     let mut misses = Vec::new();
     for q in questions() {
         let text = q["question"].as_str().unwrap();
@@ -119,6 +120,27 @@ fn questions_find_their_procedures_in_the_archive_and_the_finder() {
             }
             Err(e) => errors.push(format!("{text:?}: {e}")),
         }
+        // Before: every word required, no question (a malformed query was an error).
+        let strict = sohoa::query::Query::parse(text).ok().map(|query| {
+            let spec = sohoa::store::SearchSpec {
+                query: Some(query),
+                limit: 10,
+                ..Default::default()
+            };
+            let found = store.search(&spec).unwrap().hits;
+            let ids: Vec<i64> = found.iter().map(|h| h.document_id).collect();
+            store
+                .hit_documents(&ids)
+                .unwrap()
+                .into_iter()
+                .map(|d| d.path)
+                .collect::<Vec<String>>()
+        });
+        all_required.push(Asked {
+            held_out,
+            template,
+            rank: strict.and_then(|top| rank_of(&top, &answers)),
+        });
         let words: Vec<String> = sohoa::query::searchable_words(text).collect();
         let or = words[..words.len().min(sohoa::query::MAX_QUERY_TERMS / 2)].join(" OR ");
         let request = SearchRequest::parse(&or).unwrap().paged(10, 0).unwrap();
@@ -160,6 +182,8 @@ fn questions_find_their_procedures_in_the_archive_and_the_finder() {
     for m in &misses {
         eprintln!("  finder miss (tuning): {m}");
     }
+    score("every word required (before)", &all_required, false);
+    score("every word required (before)", &all_required, true);
     score("words joined with OR", &joined_with_or, false);
     let (or_recall, or_mrr) = score("words joined with OR", &joined_with_or, true);
     let tuning = [

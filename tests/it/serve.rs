@@ -316,7 +316,12 @@ fn everything_but_public_verification_needs_sign_in() {
         let r = server.get(path, &[("Authorization", "Bearer sohoa_not-a-real-token")]);
         assert_eq!(r.status, 401, "{path} with a made-up token");
     }
-    for path in ["/", &format!("/documents/{id}"), "/admin/audit", "/staff/procedures"] {
+    for path in [
+        "/",
+        &format!("/documents/{id}"),
+        "/admin/audit",
+        "/staff/procedures",
+    ] {
         let r = server.get(path, &[]);
         assert_eq!(r.status, 303, "{path}");
         assert!(
@@ -356,10 +361,20 @@ fn the_procedure_finder_answers_questions_publicly_and_links_staff_to_documents(
     let page = server.get(&format!("/procedures?q={question}"), &[]);
     assert_eq!(page.status, 200);
     assert!(page.text().contains("khai sinh") && !page.text().contains("/?procedure="));
-    assert!(server.get("/verify", &[]).text().contains("action=\"/procedures\""));
+    assert!(
+        server
+            .get("/verify", &[])
+            .text()
+            .contains("action=\"/procedures\"")
+    );
     // Pasted text is never an error; nothing to ask is.
     let pasted = form_encode("\"sổ đỏ bị mất - làm lại * OR");
-    assert_eq!(server.get(&format!("/api/procedures?q={pasted}"), &[]).status, 200);
+    assert_eq!(
+        server
+            .get(&format!("/api/procedures?q={pasted}"), &[])
+            .status,
+        200
+    );
     assert_eq!(server.get("/api/procedures?q=", &[]).status, 400);
     assert_eq!(server.get("/api/procedures?q=dat&limit=0", &[]).status, 400);
     // Staff: each procedure links to the archive's documents filed under it.
