@@ -204,13 +204,7 @@ impl Query {
     /// phrases and prefixes become their words, exclusions go.
     pub fn as_question(&self) -> Query {
         let clauses = self
-            .clauses
-            .iter()
-            .filter_map(|c| match c {
-                Clause::AnyOf(terms) => Some(terms),
-                Clause::Not(_) => None,
-            })
-            .flatten()
+            .wanted_terms()
             .flat_map(|t| searchable_words(&t.text).collect::<Vec<_>>())
             .map(|text| {
                 Clause::AnyOf(vec![Term {
@@ -223,6 +217,17 @@ impl Query {
             clauses,
             question: true,
         }
+    }
+
+    /// Every term looked for (not the excluded ones), in order.
+    pub fn wanted_terms(&self) -> impl Iterator<Item = &Term> {
+        self.clauses
+            .iter()
+            .filter_map(|c| match c {
+                Clause::AnyOf(terms) => Some(terms),
+                Clause::Not(_) => None,
+            })
+            .flatten()
     }
 
     /// The question's words in order, as typed.

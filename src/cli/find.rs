@@ -112,14 +112,7 @@ pub(super) fn procedures_command(
             "     {} · documents: sohoa search procedure:{}",
             p.sector_name, p.code
         )?;
-        if !p.why.is_empty() {
-            let why: Vec<String> = p
-                .why
-                .iter()
-                .map(|r| format!("{} {:.2}", r.part, r.score))
-                .collect();
-            writeln!(out, "     why: {}", why.join("; "))?;
-        }
+        print_why(&mut out, &p.why)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -304,16 +297,21 @@ fn print_hits(
             highlights: hit.highlights.clone(),
         };
         writeln!(out, "     {}", s.marked(open, close))?;
-        if !hit.why.is_empty() {
-            let why: Vec<String> = hit
-                .why
-                .iter()
-                .map(|r| format!("{} {:.2}", r.part, r.score))
-                .collect();
-            writeln!(out, "     why: {}", why.join("; "))?;
-        }
+        print_why(out, &hit.why)?;
     }
     Ok(())
+}
+
+/// `--explain`'s line: the parts of the query matched, with their scores.
+fn print_why(out: &mut impl Write, why: &[crate::search::Reason]) -> std::io::Result<()> {
+    if why.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<String> = why
+        .iter()
+        .map(|r| format!("{} {:.2}", r.part, r.score))
+        .collect();
+    writeln!(out, "     why: {}", parts.join("; "))
 }
 
 fn print_document(out: &mut impl Write, doc: &StoredDocument) -> std::io::Result<()> {

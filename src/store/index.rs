@@ -817,13 +817,7 @@ impl SearchIndex {
             q.words.into_iter().chain(q.ranking).collect()
         } else {
             query
-                .clauses
-                .iter()
-                .filter_map(|c| match c {
-                    Clause::AnyOf(terms) => Some(terms),
-                    Clause::Not(_) => None,
-                })
-                .flatten()
+                .wanted_terms()
                 .filter_map(|t| {
                     let (base, boosts) = self.clause_parts(t, spec.fuzzy)?;
                     let mut named = vec![(format!("«{}»", t.text), base)];

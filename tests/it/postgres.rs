@@ -97,6 +97,16 @@ fn queue_status(db: &Path) -> serde_json::Value {
     serde_json::from_str(&stdout(&out)).unwrap()
 }
 
+/// A new PostgreSQL archive with its signing key and `inbox`'s files queued; its URL.
+fn queued_archive(inbox: &Path) -> String {
+    let url = new_postgres_database();
+    let db = Path::new(&url);
+    keys_init(db);
+    let out = sohoa(db, &["enqueue", inbox.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    url
+}
+
 fn keys_init(db: &Path) {
     let out = sohoa(db, &["keys", "init"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -120,9 +130,11 @@ fn finished(child: std::process::Child) -> std::process::Output {
     out
 }
 
-/// `count` scans that take OCR time (seconds each: a sample page four times over, one
-/// tall page), each with bytes of its own, in `inbox`.
-fn scans(inbox: &Path, count: u8) {
+/// `dir/inbox` holding `count` scans that take OCR time (seconds each: a sample page four
+/// times over, one tall page), each with bytes of its own.
+fn scans(dir: &Path, count: u8) -> std::path::PathBuf {
+    let inbox = dir.join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
     let page = image::open(crate::support::repo_path("samples/quyet-dinh-dat-dai.png"))
         .unwrap()
         .to_luma8();
@@ -142,6 +154,7 @@ fn scans(inbox: &Path, count: u8) {
         bytes.push(i);
         std::fs::write(inbox.join(format!("scan-{i}.png")), bytes).unwrap();
     }
+    inbox
 }
 
 /// Waits (at most a minute) until `ready` holds for the queue's status.
@@ -208,17 +221,9 @@ fn check_every_file_stored_once(url: &str, files: i64) {
 #[test]
 fn a_worker_back_after_its_lease_ran_out_cannot_store_over_the_new_owner() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    scans(&inbox, 2);
-    let url = new_postgres_database();
+    let inbox = scans(dir.path(), 2);
+    let url = queued_archive(&inbox);
     let db = Path::new(&url);
-    keys_init(db);
-    assert!(
-        sohoa(db, &["enqueue", inbox.to_str().unwrap()])
-            .status
-            .success()
-    );
     let args = [
         "--exit-when-empty",
         "--lease",
@@ -289,9 +294,7 @@ fn a_worker_back_after_its_lease_ran_out_cannot_store_over_the_new_owner() {
 #[test]
 fn three_workers_killed_ten_times_at_random_store_every_file_once() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    scans(&inbox, 4);
+    let inbox = scans(dir.path(), 4);
     let words = [
         "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
         "juliet", "kilo", "lima",
@@ -301,14 +304,8 @@ fn three_workers_killed_ten_times_at_random_store_every_file_once() {
         std::fs::write(inbox.join(format!("{word}.pdf")), text_pdf(&text)).unwrap();
     }
     let files = 4 + words.len() as i64;
-    let url = new_postgres_database();
+    let url = queued_archive(&inbox);
     let db = Path::new(&url);
-    keys_init(db);
-    assert!(
-        sohoa(db, &["enqueue", inbox.to_str().unwrap()])
-            .status
-            .success()
-    );
     // The seed is printed by every failing assertion below: a failure can be replayed.
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -373,9 +370,7 @@ fn workers_reconnect_when_the_database_restarts_and_finish() {
     let url = server.new_database("restarted");
     let db = Path::new(&url);
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    scans(&inbox, 5);
+    let inbox = scans(dir.path(), 5);
     keys_init(db);
     assert!(
         sohoa(db, &["enqueue", inbox.to_str().unwrap()])
@@ -539,17 +534,9 @@ fn a_job_that_keeps_losing_its_worker_ends_as_failed() {
 #[test]
 fn a_worker_killed_mid_batch_loses_nothing_and_stores_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("inbox");
-    std::fs::create_dir(&inbox).unwrap();
-    scans(&inbox, 3);
-    let url = new_postgres_database();
+    let inbox = scans(dir.path(), 3);
+    let url = queued_archive(&inbox);
     let db = Path::new(&url);
-    keys_init(db);
-    assert!(
-        sohoa(db, &["enqueue", inbox.to_str().unwrap()])
-            .status
-            .success()
-    );
 
     let mut doomed = worker(db, &["--lease", "3", "-j", "1", "--batch", "3"]);
     let started = std::time::Instant::now();
