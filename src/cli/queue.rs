@@ -115,11 +115,20 @@ pub(super) fn worker_command(cli: &ArchiveArgs, args: WorkerArgs) -> anyhow::Res
     let mut summary = WorkerSummary::default();
     let mut outage: Option<std::time::Instant> = None;
     let mut backoff = Duration::from_secs(1);
+    let mut ever_connected = false;
     loop {
         let connected = &mut false;
-        match connect_and_work(cli, &config, &signals, &report, &mut summary, connected) {
+        let result = connect_and_work(cli, &config, &signals, &report, &mut summary, connected);
+        ever_connected |= *connected;
+        match result {
             Ok(()) => break,
-            Err(e) if e.is_connection_lost() && !signals.stop.load(Ordering::SeqCst) => {
+            // A database never reached is a setting to fix (a wrong host, a typo), not an
+            // outage to wait out: said at once.
+            Err(e)
+                if e.is_connection_lost()
+                    && ever_connected
+                    && !signals.stop.load(Ordering::SeqCst) =>
+            {
                 if *connected {
                     outage = None;
                     backoff = Duration::from_secs(1);

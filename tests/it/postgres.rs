@@ -80,6 +80,20 @@ fn an_unreachable_server_is_a_clear_error() {
         "{err}"
     );
     assert!(!err.contains("secret"), "{err}");
+    // A worker that never reached its database says so at once (a setting to fix);
+    // only a database that went away after is waited for.
+    let started = std::time::Instant::now();
+    let out = sohoa(
+        Path::new("postgres://sohoa:secret@127.0.0.1:1/archive"),
+        &["worker", "--exit-when-empty"],
+    );
+    assert!(!out.status.success());
+    assert!(started.elapsed().as_secs() < 30, "the worker waited");
+    let err = stderr(&out);
+    assert!(
+        err.contains("127.0.0.1:1") && !err.contains("secret"),
+        "{err}"
+    );
 }
 
 /// A connection to the archive's database, for assertions.
