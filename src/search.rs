@@ -568,10 +568,10 @@ pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse,
         .iter()
         .map(|h| (h.document_id, h.score))
         .collect();
-    let mut why: std::collections::HashMap<i64, Vec<(String, f32)>> = results
+    let why: std::collections::HashMap<i64, &[(String, f32)]> = results
         .hits
-        .iter_mut()
-        .map(|h| (h.document_id, std::mem::take(&mut h.why)))
+        .iter()
+        .map(|h| (h.document_id, h.why.as_slice()))
         .collect();
     // Each hit's best page and snippet is independent work, a third of a typical
     // query's time: spread over the cores.
@@ -590,16 +590,14 @@ pub fn run(store: &dyn Store, request: &SearchRequest) -> Result<SearchResponse,
                 if approximate { &fuzzy_terms } else { &terms },
             );
             h.approximate = approximate;
-            h
-        })
-        .collect::<Vec<Hit>>()
-        .into_iter()
-        .map(|mut h| {
             h.why = why
-                .remove(&h.id)
-                .unwrap_or_default()
+                .get(&d.id)
                 .into_iter()
-                .map(|(part, score)| Reason { part, score })
+                .flat_map(|parts| parts.iter())
+                .map(|(part, score)| Reason {
+                    part: part.clone(),
+                    score: *score,
+                })
                 .collect();
             h
         })

@@ -618,27 +618,6 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let documents = searcher.num_docs().max(1) as f64;
         let text = self.f.text;
-        let folded: Vec<String> = query
-            .words()
-            .flat_map(|w| tokens(&self.index, FOLDED, w))
-            .collect();
-        let doc_freq = |w: &str| {
-            searcher
-                .doc_freq(&Term::from_field_text(text, w))
-                .unwrap_or(0)
-        };
-        let mut distinct: Vec<(String, u64)> = Vec::new();
-        for w in &folded {
-            if !distinct.iter().any(|(d, _)| d == w) {
-                distinct.push((w.clone(), doc_freq(w)));
-            }
-        }
-        // Words no document holds rank nothing; of the rest, the rarest are kept.
-        distinct.retain(|(_, n)| *n > 0);
-        distinct.sort_by_key(|(_, n)| *n);
-        distinct.truncate(QUESTION_MAX_TERMS);
-        let kept: std::collections::HashSet<&str> =
-            distinct.iter().map(|(w, _)| w.as_str()).collect();
         // Each syllable folded, with its marked form when typed with marks.
         let syllables: Vec<(String, Option<String>)> = query
             .words()
@@ -653,6 +632,24 @@ impl SearchIndex {
                     .collect::<Vec<_>>()
             })
             .collect();
+        let folded: Vec<&str> = syllables.iter().map(|(f, _)| f.as_str()).collect();
+        let doc_freq = |w: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(text, w))
+                .unwrap_or(0)
+        };
+        let mut distinct: Vec<(String, u64)> = Vec::new();
+        for w in &folded {
+            if !distinct.iter().any(|(d, _)| d == w) {
+                distinct.push(((*w).to_owned(), doc_freq(w)));
+            }
+        }
+        // Words no document holds rank nothing; of the rest, the rarest are kept.
+        distinct.retain(|(_, n)| *n > 0);
+        distinct.sort_by_key(|(_, n)| *n);
+        distinct.truncate(QUESTION_MAX_TERMS);
+        let kept: std::collections::HashSet<&str> =
+            distinct.iter().map(|(w, _)| w.as_str()).collect();
         let listed: std::collections::HashSet<&str> = QUESTION_WORDS.split_whitespace().collect();
         let listed_folded: std::collections::HashSet<String> =
             listed.iter().map(|w| crate::fold::fold_full(w)).collect();
@@ -801,18 +798,12 @@ impl SearchIndex {
         }
     }
 
-    /// Why the document at `address` ranked where it did for `spec`: each part of the
-    /// query it matched, with its score (BM25 with boosts), highest first.
-    fn explain(
-        &self,
-        searcher: &tantivy::Searcher,
-        spec: &SearchSpec,
-        address: DocAddress,
-    ) -> Vec<(String, f32)> {
+    /// The parts of `spec`'s query, each named, for explanations (built once a search).
+    fn named_parts(&self, spec: &SearchSpec) -> Vec<(String, Box<dyn TQuery>)> {
         let Some(query) = &spec.query else {
             return Vec::new();
         };
-        let parts: Vec<(String, Box<dyn TQuery>)> = if query.question {
+        if query.question {
             let q = self.question(query);
             q.words.into_iter().chain(q.ranking).collect()
         } else {
@@ -830,12 +821,21 @@ impl SearchIndex {
                 })
                 .flatten()
                 .collect()
-        };
+        }
+    }
+
+    /// Why the document at `address` ranked where it did: each of `parts` it matched,
+    /// with its score (BM25 with boosts), highest first.
+    fn explain(
+        searcher: &tantivy::Searcher,
+        parts: &[(String, Box<dyn TQuery>)],
+        address: DocAddress,
+    ) -> Vec<(String, f32)> {
         let mut out: Vec<(String, f32)> = parts
-            .into_iter()
+            .iter()
             .filter_map(|(name, q)| {
-                let score = part_score(searcher, &*q, address)?;
-                (score > 0.0).then_some((name, score))
+                let score = part_score(searcher, &**q, address)?;
+                (score > 0.0).then(|| (name.clone(), score))
             })
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -978,6 +978,10 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(spec.limit.max(1)).and_offset(spec.offset);
         let facets = FacetCollector;
+        let parts = match spec.explain {
+            true => self.named_parts(spec),
+            false => Vec::new(),
+        };
         let ids = |addresses: Vec<(f64, DocAddress)>| -> Result<Vec<SearchHit>, StoreError> {
             addresses
                 .into_iter()
@@ -986,7 +990,7 @@ impl SearchIndex {
                         document_id: document_id(&searcher, address)?,
                         score,
                         why: match spec.explain {
-                            true => self.explain(&searcher, spec, address),
+                            true => Self::explain(&searcher, &parts, address),
                             false => Vec::new(),
                         },
                     })
