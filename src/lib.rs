@@ -18,6 +18,7 @@ pub mod ocr_xml;
 pub mod pipeline;
 pub mod prepare;
 pub mod query;
+pub mod report;
 pub mod search;
 pub mod searchable_pdf;
 pub mod serve;

@@ -8,6 +8,7 @@ mod ingest;
 mod migrate;
 mod pdf;
 mod queue;
+mod report;
 mod serve;
 
 use crate::store::{Archive, FailureFilter};
@@ -178,6 +179,14 @@ pub enum Command {
     /// Write every document as one JSON line; or, as ALTO XML 4 or hOCR, one file per
     /// page into a directory (every current document, or one with --document)
     Export(export::ExportArgs),
+    /// Figures for a quarter, half-year, year or range of days: what was digitized, by
+    /// unit, sector, procedure or month, and how well (see README, "Reports").
+    Report(report::ReportArgs),
+    /// Pages marked to be scanned again (the reports count them).
+    Rescan {
+        #[command(subcommand)]
+        command: report::RescanCommand,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -265,6 +274,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
         } => auth::verify_proof_command(&proof, &public_key, file.as_deref()),
         Command::TreeHead => auth::tree_head_command(&archive.db),
+        Command::Report(args) => report::report_command(&archive.db, args),
+        Command::Rescan { command } => report::rescan_command(&archive.db, command),
         Command::Pdf { id, output } => {
             let store = open_existing(&archive.db)?;
             pdf::write_document(&*store, id, &output)?;

@@ -81,6 +81,10 @@ pub const TABLES: &[Table] = &[
             ("current", Bool),
             ("warnings", Text),
             ("unit", Text),
+            ("ocr_pages", Int),
+            ("confidence_sum", Real),
+            ("low_confidence_pages", Int),
+            ("searchable_at", Text),
         ],
         generated_id: true,
     },
@@ -150,6 +154,37 @@ pub const TABLES: &[Table] = &[
             ("source", Text),
             ("reasons", Text),
             ("classified_at", Text),
+        ],
+        generated_id: false,
+    },
+    Table {
+        name: "reviews",
+        columns: &[
+            ("document_id", Int),
+            ("opened_at", Text),
+            ("closed_at", Text),
+        ],
+        generated_id: false,
+    },
+    Table {
+        name: "rescans",
+        columns: &[
+            ("document_id", Int),
+            ("page", Int),
+            ("reason", Text),
+            ("by_user", Text),
+            ("marked_at", Text),
+            ("cleared_at", Text),
+        ],
+        generated_id: false,
+    },
+    Table {
+        name: "public_verifications",
+        columns: &[
+            ("day", Text),
+            ("document_id", Int),
+            ("answer", Text),
+            ("answered", Int),
         ],
         generated_id: false,
     },
@@ -284,7 +319,10 @@ impl Table {
     /// Whether the first column alone is the table's key (every table but the two
     /// keyed by a pair).
     pub fn unique_first_column(&self) -> bool {
-        !matches!(self.name, "user_units" | "sign_in_addresses")
+        !matches!(
+            self.name,
+            "user_units" | "sign_in_addresses" | "rescans" | "public_verifications"
+        )
     }
 
     pub fn column_list(&self) -> String {

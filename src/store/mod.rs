@@ -11,6 +11,7 @@ mod index;
 mod json;
 mod pg;
 pub mod procedures;
+pub mod reports;
 mod sqlite;
 mod tokenize;
 
@@ -839,7 +840,7 @@ pub fn open_queue(location: &std::path::Path) -> Result<Box<dyn JobQueue>, Store
 }
 
 /// Storage of the archive: its documents, their signed log and search, as one handle.
-pub trait Store: Documents + SignedLog + Search + Send {
+pub trait Store: Documents + SignedLog + Search + reports::Reports + Send {
     /// A second handle on the same archive, for lookups from another thread.
     fn reader(&self) -> Result<Box<dyn Store>, StoreError>;
     /// Whether the handle can still reach its archive (a server's connection may have

@@ -19,6 +19,7 @@ mod questions;
 mod raster;
 mod real_scans;
 mod relevance;
+mod reports;
 mod samples;
 mod search;
 mod searchable_pdf;

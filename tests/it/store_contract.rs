@@ -355,3 +355,174 @@ fn accounts_sessions_and_tokens() {
         );
     });
 }
+
+/// Today in the reports' calendar, as a period of one day.
+fn today() -> sohoa::report::Period {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let offset = sohoa::store::reports::REPORT_UTC_OFFSET_HOURS * 3600;
+    let (y, m, d) = sohoa::report::civil_from_days((seconds + offset).div_euclid(86_400));
+    let day = format!("{y:04}-{m:02}-{d:02}");
+    sohoa::report::Period::parse(&format!("{day}..{day}")).unwrap()
+}
+
+#[test]
+fn reports_count_what_was_stored_today() {
+    use sohoa::report::{GroupBy, ReportSpec, build};
+    use sohoa::store::{Scope, Unit};
+    check(|archive, _| {
+        archive
+            .put_unit(&Unit {
+                code: "STP".into(),
+                name: "Sở Tư pháp".into(),
+                parent: None,
+                issuers: Vec::new(),
+            })
+            .unwrap();
+        let run = archive.begin_run("contract").unwrap();
+        let arrived = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            - 100;
+        // Complete fields, two OCR pages (90 and 60: one under the low-quality line).
+        let mut complete = NewDocument::at("/in/complete.pdf".into());
+        complete.sha256 = Some("a".repeat(64));
+        complete.file_mtime = Some(arrived);
+        complete.unit = Some("STP".into());
+        complete.pages = vec![
+            crate::support::page(1, "một"),
+            crate::support::page(2, "hai"),
+        ];
+        complete.pages[1].confidence = Some(60.0);
+        let mut full = analysis("tu-phap", ClassSource::Model);
+        full.fields.agency = Some("SỞ TƯ PHÁP".into());
+        full.fields.subject = Some("Về việc cấp phiếu lý lịch tư pháp".into());
+        complete.analysis = Some(full);
+        // No subject, a text layer, and the model asks for review.
+        let mut unsure = document(2);
+        unsure.file_mtime = Some(arrived);
+        let mut asks = analysis("dat-dai", ClassSource::Model);
+        asks.classification.needs_review = true;
+        unsure.analysis = Some(asks);
+        let mut failed = NewDocument::at("/in/broken.pdf".into());
+        failed.sha256 = Some("b".repeat(64));
+        failed.status = DocStatus::Failed;
+        failed.error = Some("not a PDF: the file ends before its header".into());
+        let mut empty = NewDocument::at("/in/blank.pdf".into());
+        empty.sha256 = Some("c".repeat(64));
+        empty.status = DocStatus::Empty;
+        let complete_id = new_id(archive.put_document(run, &complete).unwrap());
+        let unsure_id = new_id(archive.put_document(run, &unsure).unwrap());
+        archive.put_document(run, &failed).unwrap();
+        archive.put_document(run, &empty).unwrap();
+        archive.flush_index().unwrap();
+        // A PostgreSQL archive's documents become searchable when a search machine
+        // indexes them (its first search), not when a worker stores them.
+        assert_eq!(search_ids(&*archive, "hai"), vec![complete_id]);
+        // A clerk settles the review; a page is marked for re-scan; the public asks.
+        let mut settled = analysis("dat-dai", ClassSource::Staff).classification;
+        settled.confidence = 1.0;
+        archive.correct(unsure_id, &settled, "clerk").unwrap();
+        assert!(
+            archive
+                .mark_rescan(complete_id, 2, "bị mờ", "clerk")
+                .unwrap()
+        );
+        assert!(
+            !archive
+                .mark_rescan(complete_id, 9, "no such page", "clerk")
+                .unwrap()
+        );
+        assert!(
+            !archive.clear_rescan(complete_id, 1).unwrap(),
+            "never marked"
+        );
+        archive
+            .count_verification(Some(complete_id), "intact")
+            .unwrap();
+        archive
+            .count_verification(Some(complete_id), "intact")
+            .unwrap();
+        archive.count_verification(None, "not-found").unwrap();
+        let marks = archive.rescans().unwrap();
+        assert_eq!(
+            (marks.len(), marks[0].page, marks[0].reason.as_str()),
+            (1, 2, "bị mờ")
+        );
+
+        let units = archive.units().unwrap();
+        let report = |archive: &dyn Archive, by, scope| {
+            let spec = ReportSpec {
+                period: today(),
+                by,
+                scope,
+            };
+            build(archive, &units, &spec, "now").unwrap()
+        };
+        let all = report(&*archive, GroupBy::Unit, Scope::All);
+        let t = &all.total.figures;
+        assert_eq!((t.documents, t.pages), (2, 2 + unsure.pages.len() as i64));
+        assert_eq!(t.complete_metadata, Some(0.5));
+        assert_eq!((t.ocr_pages, t.low_confidence_pages), (2, 1));
+        assert_eq!(t.mean_confidence, Some(75.0));
+        assert_eq!((t.failed_files, t.empty_files, t.partial_files), (1, 1, 0));
+        let reasons: Vec<(&str, &str, i64)> = t
+            .problems
+            .iter()
+            .map(|p| (p.status.as_str(), p.reason.as_str(), p.files))
+            .collect();
+        assert!(
+            reasons.contains(&("failed", "not a PDF: the file ends before its header", 1))
+                && reasons.contains(&("empty", "no readable page", 1)),
+            "{reasons:?}"
+        );
+        assert_eq!(
+            (t.reviews_opened, t.reviews_closed, t.reviews_pending),
+            (1, 1, 0)
+        );
+        assert_eq!((t.rescan_marked, t.rescan_pending), (1, 1));
+        assert_eq!(
+            (
+                t.verifications_answered,
+                t.verifications_intact,
+                t.verifications_not_found
+            ),
+            (3, 2, 1)
+        );
+        let waited = t
+            .searchable_median_seconds
+            .expect("both were made searchable");
+        assert!(
+            (100..3600).contains(&waited),
+            "{waited} s from arrival to search"
+        );
+        assert_eq!(all.total.previous.documents, 0, "nothing the day before");
+        assert_eq!(all.total.change.documents, 2);
+        // One row per unit: the Sở Tư pháp's document, and the one of no unit.
+        let rows: Vec<(&str, &str, i64)> = all
+            .rows
+            .iter()
+            .map(|r| (r.key.as_str(), r.label.as_str(), r.figures.documents))
+            .collect();
+        assert_eq!(rows[0], ("STP", "Sở Tư pháp", 1), "{rows:?}");
+        assert_eq!(rows[1].0, "", "{rows:?}");
+        let pages: i64 = all.monthly.iter().flat_map(|m| m.pages.values()).sum();
+        assert_eq!(pages, t.pages, "the chart's months add up to the total");
+        // A unit's staff see their unit only: not the public's lookups of nothing.
+        let own = report(&*archive, GroupBy::Sector, Scope::Units(vec!["STP".into()]));
+        let t = &own.total.figures;
+        assert_eq!(
+            (t.documents, t.verifications_answered, t.failed_files),
+            (1, 2, 0)
+        );
+        assert_eq!(own.rows.len(), 1);
+        assert_eq!(own.rows[0].key, "tu-phap");
+        assert!(archive.clear_rescan(complete_id, 2).unwrap());
+        let after = report(&*archive, GroupBy::Month, Scope::All);
+        assert_eq!(after.total.figures.rescan_pending, 0, "cleared");
+        assert_eq!(after.rows.len(), 1, "one month row for one day");
+    });
+}

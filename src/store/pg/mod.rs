@@ -15,9 +15,12 @@ mod schema;
 mod tables;
 mod write;
 
+pub(in crate::store) use schema::NOW;
+
 use super::feed::{ChangeFeed, ChangePosition, Feeder, IndexRow};
 use super::index::IndexDoc;
 use super::json::{from_json, to_json};
+use super::reports::{Dialect, MARK_SEARCHABLE};
 use super::{
     Analysis, Correction, DatabaseError, DatabaseFailure, DocStatus, Documents, FailureFilter,
     FailureRecord, HitDocument, JobFence, JobOutcome, KnownContent, KnownLocation, Location,
@@ -417,6 +420,14 @@ impl ChangeFeed for PgFeed<'_> {
 
     fn forget_changes(&self, through: ChangePosition) -> Result<(), StoreError> {
         let c = &mut *self.client.borrow_mut();
+        // This index applied them: searchable from now (on the first machine to apply).
+        c.execute(
+            &format!(
+                "{} AND id IN (SELECT document_id FROM search_changes WHERE consumer = $2 AND seq <= $1)",
+                Dialect::Postgres.spell(MARK_SEARCHABLE)
+            ),
+            &[&through, &self.consumer],
+        )?;
         c.execute(
             "DELETE FROM search_changes WHERE consumer = $1 AND seq <= $2",
             &[&self.consumer, &through],

@@ -73,6 +73,11 @@ pub(super) fn write_classification(
             &to_json(&k.reasons)?,
         ],
     )?;
+    let review = crate::store::reports::review_statement(k.needs_review);
+    c.execute(
+        &crate::store::reports::Dialect::Postgres.spell(review),
+        &[&document_id],
+    )?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use crate::store::StoreError;
 use postgres::Client;
 
 /// The current time as SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')` writes it.
-pub(super) const NOW: &str =
+pub(in crate::store) const NOW: &str =
     r#"to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#;
 
 /// The advisory lock (`pg_advisory_xact_lock`) held while migrating.
@@ -19,11 +19,14 @@ const MIGRATION_LOCK: i64 = 0x736f_686f_6100_0001;
 /// Migrations, applied in order; `sohoa_schema.version` records how many ran. Never edit
 /// one that has shipped: add the next.
 fn migrations() -> Vec<String> {
-    [SCHEMA_1, SCHEMA_2, SCHEMA_3]
+    [SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4]
         .iter()
         .map(|m| m.replace("{NOW}", NOW))
         .collect()
 }
+
+/// 4: what the periodic reports count (`store::reports`).
+const SCHEMA_4: &str = crate::store::reports::POSTGRES_SCHEMA;
 
 /// 3: a change queue per search index. A PostgreSQL archive is searched on one or a few
 /// machines, each with its index; every change is queued for each of them

@@ -173,3 +173,49 @@ impl Tables for PostgresStore {
         Ok(())
     }
 }
+
+/// A report's parameter: integers and text (NULL: text, the only kind passed empty).
+fn report_parameter(value: &Value) -> Box<dyn ToSql + Sync> {
+    match value {
+        Value::Int(i) => Box::new(*i),
+        Value::Real(r) => Box::new(*r),
+        Value::Text(t) => Box::new(t.clone()),
+        Value::Blob(b) => Box::new(b.clone()),
+        Value::Null => Box::new(None::<String>),
+    }
+}
+
+impl crate::store::reports::ReportSql for PostgresStore {
+    fn dialect(&self) -> crate::store::reports::Dialect {
+        crate::store::reports::Dialect::Postgres
+    }
+
+    fn report_rows(
+        &self,
+        statement: &str,
+        parameters: &[Value],
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let statement = statement.replace('?', "$");
+        let owned: Vec<_> = parameters.iter().map(report_parameter).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|p| p.as_ref()).collect();
+        let rows = self.client.borrow_mut().query(&statement, &refs)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| read_value(row, i, *kind))
+                    .collect()
+            })
+            .collect())
+    }
+
+    fn report_execute(&mut self, statement: &str, parameters: &[Value]) -> Result<u64, StoreError> {
+        let statement = statement.replace('?', "$");
+        let owned: Vec<_> = parameters.iter().map(report_parameter).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = owned.iter().map(|p| p.as_ref()).collect();
+        Ok(self.client.get_mut().execute(&statement, &refs)?)
+    }
+}

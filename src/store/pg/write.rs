@@ -103,11 +103,13 @@ pub(super) fn insert_document(
     if let Some(failed) = doc.replaces {
         delete_document(tx, failed)?;
     }
+    let quality = crate::store::reports::PageQuality::of(doc);
     let document_id: i64 = tx
         .query_one(
             "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count,
-                                    status, error, record_id, version, current, warnings, unit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, TRUE, $12, $13)
+                                    status, error, record_id, version, current, warnings, unit,
+                                    ocr_pages, confidence_sum, low_confidence_pages)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, TRUE, $12, $13, $14, $15, $16)
              RETURNING id",
             &[
                 &run,
@@ -123,6 +125,9 @@ pub(super) fn insert_document(
                 &version,
                 &to_json(&doc.warnings)?,
                 &doc.unit,
+                &quality.ocr_pages,
+                &quality.confidence_sum,
+                &quality.low_confidence_pages,
             ],
         )?
         .get(0);

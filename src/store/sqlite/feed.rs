@@ -4,6 +4,7 @@
 use crate::store::StoreError;
 use crate::store::feed::{ChangeFeed, ChangePosition, IndexRow};
 use crate::store::index::IndexDoc;
+use crate::store::reports::{Dialect, MARK_SEARCHABLE};
 use rusqlite::{Connection, OptionalExtension};
 
 /// The feed of one connection (inside a transaction, the transaction's view).
@@ -27,6 +28,10 @@ impl ChangeFeed for SqliteFeed<'_> {
     }
 
     fn forget_changes(&self, through: ChangePosition) -> Result<(), StoreError> {
+        // Applied to the index: searchable from now.
+        self.0
+            .prepare_cached(&Dialect::Sqlite.spell(MARK_SEARCHABLE))?
+            .execute([through])?;
         self.0
             .execute("DELETE FROM search_changes WHERE seq <= ?1", [through])?;
         Ok(())

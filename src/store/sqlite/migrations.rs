@@ -272,6 +272,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE document_fields DROP COLUMN number_key;
     ALTER TABLE document_fields DROP COLUMN agency_key;
     "#,
+    // 15: what the periodic reports count (`store::reports`).
+    super::super::reports::SQLITE_SCHEMA,
 ];
 
 /// Brings the database at `name` to the current schema; refuses one newer than this program.

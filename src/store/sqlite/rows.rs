@@ -5,6 +5,7 @@
 use crate::classify::{ClassSource, Classification};
 use crate::fields::Fields;
 use crate::store::StoreError;
+use crate::store::reports::Dialect;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub(in crate::store) use crate::store::json::{from_json, to_json};
@@ -60,6 +61,9 @@ pub(in crate::store) fn write_classification(
         c.source.as_str(),
         to_json(&c.reasons)?,
     ])?;
+    let review = crate::store::reports::review_statement(c.needs_review);
+    conn.prepare_cached(&Dialect::Sqlite.spell(review))?
+        .execute([document_id])?;
     Ok(())
 }
 

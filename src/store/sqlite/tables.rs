@@ -17,7 +17,7 @@ impl ToSql for Value {
     }
 }
 
-fn read_value(row: &rusqlite::Row, i: usize, kind: Kind) -> rusqlite::Result<Value> {
+pub(super) fn read_value(row: &rusqlite::Row, i: usize, kind: Kind) -> rusqlite::Result<Value> {
     Ok(match kind {
         Kind::Int | Kind::Bool => row
             .get::<_, Option<i64>>(i)?
@@ -88,5 +88,39 @@ impl Tables for SqliteStore {
         // SQLite's INTEGER PRIMARY KEY continues after the largest id by itself.
         self.conn.execute_batch("COMMIT")?;
         Ok(())
+    }
+}
+
+impl crate::store::reports::ReportSql for SqliteStore {
+    fn dialect(&self) -> crate::store::reports::Dialect {
+        crate::store::reports::Dialect::Sqlite
+    }
+
+    fn report_rows(
+        &self,
+        statement: &str,
+        parameters: &[Value],
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Value>>, StoreError> {
+        let mut statement = self.conn.prepare_cached(statement)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(parameters))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| read_value(row, i, *kind))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn report_execute(&mut self, statement: &str, parameters: &[Value]) -> Result<u64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(statement)?
+            .execute(rusqlite::params_from_iter(parameters))? as u64)
     }
 }

@@ -3,6 +3,7 @@
 //! transaction.
 
 use super::rows::{to_json, write_classification, write_fields};
+use crate::store::reports::PageQuality;
 use crate::store::{NewDocument, StoreError, Stored};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -99,10 +100,12 @@ pub(super) fn insert_document(
     if let Some(failed) = doc.replaces {
         delete_document(tx, failed)?;
     }
+    let quality = PageQuality::of(doc);
     tx.execute(
             "INSERT INTO documents (run_id, path, sha256, size, format, file_mtime, page_count, status, error,
-                                    record_id, version, current, warnings, unit)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13)",
+                                    record_id, version, current, warnings, unit,
+                                    ocr_pages, confidence_sum, low_confidence_pages)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14, ?15, ?16)",
             params![
                 run,
                 doc.path,
@@ -117,6 +120,9 @@ pub(super) fn insert_document(
                 version,
                 to_json(&doc.warnings)?,
                 doc.unit,
+                quality.ocr_pages,
+                quality.confidence_sum,
+                quality.low_confidence_pages,
             ],
         )?;
     let document_id = tx.last_insert_rowid();

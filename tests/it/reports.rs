@@ -1,0 +1,158 @@
+//! `sohoa report` as a user runs it: every format written and read back (CSV and JSON
+//! parsed, the workbook by an XLSX reader, the PDF by pdftotext and rendered by pdftoppm).
+
+use crate::support::{sohoa, stderr, stdout};
+use sohoa::store::{NewDocument, Unit};
+use std::path::Path;
+
+fn today() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let offset = sohoa::store::reports::REPORT_UTC_OFFSET_HOURS * 3600;
+    let (y, m, d) = sohoa::report::civil_from_days((seconds + offset).div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Three documents of the Sở Tư pháp and two of no unit, stored now.
+fn archive(db: &Path) {
+    let mut store = sohoa::store::open(db).unwrap();
+    store
+        .put_unit(&Unit {
+            code: "STP".into(),
+            name: "Sở Tư pháp".into(),
+            parent: None,
+            issuers: Vec::new(),
+        })
+        .unwrap();
+    let run = store.begin_run("test").unwrap();
+    for i in 0..5u64 {
+        let mut doc: NewDocument = sohoa::synth::document(&mut sohoa::synth::Rng::new(i), i, 300);
+        doc.unit = (i < 3).then(|| "STP".to_owned());
+        store.put_document(run, &doc).unwrap();
+    }
+    store.flush_index().unwrap();
+}
+
+#[test]
+fn every_format_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db");
+    archive(&db);
+    let day = today();
+    let period = format!("{day}..{day}");
+
+    let out = sohoa(&db, &["report", "--period", &period, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["total"]["figures"]["documents"], 5);
+    assert_eq!(json["rows"][0]["key"], "STP");
+    assert_eq!(json["rows"][0]["figures"]["documents"], 3);
+
+    let out = sohoa(&db, &["report", "--period", &period, "--format", "csv"]);
+    let csv = stdout(&out);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "header, two units, total:\n{csv}");
+    assert!(lines[1].contains(",STP,Sở Tư pháp,3,"), "{csv}");
+    assert!(lines[3].contains(",total,"), "{csv}");
+
+    let out = sohoa(&db, &["report", "--period", &period]);
+    let table = stdout(&out);
+    assert!(
+        table.contains("STP Sở Tư pháp") && table.contains("Tổng cộng"),
+        "{table}"
+    );
+
+    let xlsx = dir.path().join("report.xlsx");
+    let out = sohoa(
+        &db,
+        &["report", "--period", &period, "-o", xlsx.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx).unwrap();
+    let sheet = book.worksheet_range("Tổng hợp").unwrap();
+    let cell = |r: u32, c: u32| sheet.get_value((r, c)).map(|v| v.to_string());
+    assert_eq!(cell(3, 0).as_deref(), Some("STP"));
+    assert_eq!(cell(3, 1).as_deref(), Some("Sở Tư pháp"));
+    assert_eq!(cell(3, 2).as_deref(), Some("3"));
+    assert_eq!(cell(5, 1).as_deref(), Some("Tổng cộng"));
+    assert_eq!(cell(5, 2).as_deref(), Some("5"));
+    assert!(book.sheet_names().contains(&"Theo tháng".to_owned()));
+
+    let pdf = dir.path().join("report.pdf");
+    let out = sohoa(
+        &db,
+        &["report", "--period", &period, "-o", pdf.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::process::Command::new("pdftotext")
+        .args(["-layout", pdf.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/test installs it)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for expect in [
+        "BÁO CÁO KẾT QUẢ SỐ HÓA",
+        "Sở Tư pháp",
+        "Tổng cộng",
+        "Văn bản số hóa",
+    ] {
+        assert!(
+            text.contains(expect),
+            "{expect} not in the PDF's text:\n{text}"
+        );
+    }
+    // Rendered: the first page is A4 and its charts put colour on it.
+    let png = dir.path().join("page");
+    let rendered = std::process::Command::new("pdftoppm")
+        .args([
+            "-r",
+            "50",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-png",
+            pdf.to_str().unwrap(),
+        ])
+        .arg(&png)
+        .status()
+        .unwrap();
+    assert!(rendered.success());
+    let page = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("page") && p.extension().is_some_and(|e| e == "png"))
+        .expect("a rendered page");
+    let image = image::open(&page).unwrap().to_rgb8();
+    let (w, h) = image.dimensions();
+    assert!(
+        (w as f64 / h as f64 - 210.0 / 297.0).abs() < 0.01,
+        "A4: {w}x{h}"
+    );
+    let coloured = image
+        .pixels()
+        .filter(|p| {
+            let [r, g, b] = p.0;
+            r.max(g).max(b) - r.min(g).min(b) > 60
+        })
+        .count();
+    assert!(
+        coloured > 200,
+        "the charts' bars are drawn ({coloured} coloured pixels)"
+    );
+
+    // Wrong input is named, not a panic.
+    let out = sohoa(&db, &["report", "--period", "2024-Q5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("period '2024-Q5'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sohoa(&db, &["report", "--period", &period, "--format", "xlsx"]);
+    assert!(stderr(&out).contains("-o FILE"), "{}", stderr(&out));
+    let out = sohoa(&db, &["report", "--period", &period, "--unit", "NOPE"]);
+    assert!(stderr(&out).contains("no unit 'NOPE'"), "{}", stderr(&out));
+}
