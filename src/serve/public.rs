@@ -100,8 +100,24 @@ pub async fn answer_for_code(
     let code = parse_code(&code).map_err(|e| HttpError::bad_request(e.to_string()))?;
     let shared = Arc::clone(state);
     state
-        .with_store(move |store| public_answer(store, &shared, &code))
+        .with_store(move |store| {
+            let answer = public_answer(store, &shared, &code)?;
+            let document = store
+                .log_entries_by_code(&code)
+                .ok()
+                .and_then(|entries| entries.last().map(|e| e.document_id));
+            count(store, document, &answer);
+            Ok(answer)
+        })
         .await
+}
+
+/// Counts an answered verification for the reports. Never fails the answer: a count
+/// lost to a busy database is a smaller harm than a citizen turned away.
+fn count(store: &mut dyn crate::store::Archive, document: Option<i64>, answer: &PublicAnswer) {
+    if let Err(e) = store.count_verification(document, answer.status) {
+        eprintln!("sohoa serve: warning: verification not counted: {e}");
+    }
 }
 
 /// The answer for a file's bytes: the archived document with exactly these bytes.
@@ -114,13 +130,18 @@ pub async fn answer_for_file(
     state
         .with_store(move |store| {
             let Some(known) = store.content(&sha)? else {
-                return Ok(not_found());
+                let answer = not_found();
+                count(store, None, &answer);
+                return Ok(answer);
             };
             let Some(entry) = store.log_entries_of(known.document_id)?.pop() else {
-                return Ok(not_found());
+                let answer = not_found();
+                count(store, Some(known.document_id), &answer);
+                return Ok(answer);
             };
             let mut answer = public_answer(store, &shared, &entry.code)?;
             answer.file_matches = Some(answer.source_sha256.as_deref() == Some(sha.as_str()));
+            count(store, Some(known.document_id), &answer);
             Ok(answer)
         })
         .await
