@@ -711,6 +711,20 @@ fn public_verification_answers_without_personal_data() {
     assert_eq!(other["status"], "not-found");
     let bad = server.get("/api/verify/not-a-code", &[]);
     assert_eq!(bad.status, 400);
+    // Each answer is counted for the reports: two about the land decision, one of nothing.
+    let answered = |condition: &str| {
+        crate::support::count(
+            &f.db,
+            &format!(
+                "SELECT COALESCE(sum(answered), 0) FROM public_verifications WHERE {condition}"
+            ),
+        )
+    };
+    assert_eq!(
+        answered(&format!("document_id = {land} AND answer = 'intact'")),
+        2
+    );
+    assert_eq!(answered("document_id = 0 AND answer = 'not-found'"), 1);
 
     let page = server.request(
         "POST",
