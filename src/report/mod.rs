@@ -468,6 +468,17 @@ pub struct ReportRow {
     pub change: Change,
 }
 
+impl ReportRow {
+    /// Code and name (`STP – Sở Tư pháp`), or the name alone when they are the same.
+    pub fn name(&self) -> String {
+        if self.key.is_empty() || self.key == self.label {
+            self.label.clone()
+        } else {
+            format!("{} – {}", self.key, self.label)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub period: String,
@@ -681,11 +692,7 @@ pub fn table(report: &Report) -> String {
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
     for row in report.rows.iter().chain(std::iter::once(&report.total)) {
         let f = &row.figures;
-        let name = if row.key.is_empty() || row.key == row.label {
-            row.label.clone()
-        } else {
-            format!("{} {}", row.key, row.label)
-        };
+        let name = row.name();
         lines.push(vec![
             name,
             f.documents.to_string(),

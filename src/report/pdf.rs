@@ -435,12 +435,23 @@ fn chart_error(e: impl std::fmt::Display) -> RenderError {
     RenderError::Write(format!("chart: {e}"))
 }
 
-/// Pages per month, stacked by unit (the largest units apart, the rest as "khác").
-fn pages_chart(
-    report: &Report,
-    units: &[(String, String)],
-    w: f32,
-    h: f32,
+/// A chart's series: legend, colour, and its bars as (left, bottom, top) in chart units
+/// (each bar 0.35 wide when side by side, 0.7 when stacked).
+struct Bars {
+    label: String,
+    color: (u8, u8, u8),
+    width: f64,
+    bars: Vec<(f64, f64, f64)>,
+}
+
+/// Bars over named categories, drawn into a bitmap at print resolution (PNG).
+fn bar_chart(
+    title: &str,
+    categories: &[String],
+    top: f64,
+    series: &[Bars],
+    legend: plotters::chart::SeriesLabelPosition,
+    (w, h): (f32, f32),
 ) -> Result<Vec<u8>, RenderError> {
     use plotters::prelude::*;
     let (pw, ph) = (
@@ -449,36 +460,25 @@ fn pages_chart(
     );
     let mut pixels = vec![255u8; (pw * ph * 3) as usize];
     {
+        let scale = CHART_PIXELS_PER_POINT;
         let root = BitMapBackend::with_buffer(&mut pixels, (pw, ph)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_error)?;
-        let months = &report.monthly;
-        let top = months
-            .iter()
-            .map(|m| m.pages.values().sum::<i64>())
-            .max()
-            .unwrap_or(0)
-            .max(1) as f64
-            * 1.1;
-        let scale = CHART_PIXELS_PER_POINT;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Số trang số hóa theo tháng và đơn vị",
-                ("sans-serif", 11.0 * scale),
-            )
+            .caption(title, ("sans-serif", 11.0 * scale))
             .margin(6.0 * scale)
             .x_label_area_size(18.0 * scale)
             .y_label_area_size(40.0 * scale)
-            .build_cartesian_2d(0f64..months.len().max(1) as f64, 0f64..top)
+            .build_cartesian_2d(0f64..categories.len().max(1) as f64, 0f64..top)
             .map_err(chart_error)?;
-        let names: Vec<String> = months.iter().map(|m| m.month.clone()).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(names.len().max(1))
+            .x_labels(categories.len().max(1))
             .x_label_formatter(&|x| {
+                // A label at each category's middle only.
                 let i = x.floor() as usize;
                 if (*x - i as f64 - 0.5).abs() < 0.26 {
-                    names.get(i).cloned().unwrap_or_default()
+                    categories.get(i).cloned().unwrap_or_default()
                 } else {
                     String::new()
                 }
@@ -487,33 +487,16 @@ fn pages_chart(
             .y_label_style(("sans-serif", 7.0 * scale))
             .draw()
             .map_err(chart_error)?;
-        let shown: Vec<&String> = units.iter().take(CHART_UNITS).map(|(k, _)| k).collect();
-        let series_count = shown.len() + 1;
-        for s in 0..series_count {
-            let (r, g, b) = SERIES[s % SERIES.len()];
+        for s in series {
+            let (r, g, b) = s.color;
             let color = RGBColor(r, g, b);
-            let bars = months.iter().enumerate().filter_map(|(i, m)| {
-                let below: i64 = (0..s).map(|t| series_pages(m, &shown, t)).sum();
-                let own = series_pages(m, &shown, s);
-                (own > 0).then(|| {
-                    Rectangle::new(
-                        [
-                            (i as f64 + 0.15, below as f64),
-                            (i as f64 + 0.85, (below + own) as f64),
-                        ],
-                        color.filled(),
-                    )
-                })
+            let bars = s.bars.iter().map(|&(left, bottom, top)| {
+                Rectangle::new([(left, bottom), (left + s.width, top)], color.filled())
             });
-            let label = if s < shown.len() {
-                units[s].1.clone()
-            } else {
-                "Đơn vị khác".to_owned()
-            };
             chart
                 .draw_series(bars)
                 .map_err(chart_error)?
-                .label(label)
+                .label(s.label.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 8, y + 4)], color.filled()));
         }
         chart
@@ -521,12 +504,58 @@ fn pages_chart(
             .label_font(("sans-serif", 7.0 * scale))
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(legend)
             .draw()
             .map_err(chart_error)?;
         root.present().map_err(chart_error)?;
     }
     png_of(pixels, pw, ph)
+}
+
+/// Pages per month, stacked by unit (the largest units apart, the rest as one).
+fn pages_chart(
+    report: &Report,
+    units: &[(String, String)],
+    size: (f32, f32),
+) -> Result<Vec<u8>, RenderError> {
+    let months = &report.monthly;
+    let top = months
+        .iter()
+        .map(|m| m.pages.values().sum::<i64>())
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64
+        * 1.1;
+    let shown: Vec<&String> = units.iter().take(CHART_UNITS).map(|(k, _)| k).collect();
+    let series: Vec<Bars> = (0..=shown.len())
+        .map(|s| Bars {
+            label: if s < shown.len() {
+                units[s].1.clone()
+            } else {
+                "Đơn vị khác".to_owned()
+            },
+            color: SERIES[s % SERIES.len()],
+            width: 0.7,
+            bars: months
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    let below: i64 = (0..s).map(|t| series_pages(m, &shown, t)).sum();
+                    let own = series_pages(m, &shown, s);
+                    (own > 0).then_some((i as f64 + 0.15, below as f64, (below + own) as f64))
+                })
+                .collect(),
+        })
+        .collect();
+    let names: Vec<String> = months.iter().map(|m| m.month.clone()).collect();
+    bar_chart(
+        "Số trang số hóa theo tháng và đơn vị",
+        &names,
+        top,
+        &series,
+        plotters::chart::SeriesLabelPosition::UpperLeft,
+        size,
+    )
 }
 
 fn series_pages(month: &super::MonthPages, shown: &[&String], series: usize) -> i64 {
@@ -542,92 +571,51 @@ fn series_pages(month: &super::MonthPages, shown: &[&String], series: usize) -> 
     }
 }
 
-/// A chart series: its legend, colour, and value of a row.
-type QualitySeries = (&'static str, (u8, u8, u8), fn(&ReportRow) -> Option<f64>);
+/// A figure of a row, for a chart.
+type RowValue = fn(&ReportRow) -> Option<f64>;
 
 /// OCR confidence and complete-metadata share per group, side by side (both 0–100).
-fn quality_chart(rows: &[&ReportRow], w: f32, h: f32) -> Result<Vec<u8>, RenderError> {
-    use plotters::prelude::*;
-    let (pw, ph) = (
-        (w * CHART_PIXELS_PER_POINT) as u32,
-        (h * CHART_PIXELS_PER_POINT) as u32,
-    );
-    let mut pixels = vec![255u8; (pw * ph * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, (pw, ph)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let scale = CHART_PIXELS_PER_POINT;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Chất lượng: độ tin cậy OCR và tỷ lệ đủ siêu dữ liệu (%)",
-                ("sans-serif", 11.0 * scale),
-            )
-            .margin(6.0 * scale)
-            .x_label_area_size(18.0 * scale)
-            .y_label_area_size(30.0 * scale)
-            .build_cartesian_2d(0f64..rows.len().max(1) as f64, 0f64..110f64)
-            .map_err(chart_error)?;
-        let names: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                if r.key.is_empty() {
-                    "–".to_owned()
-                } else {
-                    r.key.clone()
-                }
-            })
-            .collect();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(names.len().max(1))
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if (*x - i as f64 - 0.5).abs() < 0.26 {
-                    names.get(i).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .x_label_style(("sans-serif", 7.0 * scale))
-            .y_label_style(("sans-serif", 7.0 * scale))
-            .draw()
-            .map_err(chart_error)?;
-        let series: [QualitySeries; 2] = [
-            ("Độ tin cậy OCR trung bình", SERIES[0], |r| {
-                r.figures.mean_confidence
-            }),
-            ("Đủ siêu dữ liệu", SERIES[2], |r| {
-                r.figures.complete_metadata.map(|s| s * 100.0)
-            }),
-        ];
-        for (n, (label, (r, g, b), value)) in series.into_iter().enumerate() {
-            let color = RGBColor(r, g, b);
-            let bars = rows.iter().enumerate().filter_map(|(i, row)| {
-                let v = value(row)?;
-                let left = i as f64 + 0.15 + n as f64 * 0.35;
-                Some(Rectangle::new(
-                    [(left, 0.0), (left + 0.35, v)],
-                    color.filled(),
-                ))
-            });
-            chart
-                .draw_series(bars)
-                .map_err(chart_error)?
-                .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 8, y + 4)], color.filled()));
-        }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 7.0 * scale))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(chart_error)?;
-        root.present().map_err(chart_error)?;
-    }
-    png_of(pixels, pw, ph)
+fn quality_chart(rows: &[&ReportRow], size: (f32, f32)) -> Result<Vec<u8>, RenderError> {
+    let values: [(&str, RowValue); 2] = [
+        ("Độ tin cậy OCR trung bình", |r| {
+            r.figures.mean_confidence
+        }),
+        ("Đủ siêu dữ liệu", |r| {
+            r.figures.complete_metadata.map(|s| s * 100.0)
+        }),
+    ];
+    let series: Vec<Bars> = values
+        .iter()
+        .enumerate()
+        .map(|(n, (label, value))| Bars {
+            label: (*label).to_owned(),
+            color: SERIES[2 * n],
+            width: 0.35,
+            bars: rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, row)| Some((i as f64 + 0.15 + n as f64 * 0.35, 0.0, value(row)?)))
+                .collect(),
+        })
+        .collect();
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            if r.key.is_empty() {
+                "–".to_owned()
+            } else {
+                r.key.clone()
+            }
+        })
+        .collect();
+    bar_chart(
+        "Chất lượng: độ tin cậy OCR và tỷ lệ đủ siêu dữ liệu (%)",
+        &names,
+        110.0,
+        &series,
+        plotters::chart::SeriesLabelPosition::LowerRight,
+        size,
+    )
 }
 
 fn vn_date(iso: &str) -> String {
@@ -672,11 +660,7 @@ pub(super) fn overview_header(report: &Report) -> Vec<String> {
 
 pub(super) fn overview_row(row: &ReportRow) -> Vec<String> {
     let f = &row.figures;
-    let name = if row.key.is_empty() || row.key == row.label {
-        row.label.clone()
-    } else {
-        format!("{} – {}", row.key, row.label)
-    };
+    let name = row.name();
     vec![
         name,
         f.documents.to_string(),
@@ -911,10 +895,10 @@ pub fn write(report: &Report) -> Result<Vec<u8>, RenderError> {
     }
     w.line(10.0, true, "2. Biểu đồ");
     let (cw, ch) = (PAGE_WIDTH - 2.0 * MARGIN, 220.0);
-    w.image(pages_chart(report, &unit_names, cw, ch)?, cw, ch);
+    w.image(pages_chart(report, &unit_names, (cw, ch))?, cw, ch);
     let rows: Vec<&ReportRow> = report.rows.iter().collect();
     if !rows.is_empty() {
-        w.image(quality_chart(&rows, cw, ch)?, cw, ch);
+        w.image(quality_chart(&rows, (cw, ch))?, cw, ch);
     }
 
     w.line(
@@ -929,11 +913,7 @@ pub fn write(report: &Report) -> Result<Vec<u8>, RenderError> {
 
     w.line(10.0, true, "4. Chi tiết và so sánh với kỳ trước");
     for row in report.rows.iter().chain(std::iter::once(&report.total)) {
-        let name = if row.key.is_empty() || row.key == row.label {
-            row.label.clone()
-        } else {
-            format!("{} – {}", row.key, row.label)
-        };
+        let name = row.name();
         w.room(60.0);
         w.line(9.0, true, &name);
         let header = vec![

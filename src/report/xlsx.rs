@@ -171,11 +171,7 @@ pub fn write(report: &Report) -> Result<Vec<u8>, RenderError> {
     sheet.set_name("Chi tiết").map_err(failed)?;
     let mut r = 0;
     for row in report.rows.iter().chain(std::iter::once(&report.total)) {
-        let name = if row.key.is_empty() {
-            row.label.clone()
-        } else {
-            format!("{} – {}", row.key, row.label)
-        };
+        let name = row.name();
         sheet
             .write_string_with_format(r, 0, &name, &bold)
             .map_err(failed)?;

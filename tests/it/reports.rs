@@ -5,16 +5,6 @@ use crate::support::{sohoa, stderr, stdout};
 use sohoa::store::{NewDocument, Unit};
 use std::path::Path;
 
-fn today() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let offset = sohoa::store::reports::REPORT_UTC_OFFSET_HOURS * 3600;
-    let (y, m, d) = sohoa::report::civil_from_days((seconds + offset).div_euclid(86_400));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 /// Three documents of the Sở Tư pháp and two of no unit, stored now.
 fn archive(db: &Path) {
     let mut store = sohoa::store::open(db).unwrap();
@@ -40,7 +30,7 @@ fn every_format_reads_back() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("archive.db");
     archive(&db);
-    let day = today();
+    let day = crate::support::report_today();
     let period = format!("{day}..{day}");
 
     let out = sohoa(&db, &["report", "--period", &period, "--format", "json"]);
@@ -60,7 +50,7 @@ fn every_format_reads_back() {
     let out = sohoa(&db, &["report", "--period", &period]);
     let table = stdout(&out);
     assert!(
-        table.contains("STP Sở Tư pháp") && table.contains("Tổng cộng"),
+        table.contains("STP – Sở Tư pháp") && table.contains("Tổng cộng"),
         "{table}"
     );
 

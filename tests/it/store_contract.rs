@@ -358,13 +358,7 @@ fn accounts_sessions_and_tokens() {
 
 /// Today in the reports' calendar, as a period of one day.
 fn today() -> sohoa::report::Period {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let offset = sohoa::store::reports::REPORT_UTC_OFFSET_HOURS * 3600;
-    let (y, m, d) = sohoa::report::civil_from_days((seconds + offset).div_euclid(86_400));
-    let day = format!("{y:04}-{m:02}-{d:02}");
+    let day = crate::support::report_today();
     sohoa::report::Period::parse(&format!("{day}..{day}")).unwrap()
 }
 

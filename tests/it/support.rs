@@ -431,3 +431,14 @@ impl Drop for PrivatePostgres {
             .output();
     }
 }
+
+/// Today in the reports' calendar (`REPORT_UTC_OFFSET_HOURS`), `YYYY-MM-DD`.
+pub fn report_today() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let offset = sohoa::store::reports::REPORT_UTC_OFFSET_HOURS * 3600;
+    let (y, m, d) = sohoa::report::civil_from_days((seconds + offset).div_euclid(86_400));
+    format!("{y:04}-{m:02}-{d:02}")
+}
