@@ -62,21 +62,6 @@ fn format_of(args: &ReportArgs) -> anyhow::Result<ReportFormat> {
     Ok(by_extension.unwrap_or(ReportFormat::Table))
 }
 
-/// The current time as stored times are written (UTC, ISO 8601, seconds).
-pub(crate) fn now_text() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (y, m, d) = report::civil_from_days(seconds.div_euclid(86_400));
-    let rest = seconds.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
 pub fn report_command(db: &Path, args: ReportArgs) -> anyhow::Result<ExitCode> {
     let period = Period::parse(&args.period)?;
     let by = GroupBy::parse(&args.by)?;
@@ -97,7 +82,7 @@ pub fn report_command(db: &Path, args: ReportArgs) -> anyhow::Result<ExitCode> {
         Scope::Units(args.units.clone())
     };
     let spec = ReportSpec { period, by, scope };
-    let built = report::build(&*store, &units, &spec, &now_text())?;
+    let built = report::build(&*store, &units, &spec, &report::now_text())?;
     let bytes = report::render(&built, format)?;
     match &args.output {
         Some(path) => {

@@ -61,6 +61,21 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     )
 }
 
+/// The current time as a report's stamp (UTC, ISO 8601, seconds).
+pub fn now_text() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let rest = seconds.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_text(seconds.div_euclid(86_400)),
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 fn date_text(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")

@@ -205,6 +205,48 @@ pub async fn audit(
     )
 }
 
+#[derive(Deserialize)]
+pub struct ReportParams {
+    period: String,
+    by: Option<String>,
+    format: Option<String>,
+}
+
+/// The periodic report over the documents this account sees (its units'; an archive
+/// admin's: all), as JSON by default or as csv, xlsx, pdf or a text table.
+pub async fn reports(
+    State(state): State<Arc<AppState>>,
+    Extension(staff): Extension<Staff>,
+    Query(p): Query<ReportParams>,
+) -> Response {
+    use crate::report::{GroupBy, Period, ReportError, ReportFormat, ReportSpec};
+    let parsed = (|| -> Result<_, ReportError> {
+        Ok((
+            Period::parse(&p.period)?,
+            GroupBy::parse(p.by.as_deref().unwrap_or("unit"))?,
+            ReportFormat::parse(p.format.as_deref().unwrap_or("json"))?,
+        ))
+    })();
+    let (period, by, format) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return json_error(HttpError::bad_request(e.to_string())),
+    };
+    let scope = staff.scope.clone();
+    let rendered = state
+        .with_store(move |store| {
+            let units = store.units()?;
+            let spec = ReportSpec { period, by, scope };
+            let report = crate::report::build(&*store, &units, &spec, &crate::report::now_text())?;
+            crate::report::render(&report, format)
+                .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        })
+        .await;
+    match rendered {
+        Ok(bytes) => ([(header::CONTENT_TYPE, format.content_type())], bytes).into_response(),
+        Err(e) => json_error(e),
+    }
+}
+
 pub async fn me(Extension(staff): Extension<Staff>) -> Response {
     Json(serde_json::json!({
         "name": staff.user.name,
@@ -244,6 +286,7 @@ mod tests {
             "/api/documents/{id}/classification",
             "/api/sectors",
             "/api/audit",
+            "/api/reports",
             "/api/me",
             "/api/verify/{code}",
             "/api/verify/file",

@@ -401,6 +401,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/sectors", get(api::sectors))
         .route("/api/audit", get(api::audit))
+        .route("/api/reports", get(api::reports))
         .route("/api/me", get(api::me))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -306,6 +306,7 @@ fn everything_but_public_verification_needs_sign_in() {
         "/api/audit",
         "/api/me",
         "/api/sectors",
+        "/api/reports?period=2024",
     ] {
         let r = server.get(path, &[]);
         assert_eq!(r.status, 401, "{path}: {}", r.text());
@@ -1208,4 +1209,34 @@ fn the_page_view_marks_the_searched_words_on_the_page_image() {
     // No words asked for, or none on the page: no overlay.
     assert!(view("quyet-dinh-dat-dai.png", "").1.is_empty());
     assert!(view("quyet-dinh-dat-dai.png", "xyzzy").1.is_empty());
+}
+
+#[test]
+fn reports_over_the_api_in_every_format() {
+    let f = fixture();
+    let server = Server::start(&f.db);
+    let day = crate::support::report_today();
+    let auth = bearer(&f.admin_token);
+    let path = format!("/api/reports?period={day}..{day}&by=sector");
+    let r = server.get(&path, &[("Authorization", &auth)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let json = r.json();
+    let documents = json["total"]["figures"]["documents"].as_i64().unwrap();
+    assert!(
+        documents > 0,
+        "the fixture's documents were stored today: {json}"
+    );
+    assert_eq!(json["by"], "sector");
+    let csv = server.get(&format!("{path}&format=csv"), &[("Authorization", &auth)]);
+    assert!(
+        csv.text().starts_with("period,group_by,key"),
+        "{}",
+        csv.text()
+    );
+    let pdf = server.get(&format!("{path}&format=pdf"), &[("Authorization", &auth)]);
+    assert_eq!(pdf.status, 200);
+    assert!(pdf.text().starts_with("%PDF-"));
+    let bad = server.get("/api/reports?period=2024-Q9", &[("Authorization", &auth)]);
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"].as_str().unwrap().contains("2024-Q9"));
 }
