@@ -635,8 +635,8 @@ fn group_heading(report: &Report) -> &'static str {
     }
 }
 
-/// The overview table's columns (Vietnamese), shared with the XLSX.
-pub(super) fn overview_header(report: &Report) -> Vec<String> {
+/// The overview table's columns (Vietnamese), shared with the staff page.
+pub fn overview_header(report: &Report) -> Vec<String> {
     [
         group_heading(report),
         "Văn bản số hóa",
@@ -658,7 +658,7 @@ pub(super) fn overview_header(report: &Report) -> Vec<String> {
     .collect()
 }
 
-pub(super) fn overview_row(row: &ReportRow) -> Vec<String> {
+pub fn overview_row(row: &ReportRow) -> Vec<String> {
     let f = &row.figures;
     let name = row.name();
     vec![

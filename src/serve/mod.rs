@@ -385,6 +385,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/admin/audit", get(pages::audit))
         .route("/staff/procedures", get(pages::staff_procedures))
+        .route("/staff/reports", get(pages::staff_reports))
         .route("/api/search", get(api::search))
         .route("/api/documents/{id}", get(api::document))
         .route(

@@ -322,6 +322,7 @@ fn everything_but_public_verification_needs_sign_in() {
         &format!("/documents/{id}"),
         "/admin/audit",
         "/staff/procedures",
+        "/staff/reports",
     ] {
         let r = server.get(path, &[]);
         assert_eq!(r.status, 303, "{path}");
@@ -1236,6 +1237,20 @@ fn reports_over_the_api_in_every_format() {
     let pdf = server.get(&format!("{path}&format=pdf"), &[("Authorization", &auth)]);
     assert_eq!(pdf.status, 200);
     assert!(pdf.text().starts_with("%PDF-"));
+    let page = server.get(
+        &format!("/staff/reports?period={day}..{day}&by=sector"),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    assert!(
+        html.contains("Báo cáo kết quả số hóa") && html.contains("Tổng cộng"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/api/reports?period=") && html.contains("format=xlsx"),
+        "{html}"
+    );
     let bad = server.get("/api/reports?period=2024-Q9", &[("Authorization", &auth)]);
     assert_eq!(bad.status, 400);
     assert!(bad.json()["error"].as_str().unwrap().contains("2024-Q9"));

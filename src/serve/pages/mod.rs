@@ -3,6 +3,7 @@
 
 mod document;
 mod procedures;
+mod reports;
 mod search;
 mod signin;
 mod verify;
@@ -10,6 +11,7 @@ mod verify;
 pub(super) use document::PAGE_CACHE_BYTES;
 pub use document::{correct_classification, document, page_image};
 pub use procedures::{public_procedures, staff_procedures};
+pub use reports::staff_reports;
 pub use search::search;
 pub use signin::{login, login_form, logout, require_staff};
 pub use verify::{verify_code, verify_file, verify_form};
