@@ -146,3 +146,109 @@ fn every_format_reads_back() {
     let out = sohoa(&db, &["report", "--period", &period, "--unit", "NOPE"]);
     assert!(stderr(&out).contains("no unit 'NOPE'"), "{}", stderr(&out));
 }
+
+/// Periods follow Vietnam's calendar: a file stored at 23:59:59 local time on 30 June
+/// belongs to the second quarter, one stored a second later to the third. The store
+/// stamps "now", so the times are moved in SQL after storing (reviews too: opened in
+/// the second quarter, closed by a correction in the third).
+#[test]
+fn periods_follow_the_local_calendar() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("archive.db");
+    archive(&db);
+    let mut store = sohoa::store::open(&db).unwrap();
+    let mut flagged = sohoa::synth::document(&mut sohoa::synth::Rng::new(9), 9, 300);
+    let analysis = flagged.analysis.as_mut().unwrap();
+    analysis.classification.needs_review = true;
+    let classification = analysis.classification.clone();
+    let run = store.begin_run("test").unwrap();
+    let sohoa::store::Stored::New(review) = store.put_document(run, &flagged).unwrap() else {
+        panic!("stored as new")
+    };
+    store.correct(review, &classification, "clerk").unwrap();
+    drop(store);
+
+    let sql = rusqlite::Connection::open(&db).unwrap();
+    // (document, stored at UTC, issued on): local times 30 Jun 23:59:59, 1 Jul 00:00,
+    // 30 Sep 23:59:59.999, 1 Oct 00:00, a year before, and the reviewed one in May.
+    for (id, ingested, issued) in [
+        (1, "2024-06-30T16:59:59.000Z", "2024-06-30"),
+        (2, "2024-06-30T17:00:00.000Z", "2024-07-01"),
+        (3, "2024-09-30T16:59:59.999Z", "2024-09-30"),
+        (4, "2024-09-30T17:00:00.000Z", "2024-10-01"),
+        (5, "2023-08-01T03:00:00.000Z", "2019-01-01"),
+        (review, "2024-05-10T03:00:00.000Z", "2024-05-09"),
+    ] {
+        sql.execute(
+            "UPDATE documents SET ingested_at = ?2, searchable_at = ?2 WHERE id = ?1",
+            rusqlite::params![id, ingested],
+        )
+        .unwrap();
+        sql.execute(
+            "UPDATE document_fields SET issue_date = ?2 WHERE document_id = ?1",
+            rusqlite::params![id, issued],
+        )
+        .unwrap();
+    }
+    sql.execute(
+        "UPDATE reviews SET opened_at = '2024-05-10T03:00:00.000Z',
+                            closed_at = '2024-07-02T03:00:00.000Z'",
+        [],
+    )
+    .unwrap();
+    drop(sql);
+
+    let report = |period: &str, by: &str| -> serde_json::Value {
+        let out = sohoa(
+            &db,
+            &["report", "--period", period, "--by", by, "--format", "json"],
+        );
+        assert!(out.status.success(), "{period}: {}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    // (period, documents digitized, the period before, issued in it, reviews opened,
+    // closed, pending at its end)
+    for (period, digitized, before, issued, opened, closed, pending) in [
+        ("2024-Q3", 2, 2, 2, 0, 1, 0),
+        ("2024-Q2", 2, 0, 2, 1, 0, 1),
+        ("2024-H2", 3, 2, 3, 0, 1, 0),
+        ("2024", 5, 1, 5, 1, 1, 0),
+        ("2024-07", 1, 1, 1, 0, 1, 0),
+        ("2024-07-01..2024-09-30", 2, 2, 2, 0, 1, 0),
+    ] {
+        let total = &report(period, "unit")["total"];
+        let figures = &total["figures"];
+        assert_eq!(figures["documents"], digitized, "{period}: {total}");
+        assert_eq!(total["previous"]["documents"], before, "{period}: {total}");
+        assert_eq!(
+            total["change"]["documents"],
+            digitized - before,
+            "{period}: {total}"
+        );
+        assert_eq!(figures["issued_documents"], issued, "{period}: {total}");
+        assert_eq!(figures["reviews_opened"], opened, "{period}: {total}");
+        assert_eq!(figures["reviews_closed"], closed, "{period}: {total}");
+        assert_eq!(figures["reviews_pending"], pending, "{period}: {total}");
+    }
+    // By month: each month of the quarter, the stored ones where their local day falls.
+    let months = report("2024-Q3", "month");
+    let per_month: Vec<(String, i64)> = months["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_owned(),
+                r["figures"]["documents"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_month,
+        [
+            ("2024-07".to_owned(), 1),
+            ("2024-08".to_owned(), 0),
+            ("2024-09".to_owned(), 1)
+        ]
+    );
+}
