@@ -688,50 +688,31 @@ pub fn table(report: &Report) -> String {
         "Report {} ({} – {}), by {:?}, {scope}; change against {}",
         report.period, report.first_day, report.last_day, report.by, report.previous_period
     );
+    // The same cells as the printed report's overview, under English headings.
     let header = [
         "group",
         "docs",
         "pages",
-        "docs change",
+        "pages change",
         "issued",
         "complete",
         "conf",
         "low pages",
         "rescan",
-        "failed/partial/empty",
-        "reviews open (oldest d)",
+        "failed / partial / empty",
+        "reviews open (oldest, days)",
         "signed",
         "verified",
-        "searchable median/p95",
+        "searchable median / p95",
     ];
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
-    for row in report.rows.iter().chain(std::iter::once(&report.total)) {
-        let f = &row.figures;
-        let name = row.name();
-        lines.push(vec![
-            name,
-            f.documents.to_string(),
-            f.pages.to_string(),
-            change_text(row.change.documents, row.change.documents_percent),
-            f.issued_documents.to_string(),
-            percent_text(f.complete_metadata),
-            confidence_text(f.mean_confidence),
-            f.low_confidence_pages.to_string(),
-            f.rescan_pending.to_string(),
-            format!("{}/{}/{}", f.failed_files, f.partial_files, f.empty_files),
-            match f.oldest_pending_days {
-                Some(d) => format!("{} ({d})", f.reviews_pending),
-                None => f.reviews_pending.to_string(),
-            },
-            f.records_signed.to_string(),
-            f.verifications_answered.to_string(),
-            format!(
-                "{} / {}",
-                duration_text(f.searchable_median_seconds),
-                duration_text(f.searchable_p95_seconds)
-            ),
-        ]);
-    }
+    lines.extend(
+        report
+            .rows
+            .iter()
+            .chain(std::iter::once(&report.total))
+            .map(pdf::overview_row),
+    );
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             lines

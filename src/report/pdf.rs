@@ -648,7 +648,7 @@ pub fn overview_header(report: &Report) -> Vec<String> {
         "Trang chất lượng thấp",
         "Trang chờ quét lại",
         "Tệp lỗi / thiếu trang / trống",
-        "Chờ duyệt phân loại",
+        "Chờ duyệt phân loại (lâu nhất, ngày)",
         "Bản ghi đã ký",
         "Tra cứu xác thực",
         "Thời gian đến khi tra cứu được (trung vị / p95)",
@@ -668,15 +668,17 @@ pub fn overview_row(row: &ReportRow) -> Vec<String> {
         change_text(row.change.pages, row.change.pages_percent),
         f.issued_documents.to_string(),
         percent_text(f.complete_metadata),
-        f.mean_confidence
-            .map_or_else(|| "–".into(), |c| format!("{c:.1}")),
+        super::confidence_text(f.mean_confidence),
         f.low_confidence_pages.to_string(),
         f.rescan_pending.to_string(),
         format!(
             "{} / {} / {}",
             f.failed_files, f.partial_files, f.empty_files
         ),
-        f.reviews_pending.to_string(),
+        match f.oldest_pending_days {
+            Some(days) => format!("{} ({days})", f.reviews_pending),
+            None => f.reviews_pending.to_string(),
+        },
         f.records_signed.to_string(),
         f.verifications_answered.to_string(),
         format!(
@@ -690,7 +692,7 @@ pub fn overview_row(row: &ReportRow) -> Vec<String> {
 /// One group's figures against the period before: (figure, this period, before).
 pub(super) fn detail_rows(row: &ReportRow) -> Vec<[String; 3]> {
     let (f, p) = (&row.figures, &row.previous);
-    let conf = |c: Option<f64>| c.map_or_else(|| "–".into(), |c| format!("{c:.1}"));
+    let conf = super::confidence_text;
     let oldest = |f: &super::Figures| match (f.reviews_pending, f.oldest_pending_days) {
         (n, Some(d)) => format!("{n} (lâu nhất {d} ngày)"),
         (n, None) => n.to_string(),

@@ -43,7 +43,7 @@ pub struct Viewer<'a> {
 pub fn layout(title: &str, viewer: Option<&Viewer>, body: &str) -> Response {
     let nav = match viewer {
         Some(v) => format!(
-            r#"<nav><a href="/">Tìm kiếm</a><a href="/verify">Xác thực văn bản</a>{admin}
+            r#"<nav><a href="/">Tìm kiếm</a><a href="/staff/procedures">Thủ tục</a><a href="/staff/reports">Báo cáo</a><a href="/verify">Xác thực văn bản</a>{admin}
 <span class="who">{name}</span>
 <form method="post" action="/logout" class="inline"><input type="hidden" name="csrf" value="{csrf}"><button type="submit" class="link">Đăng xuất</button></form></nav>"#,
             admin = if v.admin {

@@ -332,6 +332,13 @@ fn string(value: &Value) -> Option<String> {
     }
 }
 
+/// The counts of the group a result row's first column names (the empty key: none).
+fn group_of<'a>(counts: &'a mut ReportCounts, row: &[Value]) -> &'a mut GroupCounts {
+    counts
+        .entry(string(&row[0]).unwrap_or_default())
+        .or_default()
+}
+
 /// The group key of a document `d` with fields `f` and classification `c`, its label's
 /// column, and the joins both need.
 fn group_columns(group: ReportGroup) -> (&'static str, &'static str, &'static str) {
@@ -410,9 +417,7 @@ impl<T: ReportSql> Reports for T {
             Text, Text, Int, Int, Int, Int, Int, Int, Int, Int, Int, Real, Int, Int,
         ];
         for row in self.report_rows(&dialect.spell(&digitized), &instants, &kinds)? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             g.label = string(&row[1]);
             g.documents = int(&row[2]);
             g.pages = int(&row[3]);
@@ -438,9 +443,7 @@ impl<T: ReportSql> Reports for T {
             pages = sum("d.page_count"),
         );
         for row in self.report_rows(&dialect.spell(&issued), &dates, &[Text, Text, Int, Int])? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             g.label = g.label.take().or_else(|| string(&row[1]));
             g.issued_documents = int(&row[2]);
             g.issued_pages = int(&row[3]);
@@ -460,9 +463,7 @@ impl<T: ReportSql> Reports for T {
             &instants,
             &[Text, Text, Text, Int],
         )? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             let status = string(&row[1]).unwrap_or_default();
             let files = int(&row[3]);
             match status.as_str() {
@@ -497,9 +498,7 @@ impl<T: ReportSql> Reports for T {
                AND d.ingested_at >= ?1 AND d.ingested_at < ?2 AND {IN_SCOPE}"
         );
         for row in self.report_rows(&dialect.spell(&searchable), &instants, &[Text, Int])? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             // A file dated in the future (a wrong scanner clock) waited no time.
             g.searchable_after.push(int(&row[1]).max(0));
         }
@@ -525,9 +524,7 @@ impl<T: ReportSql> Reports for T {
             &instants,
             &[Text, Text, Int, Int, Int, Text],
         )? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             g.label = g.label.take().or_else(|| string(&row[1]));
             g.reviews_opened = int(&row[2]);
             g.reviews_closed = int(&row[3]);
@@ -545,9 +542,7 @@ impl<T: ReportSql> Reports for T {
             pending = when("s.cleared_at IS NULL OR s.cleared_at >= ?2"),
         );
         for row in self.report_rows(&dialect.spell(&rescans), &instants, &[Text, Text, Int, Int])? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             g.label = g.label.take().or_else(|| string(&row[1]));
             g.rescan_marked = int(&row[2]);
             g.rescan_pending = int(&row[3]);
@@ -563,9 +558,7 @@ impl<T: ReportSql> Reports for T {
              GROUP BY 1"
         );
         for row in self.report_rows(&dialect.spell(&signed), &instants, &[Text, Int])? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             g.records_signed = int(&row[1]);
         }
 
@@ -578,9 +571,7 @@ impl<T: ReportSql> Reports for T {
              GROUP BY 1, 2"
         );
         for row in self.report_rows(&dialect.spell(&verifications), &dates, &[Text, Text, Int])? {
-            let g = counts
-                .entry(string(&row[0]).unwrap_or_default())
-                .or_default();
+            let g = group_of(&mut counts, &row);
             *g.verifications
                 .entry(string(&row[1]).unwrap_or_default())
                 .or_default() += int(&row[2]);

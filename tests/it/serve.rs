@@ -1251,6 +1251,9 @@ fn reports_over_the_api_in_every_format() {
         html.contains("/api/reports?period=") && html.contains("format=xlsx"),
         "{html}"
     );
+    // Staff reach it from every page's navigation bar.
+    let home = server.get("/", &[("Authorization", &auth)]).text();
+    assert!(home.contains(r#"href="/staff/reports""#), "{home}");
     let bad = server.get("/api/reports?period=2024-Q9", &[("Authorization", &auth)]);
     assert_eq!(bad.status, 400);
     assert!(bad.json()["error"].as_str().unwrap().contains("2024-Q9"));
