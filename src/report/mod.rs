@@ -8,7 +8,7 @@ pub mod pdf;
 pub mod xlsx;
 
 use crate::store::reports::{
-    GroupCounts, REPORT_UTC_OFFSET_HOURS, ReportGroup, ReportQuery, Reports,
+    GroupCounts, REPORT_UTC_OFFSET_HOURS, ReportCounts, ReportGroup, ReportQuery, Reports,
 };
 use crate::store::{Scope, StoreError, Unit};
 use serde::Serialize;
@@ -419,6 +419,7 @@ impl Figures {
             problems: g
                 .problems
                 .iter()
+                .take(PROBLEM_REASONS)
                 .map(|(status, reason, files)| Problem {
                     status: status.clone(),
                     reason: reason.clone(),
@@ -525,6 +526,15 @@ pub struct ReportSpec {
     pub scope: Scope,
 }
 
+/// The calendar month a period starts in, as the store names months (`YYYY-MM`).
+fn month_key(period: &Period) -> String {
+    let (y, m, _) = civil_from_days(period.from);
+    format!("{y:04}-{m:02}")
+}
+
+/// Failure reasons shown per group (the rest are in the counts).
+const PROBLEM_REASONS: usize = 5;
+
 fn no_key_label(by: GroupBy) -> &'static str {
     match by {
         GroupBy::Unit => "(không thuộc đơn vị nào)",
@@ -534,7 +544,10 @@ fn no_key_label(by: GroupBy) -> &'static str {
     }
 }
 
-/// Builds the report from the store's counts (four to a few dozen aggregate queries).
+/// Builds the report from the store's counts: one set of aggregate queries for the
+/// period and one for the period before (a month report: one per month), and one for
+/// the chart. Totals are summed from the groups, never asked again (a report over a
+/// million pages: `scripts/bench-report`).
 pub fn build(
     store: &dyn Reports,
     units: &[Unit],
@@ -543,12 +556,14 @@ pub fn build(
 ) -> Result<Report, StoreError> {
     let period = spec.period;
     let previous = period.previous();
-    let total_of = |p: &Period| -> Result<Figures, StoreError> {
-        let counts = store.report_counts(&p.query(ReportGroup::Total, &spec.scope))?;
-        Ok(Figures::from_counts(
-            &counts.get("").cloned().unwrap_or_default(),
-            p.to,
-        ))
+    let counts_of =
+        |p: &Period, group: ReportGroup| store.report_counts(&p.query(group, &spec.scope));
+    let sum = |counts: &ReportCounts| {
+        let mut total = GroupCounts::default();
+        for group in counts.values() {
+            total.add(group);
+        }
+        total
     };
     let row = |key: String, label: String, figures: Figures, previous: Figures| ReportRow {
         change: Change::between(&figures, &previous),
@@ -558,22 +573,35 @@ pub fn build(
         previous,
     };
     let mut rows = Vec::new();
+    let (total_now, total_before);
     if spec.by == GroupBy::Month {
         let months = period.months();
-        let mut before = total_of(&months[0].previous())?;
+        let mut before = sum(&counts_of(&months[0].previous(), ReportGroup::Total)?);
+        let mut whole: Option<GroupCounts> = None;
         for month in months {
-            let figures = total_of(&month)?;
-            rows.push(row(month.name(), month.name(), figures.clone(), before));
-            before = figures;
+            let counts = sum(&counts_of(&month, ReportGroup::Total)?);
+            rows.push(row(
+                month.name(),
+                month.name(),
+                Figures::from_counts(&counts, month.to),
+                Figures::from_counts(&before, month.previous().to),
+            ));
+            match &mut whole {
+                Some(whole) => whole.then(&counts),
+                None => whole = Some(counts.clone()),
+            }
+            before = counts;
         }
+        total_now = whole.unwrap_or_default();
+        total_before = sum(&counts_of(&previous, ReportGroup::Total)?);
     } else {
         let group = match spec.by {
             GroupBy::Unit => ReportGroup::Unit,
             GroupBy::Sector => ReportGroup::Sector,
             _ => ReportGroup::Procedure,
         };
-        let now = store.report_counts(&period.query(group, &spec.scope))?;
-        let before = store.report_counts(&previous.query(group, &spec.scope))?;
+        let now = counts_of(&period, group)?;
+        let before = counts_of(&previous, group)?;
         let mut keys: Vec<&String> = now.keys().chain(before.keys()).collect();
         keys.sort();
         keys.dedup();
@@ -607,24 +635,27 @@ pub fn build(
                 &b.key,
             ))
         });
+        total_now = sum(&now);
+        total_before = sum(&before);
     }
-    let mut monthly = Vec::new();
-    for month in period.months() {
-        let counts = store.report_counts(&month.query(ReportGroup::Unit, &spec.scope))?;
-        monthly.push(MonthPages {
+    let chart = store.report_monthly_pages(&period.query(ReportGroup::Unit, &spec.scope))?;
+    let monthly = period
+        .months()
+        .iter()
+        .map(|month| MonthPages {
             month: month.name(),
-            pages: counts
-                .into_iter()
-                .filter(|(_, g)| g.pages > 0)
-                .map(|(unit, g)| (unit, g.pages))
+            pages: chart
+                .iter()
+                .filter(|m| m.month == month_key(month) && m.pages > 0)
+                .map(|m| (m.unit.clone(), m.pages))
                 .collect(),
-        });
-    }
+        })
+        .collect();
     let total = row(
         String::new(),
         "Tổng cộng".to_owned(),
-        total_of(&period)?,
-        total_of(&previous)?,
+        Figures::from_counts(&total_now, period.to),
+        Figures::from_counts(&total_before, previous.to),
     );
     Ok(Report {
         period: period.name(),

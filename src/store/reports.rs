@@ -69,7 +69,7 @@ pub struct GroupCounts {
     pub partial: i64,
     pub failed: i64,
     pub empty: i64,
-    /// (status, reason, files), most frequent first.
+    /// (status, reason, files), every reason, most frequent first.
     pub problems: Vec<(String, String, i64)>,
     pub reviews_opened: i64,
     pub reviews_closed: i64,
@@ -85,12 +85,91 @@ pub struct GroupCounts {
     pub searchable_after: Vec<i64>,
 }
 
+impl GroupCounts {
+    /// Adds the counts of another group of the same period (groups share no document):
+    /// a period's total is the sum of its groups, without asking the store again.
+    pub fn add(&mut self, other: &GroupCounts) {
+        self.add_flows(other);
+        self.reviews_pending += other.reviews_pending;
+        self.rescan_pending += other.rescan_pending;
+        self.oldest_pending_review = match (
+            self.oldest_pending_review.take(),
+            &other.oldest_pending_review,
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b.clone())),
+            (a, b) => a.or_else(|| b.clone()),
+        };
+    }
+
+    /// Adds the counts of the period that follows this one (the months of a quarter,
+    /// in order): what happened in either is summed; what is pending at the end is the
+    /// later period's.
+    pub fn then(&mut self, later: &GroupCounts) {
+        self.add_flows(later);
+        self.reviews_pending = later.reviews_pending;
+        self.rescan_pending = later.rescan_pending;
+        self.oldest_pending_review = later.oldest_pending_review.clone();
+    }
+
+    /// Everything but what is pending at the period's end.
+    fn add_flows(&mut self, other: &GroupCounts) {
+        if self.label.is_none() {
+            self.label = other.label.clone();
+        }
+        for (mine, theirs) in [
+            (&mut self.documents, other.documents),
+            (&mut self.pages, other.pages),
+            (&mut self.issued_documents, other.issued_documents),
+            (&mut self.issued_pages, other.issued_pages),
+            (&mut self.with_number, other.with_number),
+            (&mut self.with_date, other.with_date),
+            (&mut self.with_agency, other.with_agency),
+            (&mut self.with_subject, other.with_subject),
+            (&mut self.with_sector, other.with_sector),
+            (&mut self.complete, other.complete),
+            (&mut self.ocr_pages, other.ocr_pages),
+            (&mut self.low_confidence_pages, other.low_confidence_pages),
+            (&mut self.rescan_marked, other.rescan_marked),
+            (&mut self.partial, other.partial),
+            (&mut self.failed, other.failed),
+            (&mut self.empty, other.empty),
+            (&mut self.reviews_opened, other.reviews_opened),
+            (&mut self.reviews_closed, other.reviews_closed),
+            (&mut self.records_signed, other.records_signed),
+        ] {
+            *mine += theirs;
+        }
+        self.confidence_sum += other.confidence_sum;
+        for (status, reason, files) in &other.problems {
+            match self
+                .problems
+                .iter_mut()
+                .find(|(s, r, _)| s == status && r == reason)
+            {
+                Some(problem) => problem.2 += files,
+                None => self.problems.push((status.clone(), reason.clone(), *files)),
+            }
+        }
+        self.problems
+            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        for (answer, answered) in &other.verifications {
+            *self.verifications.entry(answer.clone()).or_default() += answered;
+        }
+        self.searchable_after
+            .extend_from_slice(&other.searchable_after);
+        self.searchable_after.sort_unstable();
+    }
+}
+
 /// A period's counts by group key ("" for the total, a document without a unit, …).
 pub type ReportCounts = BTreeMap<String, GroupCounts>;
 
 /// The reports' questions to the store, and the marks they count.
 pub trait Reports {
     fn report_counts(&self, query: &ReportQuery) -> Result<ReportCounts, StoreError>;
+    /// Pages digitized in the period by local calendar month (`YYYY-MM`) and unit code
+    /// ("" for none), for the chart: one query, whatever the period's length.
+    fn report_monthly_pages(&self, query: &ReportQuery) -> Result<Vec<MonthlyPages>, StoreError>;
     /// Marks a page of a document for scanning again (blurred, cut, missing): counted
     /// by the reports until cleared. False when the document has no such page.
     fn mark_rescan(
@@ -111,6 +190,13 @@ pub trait Reports {
         document_id: Option<i64>,
         answer: &str,
     ) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthlyPages {
+    pub month: String,
+    pub unit: String,
+    pub pages: i64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -285,6 +371,14 @@ pub(in crate::store) const POSTGRES_SCHEMA: &str = r#"
     );
 "#;
 
+/// SQLite schema 16 and PostgreSQL 5: the periods of the two figures that are not
+/// dated by the documents' ingest time are found by index (a report over a million
+/// pages scanned every record and every document's fields, once per period asked).
+pub(in crate::store) const REPORT_INDEXES: &str = r#"
+    CREATE INDEX records_logged ON records(logged_at);
+    CREATE INDEX document_fields_issued ON document_fields(issue_date);
+"#;
+
 /// Review bookkeeping after a classification is written (in the same transaction): a
 /// model's classification asking for review opens the document's review (again, if it
 /// had been closed), any other closes it.
@@ -364,9 +458,6 @@ fn group_columns(group: ReportGroup) -> (&'static str, &'static str, &'static st
 
 /// The documents of the scope `?3` (every unit when NULL).
 const IN_SCOPE: &str = "(CAST(?3 AS TEXT) IS NULL OR d.unit IN ({UNITS(?3)}))";
-
-/// Failure reasons kept per group and period (the rest are summed in the counts).
-const PROBLEM_REASONS: usize = 5;
 
 impl<T: ReportSql> Reports for T {
     fn report_counts(&self, query: &ReportQuery) -> Result<ReportCounts, StoreError> {
@@ -471,16 +562,14 @@ impl<T: ReportSql> Reports for T {
                 "empty" => g.empty += files,
                 _ => {}
             }
-            if g.problems.len() < PROBLEM_REASONS {
-                let reason = string(&row[2])
-                    .filter(|r| !r.is_empty())
-                    .unwrap_or_else(|| match status.as_str() {
-                        "empty" => "no readable page".to_owned(),
-                        "partial" => "some pages could not be read".to_owned(),
-                        _ => "no reason recorded".to_owned(),
-                    });
-                g.problems.push((status, reason, files));
-            }
+            let reason = string(&row[2])
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| match status.as_str() {
+                    "empty" => "no readable page".to_owned(),
+                    "partial" => "some pages could not be read".to_owned(),
+                    _ => "no reason recorded".to_owned(),
+                });
+            g.problems.push((status, reason, files));
         }
 
         // Time to searchable, per document digitized in the period.
@@ -577,6 +666,38 @@ impl<T: ReportSql> Reports for T {
                 .or_default() += int(&row[2]);
         }
         Ok(counts)
+    }
+
+    fn report_monthly_pages(&self, query: &ReportQuery) -> Result<Vec<MonthlyPages>, StoreError> {
+        let offset = REPORT_UTC_OFFSET_HOURS;
+        let month = match self.dialect() {
+            Dialect::Sqlite => format!("strftime('%Y-%m', d.ingested_at, '+{offset} hours')"),
+            Dialect::Postgres => format!(
+                "to_char((CAST(d.ingested_at AS TIMESTAMPTZ) AT TIME ZONE 'UTC') + interval '{offset} hours', 'YYYY-MM')"
+            ),
+        };
+        let statement = format!(
+            "SELECT {month}, COALESCE(d.unit, ''), CAST(SUM(d.page_count) AS BIGINT)
+             FROM documents d
+             WHERE d.current = {{TRUE}} AND d.status IN ('ok', 'partial')
+               AND d.ingested_at >= ?1 AND d.ingested_at < ?2 AND {IN_SCOPE}
+             GROUP BY 1, 2
+             ORDER BY 1, 2"
+        );
+        let units = query.scope.units_json().map_or(Value::Null, Value::Text);
+        let rows = self.report_rows(
+            &self.dialect().spell(&statement),
+            &[text(&query.from_instant), text(&query.to_instant), units],
+            &[Kind::Text, Kind::Text, Kind::Int],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| MonthlyPages {
+                month: string(&r[0]).unwrap_or_default(),
+                unit: string(&r[1]).unwrap_or_default(),
+                pages: int(&r[2]),
+            })
+            .collect())
     }
 
     fn mark_rescan(

@@ -274,6 +274,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "#,
     // 15: what the periodic reports count (`store::reports`).
     super::super::reports::SQLITE_SCHEMA,
+    // 16: indexes for the reports' periods by signing time and issue date.
+    super::super::reports::REPORT_INDEXES,
 ];
 
 /// Brings the database at `name` to the current schema; refuses one newer than this program.
