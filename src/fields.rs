@@ -41,6 +41,10 @@ pub struct Fields {
     /// signed before this field existed still verify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
+    /// The number as OCR read it, when its codes were restored to their printed form
+    /// ("77/QD-UBND" for "77/QĐ-UBND"). Left out of the record when the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_read: Option<String>,
 }
 
 /// Where Decree 30/2020 puts a document's fields on paper, as the layout found them:
@@ -209,8 +213,9 @@ pub fn extract_in(text: &str, zones: &Zones) -> Fields {
         Some(l) => agency(l, left_number.as_ref().map(|(line, _)| *line)),
         None => agency(text, number.as_ref().map(|(line, _)| *line)),
     };
-    if let Some((_, (whole, serial, type_code, issuer))) = number {
+    if let Some((_, (whole, serial, type_code, issuer, read))) = number {
         fields.number = Some(whole);
+        fields.number_read = read;
         fields.serial = Some(serial);
         fields.type_code = type_code;
         fields.issuer_code = issuer;
@@ -311,7 +316,15 @@ fn is_person_name(line: &str) -> bool {
 }
 
 /// A number split: (whole, serial, type code, issuer code).
-type NumberParts = (String, String, Option<String>, Option<String>);
+/// The number as printed, its serial, type code and issuer codes, and the OCR's reading
+/// when it differs from the printed form.
+type NumberParts = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// Characters of a document number: letters (with marks), digits, and its separators.
 fn is_number_char(c: char) -> bool {
@@ -375,11 +388,21 @@ fn split_number(raw: &str) -> Option<NumberParts> {
         }
         compact.push(c);
     }
-    let compact = compact.trim_end_matches(['.', '-', '/']).to_owned();
+    let compact = without_glued_place(compact.trim_end_matches(['.', '-', '/']));
     let serial: String = compact.chars().take_while(char::is_ascii_digit).collect();
     if serial.is_empty() {
         return None;
     }
+    // A number is a serial and codes; digits alone, or digits and dates, are a citizen
+    // ID ("Số: 040123456789"), a phone or a date ("Số: 15/03/2024"), not a number.
+    let codes_part = &compact[serial.len()..];
+    if !codes_part.chars().any(char::is_alphabetic)
+        && (serial.len() > MAX_BARE_SERIAL_DIGITS || !codes_part.is_empty())
+    {
+        return None;
+    }
+    let read = compact.clone();
+    let compact = as_printed(&compact);
     let tail = &compact[serial.len()..];
     // Skip a year part: "29/2023/NĐ-CP".
     let tail = match tail.strip_prefix('/') {
@@ -402,7 +425,84 @@ fn split_number(raw: &str) -> Option<NumberParts> {
         Some(t) => (Some(t.code.to_owned()), rest.map(str::to_owned)),
         None => (None, (!codes.is_empty()).then(|| codes.to_owned())),
     };
-    Some((compact, serial, type_code, issuer))
+    let read = (read != compact).then_some(read);
+    Some((compact, serial, type_code, issuer, read))
+}
+
+/// Digits a number without any code may have ("Số: 125"); 9 and 12 are ID numbers.
+const MAX_BARE_SERIAL_DIGITS: usize = 6;
+
+/// "2315/UBND-CN-Nghệ": the place of the date line glued to the number when OCR lost
+/// the space. Codes are capitals (a few with an ASCII small letter: `TTr`, `CTrTT`); a
+/// trailing part with a small Vietnamese letter is a word, not a code.
+fn without_glued_place(number: &str) -> String {
+    let mut number = number.to_owned();
+    while let Some(cut) = number.rfind(['-', '/']) {
+        let last = &number[cut + 1..];
+        let is_word = last
+            .chars()
+            .any(|c| c.is_lowercase() && !c.is_ascii_lowercase());
+        if !is_word {
+            break;
+        }
+        number.truncate(cut);
+    }
+    number
+}
+
+/// Issuer codes of document numbers as the agencies print them, for those with a
+/// letter OCR often reads without its mark (`Đ` as `D`, `Ð`). The codes follow the
+/// standard abbreviations of Vietnamese state bodies (Decree 30/2020/NĐ-CP, appendix I
+/// §II: the issuer's name abbreviated by its initials; `Đ` kept as printed).
+const ISSUER_CODES: &[&str] = &[
+    "HĐND",
+    "UBND",
+    "BCĐ",
+    "ĐKKD",
+    "SKHĐT",
+    "SGDĐT",
+    "SLĐTBXH",
+    "LĐTBXH",
+    "ĐU",
+    "ĐTN",
+    "HĐTĐKT",
+    "HĐQT",
+    "ĐCSVN",
+    "TƯ",
+    "ĐĐBQH",
+    "VPĐK",
+    "VPĐKĐĐ",
+    "CNVPĐKĐĐ",
+    "TTPTQĐ",
+    "BQLDAĐTXD",
+];
+
+/// The number with its codes as printed: the type code is a closed list (`QD` read for
+/// `QĐ` becomes `QĐ`), and issuer codes found in `ISSUER_CODES` take their spelling.
+/// Digits and unknown codes are left as read.
+fn as_printed(number: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in number.split(['/', '-']).enumerate() {
+        if i > 0 {
+            // The separator that preceded this part, as read.
+            let at = out.chars().count();
+            out.push(number.chars().nth(at).unwrap_or('/'));
+        }
+        let key = fold_full(part);
+        let known = (!part.chars().all(|c| c.is_ascii_digit()))
+            .then(|| {
+                DOC_TYPES
+                    .iter()
+                    .map(|t| t.code)
+                    .chain(ISSUER_CODES.iter().copied())
+                    .find(|code| {
+                        fold_full(code) == key && code.chars().count() == part.chars().count()
+                    })
+            })
+            .flatten();
+        out.push_str(known.unwrap_or(part));
+    }
+    out
 }
 
 /// A document type: its code in numbers and its name in titles.
@@ -834,6 +934,7 @@ mod tests {
             }
         };
         put("number", &f.number);
+        put("read", &f.number_read);
         put("serial", &f.serial);
         put("type_code", &f.type_code);
         put("issuer", &f.issuer_code);
@@ -1057,12 +1158,38 @@ mod tests {
         );
         check(
             "Sỏ: 77/QD- UBND",
-            "number=77/QD-UBND; serial=77; type_code=QĐ; issuer=UBND; type=QĐ",
+            "number=77/QĐ-UBND; read=77/QD-UBND; serial=77; type_code=QĐ; issuer=UBND; type=QĐ",
         );
         check(
             "Số:1234/QÐ-UBND",
-            "number=1234/QÐ-UBND; serial=1234; type_code=QĐ; issuer=UBND; type=QĐ",
+            "number=1234/QĐ-UBND; read=1234/QÐ-UBND; serial=1234; type_code=QĐ; issuer=UBND; type=QĐ",
         );
+        // Issuer codes as the agency prints them; unknown ones as read.
+        check(
+            "Số: 81/BC-DKKD",
+            "number=81/BC-ĐKKD; read=81/BC-DKKD; serial=81; type_code=BC; issuer=ĐKKD; type=BC",
+        );
+        check(
+            "Số: 412/TB-SKHDT",
+            "number=412/TB-SKHĐT; read=412/TB-SKHDT; serial=412; type_code=TB; issuer=SKHĐT; type=TB",
+        );
+        check(
+            "Số: 2506-BC/BCD",
+            "number=2506-BC/BCĐ; read=2506-BC/BCD; serial=2506; type_code=BC; issuer=BCĐ; type=BC",
+        );
+        check(
+            "Số: 2687/TB-STP",
+            "number=2687/TB-STP; serial=2687; type_code=TB; issuer=STP; type=TB",
+        );
+        // The place glued to the number when OCR lost the space.
+        check(
+            "Số: 2315/UBND-CN-Nghệ An, ngày",
+            "number=2315/UBND-CN; serial=2315; issuer=UBND-CN",
+        );
+        // Never a citizen ID, a phone number or a date.
+        check("Số: 040123456789", "ids=040123456789");
+        check("Số: 15/03/2024", "date=2024-03-15");
+        check("Số: 125", "number=125; serial=125");
         check(
             "S0 : 7 / NQ - HĐND",
             "number=7/NQ-HĐND; serial=7; type_code=NQ; issuer=HĐND; type=NQ",

@@ -289,6 +289,7 @@ pub fn document(rng: &mut Rng, index: u64, page_chars: usize) -> NewDocument {
             citizen_ids: Vec::new(),
             land_parcels: Vec::new(),
             signer: None,
+            number_read: None,
         },
         classification: Classification {
             sector: sector.0.to_owned(),

@@ -435,6 +435,7 @@ pub fn print_analysis(out: &mut impl Write, doc: &StoredDocument) -> std::io::Re
                         f.serial.as_ref().map(|s| format!("serial {s}")),
                         f.type_code.as_ref().map(|t| format!("type {t}")),
                         f.issuer_code.as_ref().map(|i| format!("issuer {i}")),
+                        f.number_read.as_ref().map(|r| format!("OCR read {r}")),
                     ]
                     .into_iter()
                     .flatten()

@@ -138,6 +138,7 @@ pub const TABLES: &[Table] = &[
             ("citizen_ids", Text),
             ("land_parcels", Text),
             ("signer", Text),
+            ("number_read", Text),
         ],
         generated_id: false,
     },

@@ -219,7 +219,7 @@ fn no_route_shows_an_account_another_units_documents() {
                 "{account}: {r}"
             );
             let page = server.get("/?q=giai+phong+mat+bang", &headers).text();
-            assert!(!page.contains("1234/QD-STNMT"), "{account}: {page}");
+            assert!(!page.contains("1234/QĐ-STNMT"), "{account}: {page}");
         }
         // Corrections: only of visible documents, never by a viewer.
         for (file, id) in &ids {

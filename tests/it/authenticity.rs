@@ -80,7 +80,7 @@ fn untouched_archive_verifies_and_every_document_has_a_code() {
     let (status, out) = verify(&db, &["--code", &code.to_lowercase()]);
     assert_eq!(status, 0, "{out}");
     assert!(
-        out.contains("intact") && out.contains("1234/QD-STNMT"),
+        out.contains("intact") && out.contains("1234/QĐ-STNMT"),
         "{out}"
     );
     // A mistyped symbol is caught by the check symbol, an unknown code is not found.
@@ -343,7 +343,7 @@ fn proofs_check_offline_with_only_the_public_key() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     // A proof edited after the fact fails.
     let text = std::fs::read_to_string(&proof).unwrap();
-    std::fs::write(&proof, text.replace("1234/QD-STNMT", "1235/QD-STNMT")).unwrap();
+    std::fs::write(&proof, text.replace("1234/QĐ-STNMT", "1235/QĐ-STNMT")).unwrap();
     let out = offline(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(

@@ -88,7 +88,7 @@ fn ingest_files_documents_and_reads_their_fields() {
     let dir = tempfile::tempdir().unwrap();
     let db = archive(dir.path());
     let expected = [
-        ("land.pdf", "dat-dai", "QĐ", "1234/QD-STNMT", "2024-03-15"),
+        ("land.pdf", "dat-dai", "QĐ", "1234/QĐ-STNMT", "2024-03-15"),
         ("birth.pdf", "ho-tich", "CV", "56/UBND-TP", "2023-06-02"),
         ("building.pdf", "xay-dung", "BC", "89/BC-SXD", "2023-11-30"),
     ];
@@ -106,7 +106,7 @@ fn ingest_files_documents_and_reads_their_fields() {
     for part in [
         "sector:    Đất đai (dat-dai)",
         "because:",
-        "number:    1234/QD-STNMT (serial 1234, type QĐ, issuer STNMT)",
+        "number:    1234/QĐ-STNMT (serial 1234, type QĐ, issuer STNMT, OCR read 1234/QD-STNMT)",
         "agency:    UBND TINH NGHE AN / SO TAI NGUYEN VA MOI TRUONG",
         "subject:   thu hoi dat de thuc hien du an mo rong duong",
         "ids:       040078001122",
@@ -138,6 +138,9 @@ fn search_filters_narrow_by_fields_and_classification() {
         (&["--type", "Công văn"], &[birth]),
         (&["--number", "89/BC-SXD"], &[building]),
         (&["--number", "1234/QĐ"], &[land]),
+        // Printed "QĐ", read "QD": found by either spelling.
+        (&["--number", "1234/QD-STNMT"], &[land]),
+        (&["--number", "1234/QĐ-STNMT"], &[land]),
         (&["--number", "89"], &[building]),
         (&["--agency", "tài nguyên"], &[land]),
         (
@@ -165,7 +168,7 @@ fn search_filters_narrow_by_fields_and_classification() {
     assert_eq!(search_ids(&db, &["--needs-review"]).len() as i64, flagged);
     let human = stdout(&sohoa(&db, &["search", "--sector", "dat-dai"]));
     assert!(
-        human.contains("QĐ · số 1234/QD-STNMT · 2024-03-15 · Đất đai"),
+        human.contains("QĐ · số 1234/QĐ-STNMT · 2024-03-15 · Đất đai"),
         "{human}"
     );
 }

@@ -594,7 +594,7 @@ fn browser_session_signs_in_corrects_with_csrf_and_signs_out() {
     assert_eq!(page.status, 200);
     let html = page.text();
     assert!(
-        html.contains("1234/QD-STNMT") && html.contains(&code_of(&f.db, land)),
+        html.contains("1234/QĐ-STNMT") && html.contains(&code_of(&f.db, land)),
         "{html}"
     );
     let csrf = html
@@ -695,7 +695,7 @@ fn public_verification_answers_without_personal_data() {
     assert_eq!(r.status, 200, "{}", r.text());
     let json = r.json();
     assert_eq!(json["status"], "intact", "{json}");
-    assert_eq!(json["number"], "1234/QD-STNMT");
+    assert_eq!(json["number"], "1234/QĐ-STNMT");
     assert_eq!(json["date"], "2024-03-15");
     let text = r.text();
     for personal in ["040078001122", "Nguyen Van An", "thu hoi dat", "giai phong"] {
@@ -737,7 +737,7 @@ fn public_verification_answers_without_personal_data() {
     assert_eq!(page.status, 200);
     let html = page.text();
     assert!(
-        html.contains("nguyên vẹn") && html.contains("1234/QD-STNMT"),
+        html.contains("nguyên vẹn") && html.contains("1234/QĐ-STNMT"),
         "{html}"
     );
     assert!(!html.contains("040078001122") && !html.contains("Nguyen Van An"));

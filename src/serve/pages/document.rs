@@ -144,6 +144,7 @@ pub async fn document(
     let ids = f.citizen_ids.join(", ");
     let fields = [
         row("Số, ký hiệu", f.number.as_deref()),
+        row("Số, ký hiệu (OCR đọc là)", f.number_read.as_deref()),
         row(
             "Loại văn bản",
             f.doc_type_name.as_deref().or(f.doc_type.as_deref()),

@@ -15,15 +15,15 @@ pub(super) fn write_fields(
     c.execute(
         "INSERT INTO document_fields (document_id, number, serial, type_code, issuer_code,
              doc_type, doc_type_name, issue_date, place, agency, subject, citizen_ids,
-             land_parcels, signer)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             land_parcels, signer, number_read)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          ON CONFLICT (document_id) DO UPDATE SET number = excluded.number,
              serial = excluded.serial, type_code = excluded.type_code,
              issuer_code = excluded.issuer_code, doc_type = excluded.doc_type,
              doc_type_name = excluded.doc_type_name, issue_date = excluded.issue_date,
              place = excluded.place, agency = excluded.agency, subject = excluded.subject,
              citizen_ids = excluded.citizen_ids, land_parcels = excluded.land_parcels,
-             signer = excluded.signer",
+             signer = excluded.signer, number_read = excluded.number_read",
         &[
             &document_id,
             &f.number,
@@ -39,6 +39,7 @@ pub(super) fn write_fields(
             &to_json(&f.citizen_ids)?,
             &to_json(&f.land_parcels)?,
             &f.signer,
+            &f.number_read,
         ],
     )?;
     Ok(())
@@ -87,7 +88,7 @@ pub(super) fn load_fields(
 ) -> Result<Option<Fields>, StoreError> {
     let Some(r) = c.query_opt(
         "SELECT number, serial, type_code, issuer_code, doc_type, doc_type_name, issue_date,
-                place, agency, subject, citizen_ids, land_parcels, signer
+                place, agency, subject, citizen_ids, land_parcels, signer, number_read
          FROM document_fields WHERE document_id = $1",
         &[&document_id],
     )?
@@ -108,6 +109,7 @@ pub(super) fn load_fields(
         citizen_ids: from_json(r.get(10), "citizen ids")?,
         land_parcels: from_json(r.get(11), "land parcels")?,
         signer: r.get(12),
+        number_read: r.get(13),
     }))
 }
 

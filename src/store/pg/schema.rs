@@ -19,7 +19,7 @@ const MIGRATION_LOCK: i64 = 0x736f_686f_6100_0001;
 /// Migrations, applied in order; `sohoa_schema.version` records how many ran. Never edit
 /// one that has shipped: add the next.
 fn migrations() -> Vec<String> {
-    [SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5]
+    [SCHEMA_1, SCHEMA_2, SCHEMA_3, SCHEMA_4, SCHEMA_5, SCHEMA_6]
         .iter()
         .map(|m| m.replace("{NOW}", NOW))
         .collect()
@@ -30,6 +30,9 @@ const SCHEMA_4: &str = crate::store::reports::POSTGRES_SCHEMA;
 
 /// 5: indexes for the reports' periods by signing time and issue date.
 const SCHEMA_5: &str = crate::store::reports::REPORT_INDEXES;
+
+/// 6: a document number's OCR reading, kept when its codes were restored as printed.
+const SCHEMA_6: &str = "ALTER TABLE document_fields ADD COLUMN number_read TEXT;";
 
 /// 3: a change queue per search index. A PostgreSQL archive is searched on one or a few
 /// machines, each with its index; every change is queued for each of them

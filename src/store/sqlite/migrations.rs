@@ -276,7 +276,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     super::super::reports::SQLITE_SCHEMA,
     // 16: indexes for the reports' periods by signing time and issue date.
     super::super::reports::REPORT_INDEXES,
+    // 17: a document number's OCR reading, kept when its codes were restored as printed.
+    NUMBER_READ_SCHEMA,
 ];
+
+/// Schema 17 (PostgreSQL 6): `fields::Fields::number_read`.
+const NUMBER_READ_SCHEMA: &str = "ALTER TABLE document_fields ADD COLUMN number_read TEXT;";
 
 /// Brings the database at `name` to the current schema; refuses one newer than this program.
 pub(super) fn migrate(conn: &mut Connection, name: &str) -> Result<(), StoreError> {

@@ -18,8 +18,8 @@ pub(in crate::store) fn write_fields(
     conn.prepare_cached(
         "INSERT OR REPLACE INTO document_fields (document_id, number, serial, type_code,
              issuer_code, doc_type, doc_type_name, issue_date, place, agency, subject,
-             citizen_ids, land_parcels, signer)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             citizen_ids, land_parcels, signer, number_read)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         document_id,
@@ -36,6 +36,7 @@ pub(in crate::store) fn write_fields(
         to_json(&f.citizen_ids)?,
         to_json(&f.land_parcels)?,
         f.signer,
+        f.number_read,
     ])?;
     Ok(())
 }
@@ -74,7 +75,7 @@ pub(in crate::store) fn load_fields(
     let row = conn
         .prepare_cached(
             "SELECT number, serial, type_code, issuer_code, doc_type, doc_type_name, issue_date,
-                    place, agency, subject, citizen_ids, land_parcels, signer
+                    place, agency, subject, citizen_ids, land_parcels, signer, number_read
              FROM document_fields WHERE document_id = ?1",
         )?
         .query_row([document_id], |r| {
@@ -93,6 +94,7 @@ pub(in crate::store) fn load_fields(
                     citizen_ids: Vec::new(),
                     land_parcels: Vec::new(),
                     signer: r.get(12)?,
+                    number_read: r.get(13)?,
                 },
                 r.get::<_, String>(10)?,
                 r.get::<_, String>(11)?,
