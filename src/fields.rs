@@ -453,7 +453,8 @@ fn without_glued_place(number: &str) -> String {
 /// Issuer codes of document numbers as the agencies print them, for those with a
 /// letter OCR often reads without its mark (`Đ` as `D`, `Ð`). The codes follow the
 /// standard abbreviations of Vietnamese state bodies (Decree 30/2020/NĐ-CP, appendix I
-/// §II: the issuer's name abbreviated by its initials; `Đ` kept as printed).
+/// §II: the issuer's name abbreviated by its initials; `Đ` kept as printed). Codes that
+/// are printed both ways stay out: a provincial party committee writes `TU`.
 const ISSUER_CODES: &[&str] = &[
     "HĐND",
     "UBND",
@@ -468,7 +469,6 @@ const ISSUER_CODES: &[&str] = &[
     "HĐTĐKT",
     "HĐQT",
     "ĐCSVN",
-    "TƯ",
     "ĐĐBQH",
     "VPĐK",
     "VPĐKĐĐ",
@@ -1190,6 +1190,10 @@ mod tests {
         check("Số: 040123456789", "ids=040123456789");
         check("Số: 15/03/2024", "date=2024-03-15");
         check("Số: 125", "number=125; serial=125");
+        check(
+            "Số: 45-QĐ/TU",
+            "number=45-QĐ/TU; serial=45; type_code=QĐ; issuer=TU; type=QĐ",
+        );
         check(
             "S0 : 7 / NQ - HĐND",
             "number=7/NQ-HĐND; serial=7; type_code=NQ; issuer=HĐND; type=NQ",
