@@ -558,13 +558,7 @@ pub fn build(
     let previous = period.previous();
     let counts_of =
         |p: &Period, group: ReportGroup| store.report_counts(&p.query(group, &spec.scope));
-    let sum = |counts: &ReportCounts| {
-        let mut total = GroupCounts::default();
-        for group in counts.values() {
-            total.add(group);
-        }
-        total
-    };
+    let sum = |counts: &ReportCounts| GroupCounts::total(counts.values());
     let row = |key: String, label: String, figures: Figures, previous: Figures| ReportRow {
         change: Change::between(&figures, &previous),
         key,
@@ -642,13 +636,16 @@ pub fn build(
     let monthly = period
         .months()
         .iter()
-        .map(|month| MonthPages {
-            month: month.name(),
-            pages: chart
-                .iter()
-                .filter(|m| m.month == month_key(month) && m.pages > 0)
-                .map(|m| (m.unit.clone(), m.pages))
-                .collect(),
+        .map(|month| {
+            let key = month_key(month);
+            MonthPages {
+                month: month.name(),
+                pages: chart
+                    .iter()
+                    .filter(|m| m.month == key && m.pages > 0)
+                    .map(|m| (m.unit.clone(), m.pages))
+                    .collect(),
+            }
         })
         .collect();
     let total = row(

@@ -86,9 +86,18 @@ pub struct GroupCounts {
 }
 
 impl GroupCounts {
-    /// Adds the counts of another group of the same period (groups share no document):
-    /// a period's total is the sum of its groups, without asking the store again.
-    pub fn add(&mut self, other: &GroupCounts) {
+    /// The total of a period's groups (groups share no document), without asking the
+    /// store again; kept in order once, at the end.
+    pub fn total<'a>(groups: impl IntoIterator<Item = &'a GroupCounts>) -> GroupCounts {
+        let mut total = GroupCounts::default();
+        for group in groups {
+            total.add(group);
+        }
+        total.restore_order();
+        total
+    }
+
+    fn add(&mut self, other: &GroupCounts) {
         self.add_flows(other);
         self.reviews_pending += other.reviews_pending;
         self.rescan_pending += other.rescan_pending;
@@ -109,6 +118,14 @@ impl GroupCounts {
         self.reviews_pending = later.reviews_pending;
         self.rescan_pending = later.rescan_pending;
         self.oldest_pending_review = later.oldest_pending_review.clone();
+        self.restore_order();
+    }
+
+    /// Reasons most frequent first and times ascending, as the store returns them.
+    fn restore_order(&mut self) {
+        self.problems
+            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        self.searchable_after.sort_unstable();
     }
 
     /// Everything but what is pending at the period's end.
@@ -150,14 +167,11 @@ impl GroupCounts {
                 None => self.problems.push((status.clone(), reason.clone(), *files)),
             }
         }
-        self.problems
-            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
         for (answer, answered) in &other.verifications {
             *self.verifications.entry(answer.clone()).or_default() += answered;
         }
         self.searchable_after
             .extend_from_slice(&other.searchable_after);
-        self.searchable_after.sort_unstable();
     }
 }
 
